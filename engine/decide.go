@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Rules holds the configuration the decisions depend on. It is plain data,
+// built once at start, so Decide stays a pure function of (rules, state,
+// command).
+type Rules struct {
+	Currencies                 *Registry
+	DefaultExpireMin           int // expire_min when the request has none (30)
+	MaxExpireMin               int // largest expire_min accepted
+	DefaultAllowedErrorPercent int // allowed_error_percent when the request has none (0)
+}
+
+// DefaultRules returns the rules with the built-in currencies and defaults.
+func DefaultRules() *Rules {
+	reg, err := NewRegistry(DefaultCurrencies())
+	if err != nil {
+		panic(err) // the built-in table is a constant; a failure is a programming error
+	}
+	return &Rules{Currencies: reg, DefaultExpireMin: 30, MaxExpireMin: 60 * 24 * 30, DefaultAllowedErrorPercent: 0}
+}
+
+// Decide returns the events that carry out cmd on inv, or why it is refused.
+// It never changes inv; Apply does, event by event.
+func (r *Rules) Decide(inv Invoice, cmd Command) ([]Event, error) {
+	switch c := cmd.(type) {
+	case CreateInvoice:
+		return r.decideCreate(inv, c)
+	case CreateArchived:
+		return r.decideArchived(inv, c)
+	case ChangeStatus:
+		return decideChangeStatus(inv, c)
+	default:
+		return nil, fmt.Errorf("unknown command %T", cmd)
+	}
+}
+
+// CheckCreate validates a create request and prices it at rate without
+// deciding anything, and returns the request's fingerprint. Callers use it
+// to refuse bad input before spending resources on it (a deposit address),
+// and to know the fingerprint their uniqueness claims will carry; Decide
+// checks the same again.
+func (r *Rules) CheckCreate(req CreateRequest, archived bool, rate *Rate, at time.Time) (string, error) {
+	v, err := r.validateCreate(req, archived, at)
+	if err != nil {
+		return "", err
+	}
+	if !archived || req.CryptoAmount == nil {
+		if _, err := priceInUnits(v, rate); err != nil {
+			return "", err
+		}
+	}
+	return v.fingerprint, nil
+}
+
+func (r *Rules) decideCreate(inv Invoice, c CreateInvoice) ([]Event, error) {
+	if inv.Exists() {
+		return nil, ErrExists
+	}
+	v, err := r.validateCreate(c.Request, false, c.At)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := priceInUnits(v, c.Rate)
+	if err != nil {
+		return nil, err
+	}
+	if c.Address == "" {
+		return nil, errors.New("create invoice: no deposit address allocated")
+	}
+	at := c.At.UTC()
+	created := baseInvoice(c.ID, c.ProjectID, c.Request, v, amount, c.Rate)
+	created.Status = StatusNew
+	created.CreatedAt, created.UpdatedAt = at, at
+	created.ExpiresAt = at.Add(time.Duration(v.expireMin) * time.Minute)
+	created.Address, created.AddressIndex = c.Address, c.AddressIndex
+	return []Event{Created{Invoice: created}}, nil
+}
+
+func (r *Rules) decideArchived(inv Invoice, c CreateArchived) ([]Event, error) {
+	if inv.Exists() {
+		return nil, ErrExists
+	}
+	v, err := r.validateCreate(c.Request, true, c.At)
+	if err != nil {
+		return nil, err
+	}
+	amount := v.amount
+	if c.Request.CryptoAmount == nil {
+		if amount, err = priceInUnits(v, c.Rate); err != nil {
+			return nil, err
+		}
+	}
+	at := c.At.UTC()
+	if c.Request.CreatedAt != nil {
+		at = v.createdAt
+	}
+	created := baseInvoice(c.ID, c.ProjectID, c.Request, v, amount, c.Rate)
+	created.Status = StatusArchived
+	created.CreatedAt, created.UpdatedAt, created.ExpiresAt = at, at, at
+	return []Event{Created{Invoice: created}}, nil
+}
+
+// priceInUnits returns the crypto amount owed: the requested crypto amount,
+// or the fiat price converted at rate and rounded up.
+func priceInUnits(v validCreate, rate *Rate) (Units, error) {
+	if v.fiat == nil {
+		return v.amount, nil
+	}
+	if rate == nil {
+		return Units{}, fmt.Errorf("price %s in EUR: %w", v.currency.Code, ErrNoRate)
+	}
+	units, err := FiatToUnits(*v.fiat, rate.Value, v.currency.Decimals)
+	if err != nil {
+		return Units{}, fmt.Errorf("convert EUR to %s: %w", v.currency.Code, err)
+	}
+	if units.Cmp(v.currency.MinAmount) < 0 {
+		return Units{}, Invalid("fiat_amount", "converts to %s %s, below the minimum of %s %s",
+			FormatDecimal(units, v.currency.Decimals), v.currency.Code, FormatDecimal(v.currency.MinAmount, v.currency.Decimals), v.currency.Code)
+	}
+	return units, nil
+}
+
+func baseInvoice(id, project uuid.UUID, req CreateRequest, v validCreate, amount Units, rate *Rate) Invoice {
+	inv := Invoice{
+		ID:                  id,
+		ProjectID:           project,
+		OrderID:             req.OrderID,
+		Fingerprint:         v.fingerprint,
+		Currency:            v.currency.Code,
+		Amount:              amount,
+		FiatAmount:          v.fiat,
+		FiatCurrency:        v.fiatCurrency,
+		AllowedErrorPercent: v.allowedErr,
+		ExpireMin:           v.expireMin,
+		Paid:                NewUnits(0),
+	}
+	if rate != nil {
+		r := *rate
+		r.At = r.At.UTC()
+		inv.Rate = &r
+	}
+	if req.OrderName != nil {
+		inv.OrderName = *req.OrderName
+	}
+	if req.CallbackURL != nil {
+		inv.CallbackURL = *req.CallbackURL
+	}
+	return inv
+}
+
+func decideChangeStatus(inv Invoice, c ChangeStatus) ([]Event, error) {
+	if !inv.Exists() {
+		return nil, ErrNotFound
+	}
+	if !c.Target.Valid() {
+		return nil, Invalid("status", "unknown status %q", c.Target)
+	}
+	if !utf8.ValidString(c.Comment) || utf8.RuneCountInString(c.Comment) > MaxCommentLen {
+		return nil, Invalid("comment", "must be valid UTF-8 of at most %d characters", MaxCommentLen)
+	}
+	if !Allowed(inv.Status, c.Target, true) {
+		return nil, &TransitionError{From: inv.Status, To: c.Target, Allowed: ManualTargets(inv.Status)}
+	}
+	return []Event{StatusChanged{From: inv.Status, To: c.Target, Reason: ReasonManual, Comment: c.Comment, At: c.At.UTC()}}, nil
+}

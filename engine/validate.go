@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Field limits of the API.
+const (
+	MaxOrderIDLen   = 128
+	MaxOrderNameLen = 256
+	MaxCommentLen   = 1024
+	MaxCallbackLen  = 2048
+)
+
+// archivedTimeLayouts are the created_at formats of an archived invoice, in
+// the order they are tried.
+var archivedTimeLayouts = []string{
+	time.RFC3339Nano,
+	time.RFC3339,
+	"2006-01-02",
+	"2006-01-02 15:04:05",
+	"02/01/2006 15:04:05",
+}
+
+// ParseArchivedTime parses the created_at of an archived invoice; times
+// without a zone are UTC.
+func ParseArchivedTime(s string) (time.Time, error) {
+	for _, layout := range archivedTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not RFC3339, 2006-01-02, \"2006-01-02 15:04:05\" or \"02/01/2006 15:04:05\"", s)
+}
+
+// validCreate is a create request that passed validation, with defaults
+// filled in and amounts parsed.
+type validCreate struct {
+	currency     Currency
+	amount       Units  // crypto units, zero if priced in fiat only
+	fiat         *Units // cents
+	fiatCurrency string
+	allowedErr   int
+	expireMin    int
+	createdAt    time.Time // archived only
+	fingerprint  string
+}
+
+// validateCreate checks every field of req, collecting all problems. rate
+// is only consulted to convert a fiat price.
+func (r *Rules) validateCreate(req CreateRequest, archived bool, now time.Time) (validCreate, error) {
+	var v validCreate
+	errs := &ValidationError{}
+
+	switch n := utf8.RuneCountInString(req.OrderID); {
+	case !utf8.ValidString(req.OrderID):
+		errs.add("order_id", "must be valid UTF-8")
+	case n == 0:
+		errs.add("order_id", "is required")
+	case n > MaxOrderIDLen:
+		errs.add("order_id", "must be at most %d characters", MaxOrderIDLen)
+	case strings.ContainsFunc(req.OrderID, isControl):
+		errs.add("order_id", "must not contain control characters")
+	}
+	if req.OrderName != nil && utf8.RuneCountInString(*req.OrderName) > MaxOrderNameLen {
+		errs.add("order_name", "must be at most %d characters", MaxOrderNameLen)
+	}
+
+	cur, ok := r.Currencies.Lookup(req.Currency)
+	switch {
+	case req.Currency == "":
+		errs.add("currency", "is required")
+	case !ok:
+		errs.add("currency", "unsupported currency %q; supported: %s", req.Currency, strings.Join(r.Currencies.Codes(), ", "))
+	}
+	v.currency = cur
+
+	hasFiat, hasCrypto := req.FiatAmount != nil, req.CryptoAmount != nil
+	switch {
+	case !hasFiat && !hasCrypto:
+		errs.add("crypto_amount", "one of fiat_amount or crypto_amount is required")
+	case hasFiat && hasCrypto && !archived:
+		errs.add("fiat_amount", "give either fiat_amount or crypto_amount, not both")
+	}
+	if hasFiat {
+		cents, err := ParseDecimal(*req.FiatAmount, FiatDecimals)
+		switch {
+		case err != nil:
+			errs.add("fiat_amount", "%s", amountMessage(err, FiatDecimals))
+		case cents.IsZero():
+			errs.add("fiat_amount", "must be greater than 0")
+		default:
+			v.fiat = &cents
+		}
+		v.fiatCurrency = "EUR"
+	}
+	if req.FiatCurrency != nil {
+		if !hasFiat {
+			errs.add("fiat_currency", "only allowed with fiat_amount")
+		} else if strings.ToUpper(*req.FiatCurrency) != "EUR" {
+			errs.add("fiat_currency", "unsupported fiat currency %q; supported: EUR", *req.FiatCurrency)
+		}
+	}
+	if hasCrypto && ok {
+		units, err := ParseDecimal(*req.CryptoAmount, cur.Decimals)
+		switch {
+		case err != nil:
+			errs.add("crypto_amount", "%s", amountMessage(err, cur.Decimals))
+		case units.IsZero():
+			errs.add("crypto_amount", "must be greater than 0")
+		case !archived && units.Cmp(cur.MinAmount) < 0:
+			errs.add("crypto_amount", "must be at least %s %s", FormatDecimal(cur.MinAmount, cur.Decimals), cur.Code)
+		default:
+			v.amount = units
+		}
+	}
+
+	v.allowedErr = r.DefaultAllowedErrorPercent
+	if req.AllowedErrorPercent != nil {
+		if p := *req.AllowedErrorPercent; p < 0 || p > 100 {
+			errs.add("allowed_error_percent", "must be between 0 and 100")
+		} else {
+			v.allowedErr = int(p)
+		}
+	}
+	v.expireMin = r.DefaultExpireMin
+	if req.ExpireMin != nil {
+		if m := *req.ExpireMin; m < 1 || m > int64(r.MaxExpireMin) {
+			errs.add("expire_min", "must be between 1 and %d", r.MaxExpireMin)
+		} else {
+			v.expireMin = int(m)
+		}
+	}
+	if req.CallbackURL != nil {
+		if msg := checkCallbackURL(*req.CallbackURL); msg != "" {
+			errs.add("callback_url", "%s", msg)
+		}
+	}
+	if req.CreatedAt != nil {
+		t, err := ParseArchivedTime(*req.CreatedAt)
+		switch {
+		case !archived:
+			errs.add("created_at", "only allowed on archived invoices")
+		case err != nil:
+			errs.add("created_at", "%s", err.Error())
+		case t.After(now):
+			errs.add("created_at", "must not be in the future")
+		default:
+			v.createdAt = t
+		}
+	}
+	if err := errs.err(); err != nil {
+		return v, err
+	}
+	v.fingerprint = fingerprint(req, v, archived)
+	return v, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// amountMessage turns a ParseDecimal error into the field message.
+func amountMessage(err error, decimals int) string {
+	switch {
+	case errors.Is(err, ErrNegative):
+		return "must not be negative"
+	case errors.Is(err, ErrTooPrecise):
+		return fmt.Sprintf("must have at most %d decimal places", decimals)
+	case errors.Is(err, ErrAmountTooLarge):
+		return "is too large"
+	default:
+		return "must be a decimal number"
+	}
+}
+
+// checkCallbackURL returns why u is not an absolute http(s) URL, or "".
+func checkCallbackURL(u string) string {
+	if len(u) > MaxCallbackLen {
+		return fmt.Sprintf("must be at most %d characters", MaxCallbackLen)
+	}
+	p, err := url.Parse(u)
+	if err != nil || !p.IsAbs() || p.Host == "" || p.Hostname() == "" {
+		return "must be an absolute http or https URL"
+	}
+	if p.Scheme != "http" && p.Scheme != "https" {
+		return "scheme must be http or https"
+	}
+	if p.User != nil {
+		return "must not contain credentials"
+	}
+	return ""
+}
+
+// fingerprint identifies a create request by its meaning, not its spelling:
+// "0.10" and "0.1" are the same amount, a default and its explicit value are
+// the same request.
+func fingerprint(req CreateRequest, v validCreate, archived bool) string {
+	h := sha256.New()
+	field := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
+	opt := func(p *string) {
+		if p == nil {
+			field("\x00")
+			return
+		}
+		field(*p)
+	}
+	field(strconv.FormatBool(archived))
+	field(req.OrderID)
+	opt(req.OrderName)
+	field(v.currency.Code)
+	if v.fiat != nil {
+		field("fiat=" + v.fiat.String())
+	}
+	if req.CryptoAmount != nil {
+		field("crypto=" + v.amount.String())
+	}
+	field(strconv.Itoa(v.allowedErr))
+	field(strconv.Itoa(v.expireMin))
+	opt(req.CallbackURL)
+	if req.CreatedAt != nil {
+		field(v.createdAt.Format(time.RFC3339Nano))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
