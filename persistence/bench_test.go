@@ -1,0 +1,150 @@
+package persistence
+
+import (
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// createCommit is a realistic invoice create: one ~400-byte event, a
+// ~600-byte snapshot, a new index row, an order_id claim and an address
+// claim.
+func createCommit(project uuid.UUID, n uint64, rng *rand.Rand) Commit {
+	id := uuid.New()
+	r := &IndexRow{
+		ProjectID: project, InvoiceID: id,
+		Status: testStatuses[rng.IntN(len(testStatuses))], Currency: testCurrencies[rng.IntN(len(testCurrencies))],
+		CreatedAt: int64(n) * 1_000_000, UpdatedAt: int64(n) * 1_000_000,
+		Fiat:   big.NewInt(int64(rng.IntN(1_000_000))),
+		Crypto: new(big.Int).Mul(big.NewInt(int64(rng.IntN(1_000_000))), big.NewInt(1_000_000_000_000)),
+	}
+	return Commit{
+		Stream:   id,
+		Events:   [][]byte{make([]byte, 400)},
+		Snapshot: append(id[:], make([]byte, 584)...),
+		New:      r,
+		Claims: []Claim{
+			OrderIDClaim(project, fmt.Sprintf("order-%d", n), id[:]),
+			AddressClaim("BTC", n, fmt.Sprintf("bc1qbench%d", n), id),
+		},
+	}
+}
+
+func BenchmarkCommitCreateSync(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		s := newStore(b)
+		project := uuid.New()
+		rng := rand.New(rand.NewPCG(1, 1))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := s.Commit(createCommit(project, uint64(i), rng)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Many concurrent writers, as many HTTP requests would be: Pebble
+	// groups their fsyncs, so throughput rises while each stays synced.
+	b.Run("parallel", func(b *testing.B) {
+		s := newStore(b)
+		project := uuid.New()
+		var n atomic.Uint64
+		b.SetParallelism(16)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			rng := rand.New(rand.NewPCG(n.Add(1<<40), 2))
+			for pb.Next() {
+				if _, err := s.Commit(createCommit(project, n.Add(1), rng)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// fill creates n invoices in project with 64 concurrent writers.
+func fill(b *testing.B, s *Store, project uuid.UUID, n int) {
+	b.Helper()
+	var next atomic.Uint64
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			for {
+				i := next.Add(1)
+				if i > uint64(n) {
+					return
+				}
+				if _, err := s.Commit(createCommit(project, i, rng)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkList(b *testing.B) {
+	s := newStore(b)
+	project := uuid.New()
+	const invoices = 10_000
+	fill(b, s, project, invoices)
+	queries := []struct {
+		name string
+		q    Query
+	}{
+		{"created_desc", Query{SortBy: SortCreatedAt, Desc: true}},
+		{"status_currency_fiat_asc", Query{Status: "pending", Currency: "ETH", SortBy: SortFiatAmount}},
+		{"created_range_sorted_by_created", Query{CreatedAfter: 2_000_000_000, CreatedBefore: 8_000_000_000, SortBy: SortCreatedAt}},
+		{"created_range_sorted_by_crypto", Query{CreatedAfter: 2_000_000_000, CreatedBefore: 8_000_000_000, SortBy: SortCryptoAmount, Desc: true}},
+		{"offset_1000", Query{SortBy: SortUpdatedAt, Offset: 1000}},
+	}
+	for _, tc := range queries {
+		b.Run(tc.name, func(b *testing.B) {
+			q := tc.q
+			q.ProjectID, q.Limit = project, 20
+			b.ReportAllocs()
+			for b.Loop() {
+				snaps, total, err := s.List(q)
+				if err != nil || len(snaps) != 20 || total == 0 {
+					b.Fatalf("%d items, total %d, %v", len(snaps), total, err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	s := newStore(b)
+	project := uuid.New()
+	rng := rand.New(rand.NewPCG(5, 5))
+	c := createCommit(project, 1, rng)
+	if _, err := s.Commit(c); err != nil {
+		b.Fatal(err)
+	}
+	// a snapshot followed by three later events, the usual activation
+	if _, err := s.Commit(Commit{Stream: c.Stream, ExpectedVersion: 1, Events: [][]byte{make([]byte, 300), make([]byte, 300), make([]byte, 300)}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		snap, _, events, err := s.Load(c.Stream)
+		if err != nil || snap == nil || len(events) != 3 {
+			b.Fatalf("load: %v", err)
+		}
+	}
+}

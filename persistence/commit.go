@@ -1,0 +1,153 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+)
+
+// Commit appends events to one invoice stream atomically and durably.
+type Commit struct {
+	Stream uuid.UUID
+	// ExpectedVersion is the stream's current version; 0 means the stream
+	// must not exist yet.
+	ExpectedVersion uint64
+	// Events are opaque encoded events; they get versions
+	// ExpectedVersion+1, +2, ... At least one is required.
+	Events [][]byte
+	// Snapshot is the opaque state after the last event (version
+	// ExpectedVersion+len(Events)); nil = no new snapshot. List returns the
+	// latest snapshot, so a commit that changes New should carry one.
+	Snapshot []byte
+	// Old and New are the index rows before and after: Old nil = new
+	// invoice; New nil = remove from the indexes; identical rows = no index
+	// writes. Old must be exactly the New of the stream's previous commit.
+	Old, New *IndexRow
+	Claims   []Claim
+}
+
+// Commit writes c as one batch with pebble.Sync and returns the stream's
+// new version.
+//
+// It returns ErrVersionConflict (wrapped) if the stream's version is not
+// ExpectedVersion, *ClaimTakenError if any claim key exists, or a write
+// error. On any error nothing was written. The version and claim checks and
+// the synced write happen under the stripe locks of the stream and claim
+// keys, so no concurrent Commit can take a claim or advance the stream in
+// between; commits with disjoint keys proceed in parallel and share fsyncs.
+func (s *Store) Commit(c Commit) (uint64, error) {
+	if len(c.Events) == 0 {
+		return 0, fmt.Errorf("commit stream %s: no events: %w", c.Stream, ErrInvalidArgument)
+	}
+	version := c.ExpectedVersion + uint64(len(c.Events))
+	b, err := s.commitBatch(c, version)
+	if err != nil {
+		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
+	}
+	defer b.Close()
+
+	head := streamKey(c.Stream, streamHead)
+	lockKeys := make([][]byte, 0, 1+len(c.Claims))
+	lockKeys = append(lockKeys, head)
+	for _, cl := range c.Claims {
+		lockKeys = append(lockKeys, cl.key)
+	}
+	held := s.stripes.lock(lockKeys)
+	defer s.stripes.unlock(held)
+
+	if err := s.checkVersion(head, c.ExpectedVersion); err != nil {
+		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
+	}
+	for _, cl := range c.Claims {
+		existing, err := s.get(cl.key)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("commit stream %s: check %s claim: %w", c.Stream, cl.kind, err)
+		}
+		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, &ClaimTakenError{Kind: cl.kind, Existing: existing})
+	}
+	if err := b.Commit(syncWrite); err != nil {
+		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
+	}
+	return version, nil
+}
+
+// commitBatch encodes everything c writes. It runs before the stripe locks
+// are taken, so the critical section is only the checks and the sync.
+func (s *Store) commitBatch(c Commit, version uint64) (*pebble.Batch, error) {
+	b := s.db.NewBatch()
+	if err := fillCommitBatch(b, c, version); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func fillCommitBatch(b *pebble.Batch, c Commit, version uint64) error {
+	if err := b.Set(streamKey(c.Stream, streamHead), binary.BigEndian.AppendUint64(nil, version), nil); err != nil {
+		return err
+	}
+	for i, e := range c.Events {
+		if err := b.Set(eventKey(c.Stream, c.ExpectedVersion+1+uint64(i)), e, nil); err != nil {
+			return err
+		}
+	}
+	if c.Snapshot != nil {
+		v := make([]byte, 0, 8+len(c.Snapshot))
+		v = binary.BigEndian.AppendUint64(v, version)
+		v = append(v, c.Snapshot...)
+		if err := b.Set(streamKey(c.Stream, streamSnapshot), v, nil); err != nil {
+			return err
+		}
+	}
+	if err := indexWrites(b, c.Old, c.New); err != nil {
+		return err
+	}
+	for _, d := range counterDeltas(c.Old, c.New) {
+		if err := b.Merge(d.key, encodeCount(d.delta), nil); err != nil {
+			return err
+		}
+	}
+	for _, cl := range c.Claims {
+		if cl.err != nil {
+			return fmt.Errorf("%s claim: %w", cl.kind, cl.err)
+		}
+		if cl.key == nil {
+			return fmt.Errorf("zero Claim: %w", ErrInvalidArgument)
+		}
+		if err := b.Set(cl.key, cl.value, nil); err != nil {
+			return err
+		}
+		if cl.extraKey != nil {
+			if err := b.Set(cl.extraKey, cl.extraValue, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkVersion compares the stream head with expected; a missing head is
+// version 0.
+func (s *Store) checkVersion(head []byte, expected uint64) error {
+	v, err := s.get(head)
+	var current uint64
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("read head: %w", err)
+	case len(v) != 8:
+		return fmt.Errorf("corrupt head of %d bytes", len(v))
+	default:
+		current = binary.BigEndian.Uint64(v)
+	}
+	if current != expected {
+		return fmt.Errorf("at version %d, expected %d: %w", current, expected, ErrVersionConflict)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/big"
+
+	"github.com/google/uuid"
+)
+
+// Keyspace. Every key starts with one prefix byte naming its record family;
+// this file is the only place that builds keys, so the table below is the
+// whole on-disk layout. u64 is a big-endian uint64, so numeric order is byte
+// order. str(s) is one length byte followed by the bytes of s, so a string in
+// the middle of a key can never run into the next field ("BTC" vs "BTCX").
+//
+//	prefix  record            key                                              value
+//	------  ----------------  -----------------------------------------------  -------------------------------------------
+//	0x01    stream head       0x01 stream(16) 0x00                             u64 current version
+//	0x01    stream event      0x01 stream(16) 0x01 u64(version)                opaque event
+//	0x01    stream snapshot   0x01 stream(16) 0x02                             u64 version, opaque snapshot (latest only)
+//	0x02    claim order_id    0x02 0x01 project(16) order_id                   caller's value
+//	0x02    claim idem. key   0x02 0x02 project(16) idempotency_key            caller's value
+//	0x02    claim address     0x02 0x03 str(currency) address                  invoice(16)
+//	0x02    claim proj. name  0x02 0x04 account(16) name                       project(16)
+//	0x03    derivation index  0x03 str(currency) u64(index)                    address
+//	0x04    list index        0x04 family(1) project(16) [str(status)]         empty for created_at families,
+//	                            [str(currency)] sortvalue invoice(16)          else u64 created_at nanos
+//	0x05    list counter      0x05 project(16) mask(1) [str(status)]           int64 big-endian, summed by counterMerger
+//	                            [str(currency)]
+//	0x06    account           0x06 account(16)                                 record (format byte + JSON)
+//	0x07    account key hash  0x07 sha256(32)                                  account(16)
+//	0x08    project           0x08 project(16)                                 record (format byte + JSON)
+//	0x09    project key hash  0x09 sha256(32)                                  project(16)
+//
+// Stream records share one prefix so Load reads head, snapshot and events
+// through one iterator, i.e. one consistent view. The claim kind byte is the
+// ClaimKind value; the last field of a claim key is unbounded because nothing
+// follows it.
+//
+// List index families: family = SortField<<2 | mask, where mask bit 0 means
+// the key carries str(status) and bit 1 str(currency). The 16 families make
+// every combination of sort field and status/currency filter one contiguous
+// range of one project. sortvalue is:
+//
+//	created_at, updated_at  u64(nanos ^ 1<<63); negative nanos are clamped to 0
+//	fiat, crypto amount     0x00 when absent (nil), else 0x01 len(1) big-endian magnitude
+//
+// big.Int.Bytes has no leading zeros, so a shorter magnitude is a smaller
+// number and the length byte keeps the order; absent sorts before zero.
+// Every sortvalue encoding is prefix-free, so the trailing invoice id breaks
+// ties in id order in both directions.
+//
+// Counters use the same mask: one key per project for all invoices, per
+// status, per currency and per status+currency, so every filter without a
+// created range is one Get.
+const (
+	prefixStream     byte = 0x01
+	prefixClaim      byte = 0x02
+	prefixDerivation byte = 0x03
+	prefixIndex      byte = 0x04
+	prefixCounter    byte = 0x05
+	prefixAccount    byte = 0x06
+	prefixAccountKey byte = 0x07
+	prefixProject    byte = 0x08
+	prefixProjectKey byte = 0x09
+)
+
+// Sub-records of a stream, in key order: head sorts before the events and
+// the snapshot after them.
+const (
+	streamHead     byte = 0x00
+	streamEvent    byte = 0x01
+	streamSnapshot byte = 0x02
+)
+
+// Filter mask bits of index families and counters.
+const (
+	maskStatus   byte = 1 << 0
+	maskCurrency byte = 1 << 1
+	numMasks          = 4
+	numFamilies       = 4 * numMasks
+)
+
+// maxString is the longest status, currency or other string a key can embed
+// with a one-byte length.
+const maxString = 255
+
+func streamKey(stream uuid.UUID, tag byte) []byte {
+	k := make([]byte, 0, 1+16+1+8)
+	k = append(k, prefixStream)
+	k = append(k, stream[:]...)
+	return append(k, tag)
+}
+
+func eventKey(stream uuid.UUID, version uint64) []byte {
+	return binary.BigEndian.AppendUint64(streamKey(stream, streamEvent), version)
+}
+
+// eventVersion reads the version from an event key.
+func eventVersion(key []byte) uint64 {
+	return binary.BigEndian.Uint64(key[len(key)-8:])
+}
+
+func claimKey(kind ClaimKind, scope []byte, name string) []byte {
+	k := make([]byte, 0, 2+len(scope)+len(name))
+	k = append(k, prefixClaim, byte(kind))
+	k = append(k, scope...)
+	return append(k, name...)
+}
+
+// appendStr appends s with its one-byte length; callers check the length
+// with checkString first.
+func appendStr(k []byte, s string) []byte {
+	k = append(k, byte(len(s)))
+	return append(k, s...)
+}
+
+func checkString(what, s string) error {
+	if len(s) > maxString {
+		return fmt.Errorf("%s is %d bytes, more than %d: %w", what, len(s), maxString, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func derivationPrefix(currency string) []byte {
+	return appendStr([]byte{prefixDerivation}, currency)
+}
+
+func derivationKey(currency string, index uint64) []byte {
+	return binary.BigEndian.AppendUint64(derivationPrefix(currency), index)
+}
+
+func addressClaimScope(currency string) []byte {
+	return appendStr(nil, currency)
+}
+
+func accountKey(id uuid.UUID) []byte      { return append([]byte{prefixAccount}, id[:]...) }
+func accountHashKey(h [32]byte) []byte    { return append([]byte{prefixAccountKey}, h[:]...) }
+func projectKey(id uuid.UUID) []byte      { return append([]byte{prefixProject}, id[:]...) }
+func projectHashKey(h [32]byte) []byte    { return append([]byte{prefixProjectKey}, h[:]...) }
+func projectNameScope(a uuid.UUID) []byte { return a[:] }
+
+// family names the index family of a sort field and filter mask.
+func family(sort SortField, mask byte) byte { return byte(sort)<<2 | mask }
+
+// appendFilter appends the filter strings the mask selects; index keys and
+// counter keys share this encoding.
+func appendFilter(k []byte, mask byte, status, currency string) []byte {
+	if mask&maskStatus != 0 {
+		k = appendStr(k, status)
+	}
+	if mask&maskCurrency != 0 {
+		k = appendStr(k, currency)
+	}
+	return k
+}
+
+// indexPrefix is the range of one family of one project with the given
+// filter values. Its capacity leaves room for a typical sortvalue and the
+// invoice id that complete an index key.
+func indexPrefix(sort SortField, mask byte, project uuid.UUID, status, currency string) []byte {
+	k := make([]byte, 0, 2+16+2+len(status)+len(currency)+40+16)
+	k = append(k, prefixIndex, family(sort, mask))
+	k = append(k, project[:]...)
+	return appendFilter(k, mask, status, currency)
+}
+
+func counterKey(project uuid.UUID, mask byte, status, currency string) []byte {
+	k := make([]byte, 0, 1+16+1+2+len(status)+len(currency))
+	k = append(k, prefixCounter)
+	k = append(k, project[:]...)
+	k = append(k, mask)
+	return appendFilter(k, mask, status, currency)
+}
+
+// invoiceFromIndexKey reads the invoice id that ends every index key.
+func invoiceFromIndexKey(key []byte) uuid.UUID {
+	var id uuid.UUID
+	copy(id[:], key[len(key)-16:])
+	return id
+}
+
+// clampNanos keeps timestamps non-negative, as IndexRow documents.
+func clampNanos(n int64) int64 { return max(n, 0) }
+
+func appendTime(k []byte, nanos int64) []byte {
+	return binary.BigEndian.AppendUint64(k, uint64(clampNanos(nanos))^(1<<63))
+}
+
+const (
+	amountAbsent  byte = 0x00
+	amountPresent byte = 0x01
+)
+
+func appendAmount(k []byte, a *big.Int) ([]byte, error) {
+	if a == nil {
+		return append(k, amountAbsent), nil
+	}
+	if a.Sign() < 0 {
+		return nil, fmt.Errorf("amount %s is negative: %w", a, ErrInvalidArgument)
+	}
+	n := (a.BitLen() + 7) / 8
+	if n > maxString {
+		return nil, fmt.Errorf("amount has %d bytes, more than %d: %w", n, maxString, ErrInvalidArgument)
+	}
+	k = append(k, amountPresent, byte(n))
+	start := len(k)
+	k = append(k, make([]byte, n)...)
+	a.FillBytes(k[start:])
+	return k, nil
+}
+
+// prefixEnd returns the smallest key greater than every key starting with
+// p, or nil (no upper bound) if p is all 0xff.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}

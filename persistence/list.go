@@ -1,0 +1,209 @@
+package persistence
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+)
+
+// SortField selects the index family a list query scans.
+type SortField uint8
+
+const (
+	SortCreatedAt SortField = iota
+	SortUpdatedAt
+	SortFiatAmount
+	SortCryptoAmount
+)
+
+// Query selects one page of one project's invoices.
+type Query struct {
+	ProjectID uuid.UUID
+	Status    string // "" = any
+	Currency  string // "" = any
+	// CreatedAfter and CreatedBefore are exclusive bounds in unix nanos;
+	// a value <= 0 means unbounded (stored created times are >= 0).
+	CreatedAfter  int64
+	CreatedBefore int64
+	SortBy        SortField
+	Desc          bool
+	// Offset rows are skipped by walking the index (O(Offset)); Limit <= 0
+	// returns no rows, only the total.
+	Offset, Limit int
+}
+
+func (q Query) mask() byte {
+	var m byte
+	if q.Status != "" {
+		m |= maskStatus
+	}
+	if q.Currency != "" {
+		m |= maskCurrency
+	}
+	return m
+}
+
+func (q Query) ranged() bool { return q.CreatedAfter > 0 || q.CreatedBefore > 0 }
+
+// createdOK applies the created range to a stored (clamped) created time.
+func (q Query) createdOK(created int64) bool {
+	return (q.CreatedAfter <= 0 || created > q.CreatedAfter) &&
+		(q.CreatedBefore <= 0 || created < q.CreatedBefore)
+}
+
+// bounds returns the key range of q's scan in family sort. For the
+// created_at family the created range is part of the bounds; ok is false
+// when the range is empty.
+func (q Query) bounds(sort SortField) (lo, hi []byte, ok bool) {
+	prefix := indexPrefix(sort, q.mask(), q.ProjectID, q.Status, q.Currency)
+	lo, hi = prefix, prefixEnd(prefix)
+	if sort != SortCreatedAt {
+		return lo, hi, true
+	}
+	if q.CreatedAfter > 0 {
+		if q.CreatedAfter == math.MaxInt64 {
+			return nil, nil, false
+		}
+		lo = appendTime(bytes.Clone(prefix), q.CreatedAfter+1)
+	}
+	if q.CreatedBefore > 0 {
+		hi = appendTime(bytes.Clone(prefix), q.CreatedBefore)
+	}
+	return lo, hi, bytes.Compare(lo, hi) < 0
+}
+
+func (q Query) validate() error {
+	if q.SortBy > SortCryptoAmount {
+		return fmt.Errorf("sort field %d: %w", q.SortBy, ErrInvalidArgument)
+	}
+	if q.Offset < 0 {
+		return fmt.Errorf("offset %d: %w", q.Offset, ErrInvalidArgument)
+	}
+	if err := checkString("status", q.Status); err != nil {
+		return err
+	}
+	return checkString("currency", q.Currency)
+}
+
+// List returns the snapshots of one page, in order, and the total number of
+// matches. Ties in the sort value are broken by invoice id (same direction)
+// so pages are stable.
+//
+// The page is one range scan of the index family for q's sort field and
+// filters, forwards or backwards. Everything is read from one Pebble
+// snapshot, so the page, its snapshots and the total agree. The total comes
+// from the per-project counters when there is no created range; with one,
+// it is a key-only count over the created_at family's bounds for the range
+// (O(matches), done in the page scan itself when sorting by created_at).
+func (s *Store) List(q Query) (snapshots [][]byte, total int, err error) {
+	if err := q.validate(); err != nil {
+		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+	}
+	view := s.db.NewSnapshot()
+	defer view.Close()
+
+	ids, matched, err := scanPage(view, q)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+	}
+	switch {
+	case q.ranged() && q.SortBy == SortCreatedAt:
+		total = matched
+	case q.ranged():
+		total, err = countCreated(view, q)
+	default:
+		var n int64
+		n, err = count(view, q.ProjectID, q.mask(), q.Status, q.Currency)
+		total = int(n)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("list project %s: total: %w", q.ProjectID, err)
+	}
+	snapshots = make([][]byte, 0, len(ids))
+	for _, id := range ids {
+		v, err := getFrom(view, streamKey(id, streamSnapshot))
+		if err != nil {
+			return nil, 0, fmt.Errorf("list project %s: snapshot of %s: %w", q.ProjectID, id, err)
+		}
+		_, snap, err := decodeSnapshot(v)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list project %s: snapshot of %s: %w", q.ProjectID, id, err)
+		}
+		snapshots = append(snapshots, snap)
+	}
+	return snapshots, total, nil
+}
+
+// scanPage walks q's index range in q's direction and returns the invoice
+// ids of the page. When the scan is also the count (created range, sorted
+// by created_at) it walks to the end and returns the number of matches;
+// otherwise it stops after the page.
+func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, int, error) {
+	lo, hi, ok := q.bounds(q.SortBy)
+	if !ok {
+		return nil, 0, nil
+	}
+	it, err := view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, 0, err
+	}
+	countAll := q.ranged() && q.SortBy == SortCreatedAt
+	filter := q.ranged() && q.SortBy != SortCreatedAt
+	limit := max(q.Limit, 0)
+	ids := make([]uuid.UUID, 0, min(limit, 128))
+	matched := 0
+	step := it.Next
+	ok = it.First()
+	if q.Desc {
+		step = it.Prev
+		ok = it.Last()
+	}
+	for ; ok; ok = step() {
+		if !countAll && len(ids) == limit {
+			break
+		}
+		if filter {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, 0, errors.Join(err, it.Close())
+			}
+			if len(v) != 8 {
+				return nil, 0, errors.Join(fmt.Errorf("corrupt index value of %d bytes", len(v)), it.Close())
+			}
+			if !q.createdOK(int64(binary.BigEndian.Uint64(v))) {
+				continue
+			}
+		}
+		if matched >= q.Offset && len(ids) < limit {
+			ids = append(ids, invoiceFromIndexKey(it.Key()))
+		}
+		matched++
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, 0, err
+	}
+	return ids, matched, nil
+}
+
+// countCreated counts the keys of q's created_at family inside the created
+// range, reading no values.
+func countCreated(view *pebble.Snapshot, q Query) (int, error) {
+	lo, hi, ok := q.bounds(SortCreatedAt)
+	if !ok {
+		return 0, nil
+	}
+	it, err := view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	return n, errors.Join(it.Error(), it.Close())
+}

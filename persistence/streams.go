@@ -1,0 +1,119 @@
+package persistence
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+)
+
+// streamIter opens an iterator over exactly one stream's records. An
+// iterator is a consistent view, so head, snapshot and events read through
+// it belong to the same committed state.
+func (s *Store) streamIter(stream uuid.UUID) (*pebble.Iterator, error) {
+	return s.db.NewIter(&pebble.IterOptions{
+		LowerBound: streamKey(stream, streamHead),
+		UpperBound: streamKey(stream, streamSnapshot+1),
+	})
+}
+
+// Load returns the latest snapshot (nil if none), the version it was taken
+// at, and every event after it, in order. ErrNotFound if the stream does
+// not exist.
+func (s *Store) Load(stream uuid.UUID) (snapshot []byte, snapVersion uint64, events [][]byte, err error) {
+	it, err := s.streamIter(stream)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("load stream %s: %w", stream, err)
+	}
+	snapshot, snapVersion, events, err = loadFrom(it, stream)
+	if err = errors.Join(err, it.Close()); err != nil {
+		return nil, 0, nil, fmt.Errorf("load stream %s: %w", stream, err)
+	}
+	return snapshot, snapVersion, events, nil
+}
+
+func loadFrom(it *pebble.Iterator, stream uuid.UUID) ([]byte, uint64, [][]byte, error) {
+	if !it.SeekGE(streamKey(stream, streamHead)) || !bytes.Equal(it.Key(), streamKey(stream, streamHead)) {
+		return nil, 0, nil, errors.Join(it.Error(), ErrNotFound)
+	}
+	var snapshot []byte
+	var snapVersion uint64
+	snapKey := streamKey(stream, streamSnapshot)
+	if it.SeekGE(snapKey) && bytes.Equal(it.Key(), snapKey) {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if snapVersion, snapshot, err = decodeSnapshot(v); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	events, err := eventsFrom(it, stream, snapVersion)
+	return snapshot, snapVersion, events, err
+}
+
+// eventsFrom collects copies of the events with version > after.
+func eventsFrom(it *pebble.Iterator, stream uuid.UUID, after uint64) ([][]byte, error) {
+	var events [][]byte
+	if after == math.MaxUint64 {
+		return nil, nil
+	}
+	for ok := it.SeekGE(eventKey(stream, after+1)); ok; ok = it.Next() {
+		k := it.Key()
+		if k[17] != streamEvent {
+			break
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", eventVersion(k), err)
+		}
+		events = append(events, append([]byte(nil), v...))
+	}
+	return events, it.Error()
+}
+
+// Events returns the events with version > after, in order (for rebuilding
+// and tests). ErrNotFound if the stream does not exist.
+func (s *Store) Events(stream uuid.UUID, after uint64) ([][]byte, error) {
+	it, err := s.streamIter(stream)
+	if err != nil {
+		return nil, fmt.Errorf("events of stream %s: %w", stream, err)
+	}
+	var events [][]byte
+	if !it.SeekGE(streamKey(stream, streamHead)) || !bytes.Equal(it.Key(), streamKey(stream, streamHead)) {
+		err = errors.Join(it.Error(), ErrNotFound)
+	} else {
+		events, err = eventsFrom(it, stream, after)
+	}
+	if err = errors.Join(err, it.Close()); err != nil {
+		return nil, fmt.Errorf("events of stream %s: %w", stream, err)
+	}
+	return events, nil
+}
+
+// Snapshot returns the latest snapshot and its version (ErrNotFound if
+// none).
+func (s *Store) Snapshot(stream uuid.UUID) ([]byte, uint64, error) {
+	v, err := s.get(streamKey(stream, streamSnapshot))
+	if err != nil {
+		return nil, 0, fmt.Errorf("snapshot of stream %s: %w", stream, err)
+	}
+	version, snap, err := decodeSnapshot(v)
+	if err != nil {
+		return nil, 0, fmt.Errorf("snapshot of stream %s: %w", stream, err)
+	}
+	return snap, version, nil
+}
+
+// decodeSnapshot splits a snapshot value into its version and a copy of
+// the opaque bytes.
+func decodeSnapshot(v []byte) (uint64, []byte, error) {
+	if len(v) < 8 {
+		return 0, nil, fmt.Errorf("corrupt snapshot of %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v), append([]byte{}, v[8:]...), nil
+}

@@ -1,0 +1,44 @@
+package persistence
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+)
+
+// numStripes bounds the lock table. Two keys share a lock with probability
+// 1/4096, so unrelated commits practically never wait on each other, while a
+// check-then-write on one key (a claim, a stream version) is serialized.
+const numStripes = 4096
+
+// stripes is a table of mutexes chosen by key hash. A writer holds the
+// stripes of every key it checks across "check, then commit with Sync", so
+// the check stays true until its batch is durable.
+type stripes struct {
+	seed maphash.Seed
+	mu   [numStripes]sync.Mutex
+}
+
+func (s *stripes) init() { s.seed = maphash.MakeSeed() }
+
+// lock locks the stripes of keys in ascending order, once each, so two
+// writers with overlapping keys cannot deadlock; it returns what unlock
+// needs.
+func (s *stripes) lock(keys [][]byte) []uint16 {
+	idx := make([]uint16, 0, len(keys))
+	for _, k := range keys {
+		idx = append(idx, uint16(maphash.Bytes(s.seed, k)%numStripes))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		s.mu[i].Lock()
+	}
+	return idx
+}
+
+func (s *stripes) unlock(idx []uint16) {
+	for _, i := range slices.Backward(idx) {
+		s.mu[i].Unlock()
+	}
+}
