@@ -1,0 +1,111 @@
+package webhooks
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The vector was also computed outside Go, for merchants checking their own
+// implementation:
+//
+//	K=$(printf k | sha256sum | cut -c1-64)
+//	printf '1700000000.{"a":1}' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
+const (
+	vectorKeyHex = "8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a"
+	vectorSig    = "v1=4f74e8f494f96a8053041050cc1e5c6f23fd8e1b143214b500f75f830f77b9ad"
+	vectorTS     = 1700000000
+	vectorBody   = `{"a":1}`
+)
+
+func TestSign_FixedVector(t *testing.T) {
+	key := SigningKey("k")
+	if got := hex.EncodeToString(key[:]); got != vectorKeyHex {
+		t.Fatalf("SigningKey(k) = %s, want %s", got, vectorKeyHex)
+	}
+	raw := sha256.Sum256([]byte("k"))
+	m := hmac.New(sha256.New, raw[:])
+	m.Write([]byte(`1700000000.{"a":1}`))
+	independent := "v1=" + hex.EncodeToString(m.Sum(nil))
+	if independent != vectorSig {
+		t.Fatalf("crypto/hmac gives %s, openssl gave %s", independent, vectorSig)
+	}
+	if got := Sign(key, vectorTS, []byte(vectorBody)); got != vectorSig {
+		t.Fatalf("Sign = %s, want %s", got, vectorSig)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	key := SigningKey("k")
+	now := time.Unix(vectorTS, 0).Add(30 * time.Second)
+	ts := strconv.Itoa(vectorTS)
+	signedAt := func(at time.Time) (string, string) {
+		return Sign(key, at.Unix(), []byte(vectorBody)), strconv.FormatInt(at.Unix(), 10)
+	}
+	otherKey := Sign(SigningKey("other"), vectorTS, []byte(vectorBody))
+	oldSig, oldTS := signedAt(now.Add(-5*time.Minute - time.Second))
+	edgeSig, edgeTS := signedAt(now.Add(-5 * time.Minute))
+	futureSig, futureTS := signedAt(now.Add(5*time.Minute + time.Second))
+
+	tests := []struct {
+		name   string
+		header string
+		ts     string
+		body   string
+		want   error
+	}{
+		{"valid", vectorSig, ts, vectorBody, nil},
+		{"upper-case hex", "v1=" + strings.ToUpper(vectorSig[3:]), ts, vectorBody, nil},
+		{"rotation: second of two, comma", otherKey + "," + vectorSig, ts, vectorBody, nil},
+		{"rotation: first of two, space", vectorSig + " " + otherKey, ts, vectorBody, nil},
+		{"rotation: comma and space", otherKey + ", " + vectorSig, ts, vectorBody, nil},
+		{"unknown scheme ignored", "v2=abcd " + vectorSig, ts, vectorBody, nil},
+		{"exactly at tolerance", edgeSig, edgeTS, vectorBody, nil},
+		{"changed body", vectorSig, ts, `{"a":2}`, ErrBadSignature},
+		{"changed ts", vectorSig, strconv.Itoa(vectorTS + 1), vectorBody, ErrBadSignature},
+		{"non-canonical ts", vectorSig, "0" + ts, vectorBody, ErrBadSignature},
+		{"wrong key", otherKey, ts, vectorBody, ErrBadSignature},
+		{"stale", oldSig, oldTS, vectorBody, ErrStaleTimestamp},
+		{"future", futureSig, futureTS, vectorBody, ErrStaleTimestamp},
+		{"empty header", "", ts, vectorBody, ErrBadSignature},
+		{"no value", "v1=", ts, vectorBody, ErrBadSignature},
+		{"no scheme", vectorSig[3:], ts, vectorBody, ErrBadSignature},
+		{"other scheme only", "sha256=" + vectorSig[3:], ts, vectorBody, ErrBadSignature},
+		{"not hex", "v1=" + strings.Repeat("z", 64), ts, vectorBody, ErrBadSignature},
+		{"truncated", vectorSig[:len(vectorSig)-2], ts, vectorBody, ErrBadSignature},
+		{"ts not a number", vectorSig, "yesterday", vectorBody, ErrBadSignature},
+		{"ts empty", vectorSig, "", vectorBody, ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Verify(key, tt.header, tt.ts, []byte(tt.body), now, 5*time.Minute)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerify_NonPositiveToleranceMeansDefault(t *testing.T) {
+	key := SigningKey("k")
+	at := time.Unix(vectorTS, 0)
+	sig := Sign(key, vectorTS, []byte(vectorBody))
+	ts := strconv.Itoa(vectorTS)
+	if err := Verify(key, sig, ts, []byte(vectorBody), at.Add(DefaultTolerance), 0); err != nil {
+		t.Fatalf("inside default window: %v", err)
+	}
+	if err := Verify(key, sig, ts, []byte(vectorBody), at.Add(DefaultTolerance+time.Second), 0); !errors.Is(err, ErrStaleTimestamp) {
+		t.Fatalf("outside default window: %v, want ErrStaleTimestamp", err)
+	}
+}
