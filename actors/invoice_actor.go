@@ -1,0 +1,193 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
+)
+
+// decideMsg asks the invoice actor to decide and persist cmd. project is the
+// caller's project: an invoice of another project is reported as not found.
+// claims are uniqueness records committed with the first decision.
+type decideMsg struct {
+	project uuid.UUID
+	cmd     engine.Command
+	claims  []persistence.Claim
+}
+
+// reply is the actor's answer: the state after the decision, or why not.
+type reply struct {
+	inv engine.Invoice
+	err error
+}
+
+// invoiceActor owns one invoice: it alone decides, persists and applies its
+// events, one message at a time.
+type invoiceActor struct {
+	id    uuid.UUID
+	fresh bool // known not to exist: skip the load on activation
+	reg   *Registry
+	entry *entry
+
+	inv engine.Invoice
+	// stale is set when a commit failed: the store may or may not hold the
+	// batch, so the next message reloads the truth before deciding.
+	stale   bool
+	loadErr error
+}
+
+func (a *invoiceActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.SetReceiveTimeout(a.reg.cfg.IdleTimeout)
+		if !a.fresh {
+			a.load()
+		}
+	case *actor.ReceiveTimeout:
+		if a.reg.retire(a.id, a.entry, false) {
+			ctx.Stop(ctx.Self())
+		}
+	case decideMsg:
+		ctx.Respond(a.handle(msg))
+		a.entry.processed.Add(1)
+		// A create that was refused (duplicate order_id, say) leaves no
+		// invoice behind: free the actor now rather than after the idle time.
+		if !a.inv.Exists() && a.reg.retire(a.id, a.entry, false) {
+			ctx.Stop(ctx.Self())
+		}
+	}
+}
+
+// handle runs one command, recovering from a panic (a corrupt log or a bug)
+// so the caller gets an error instead of a timeout.
+func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.reg.cfg.Logger.Error("invoice actor panic", slog.String("invoice_id", a.id.String()), slog.Any("panic", p))
+			a.stale = true
+			rep = reply{err: fmt.Errorf("invoice %s: internal error: %v", a.id, p)}
+		}
+	}()
+	if a.stale {
+		a.load()
+	}
+	if a.loadErr != nil {
+		return reply{err: a.loadErr}
+	}
+	if a.inv.Exists() && a.inv.ProjectID != msg.project {
+		return reply{err: engine.ErrNotFound}
+	}
+	events, err := a.reg.cfg.Rules.Decide(a.inv, msg.cmd)
+	if err != nil {
+		return reply{err: err}
+	}
+	next := engine.ApplyAll(a.inv, events)
+	if err := a.persist(next, events, msg.claims); err != nil {
+		a.stale = true
+		return reply{err: err}
+	}
+	a.inv = next
+	return reply{inv: next}
+}
+
+// persist commits the events, the new snapshot, the index rows and claims
+// in one synced batch.
+func (a *invoiceActor) persist(next engine.Invoice, events []engine.Event, claims []persistence.Claim) error {
+	encoded := make([][]byte, len(events))
+	for i, e := range events {
+		b, err := engine.EncodeEvent(e)
+		if err != nil {
+			return err
+		}
+		encoded[i] = b
+	}
+	snap, err := engine.EncodeSnapshot(next)
+	if err != nil {
+		return err
+	}
+	c := persistence.Commit{
+		Stream:          a.id,
+		ExpectedVersion: a.inv.Version,
+		Events:          encoded,
+		Snapshot:        snap,
+		New:             a.reg.indexRow(next),
+		Claims:          claims,
+	}
+	if a.inv.Exists() {
+		c.Old = a.reg.indexRow(a.inv)
+	}
+	if _, err := a.reg.cfg.Store.Commit(c); err != nil {
+		return fmt.Errorf("commit invoice %s: %w", a.id, err)
+	}
+	return nil
+}
+
+// load rebuilds the state from the latest snapshot and later events.
+func (a *invoiceActor) load() {
+	a.stale = false
+	inv, err := loadInvoice(a.reg.cfg.Store, a.id)
+	if errors.Is(err, engine.ErrNotFound) {
+		a.inv, a.loadErr = engine.Invoice{}, nil
+		return
+	}
+	a.inv, a.loadErr = inv, err
+}
+
+// loadInvoice reads an invoice's state: its snapshot plus any later events.
+// A log that does not replay (engine.Apply panics on events that do not fit)
+// is reported as an error, never as a guessed state.
+func loadInvoice(store *persistence.Store, id uuid.UUID) (_ engine.Invoice, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("load invoice %s: %w: %v", id, engine.ErrCorrupt, p)
+		}
+	}()
+	snap, _, events, err := store.Load(id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return engine.Invoice{}, engine.ErrNotFound
+	}
+	if err != nil {
+		return engine.Invoice{}, fmt.Errorf("load invoice %s: %w", id, err)
+	}
+	var inv engine.Invoice
+	if snap != nil {
+		if inv, err = engine.DecodeSnapshot(snap); err != nil {
+			return engine.Invoice{}, fmt.Errorf("load invoice %s: %w", id, err)
+		}
+	}
+	for _, b := range events {
+		e, err := engine.DecodeEvent(b)
+		if err != nil {
+			return engine.Invoice{}, fmt.Errorf("load invoice %s: %w", id, err)
+		}
+		inv = engine.Apply(inv, e)
+	}
+	return inv, nil
+}
+
+// indexRow is what the list indexes know of inv.
+func (r *Registry) indexRow(inv engine.Invoice) *persistence.IndexRow {
+	row := &persistence.IndexRow{
+		ProjectID: inv.ProjectID,
+		InvoiceID: inv.ID,
+		Status:    string(inv.Status),
+		Currency:  inv.Currency,
+		CreatedAt: inv.CreatedAt.UnixNano(),
+		UpdatedAt: inv.UpdatedAt.UnixNano(),
+	}
+	if inv.FiatAmount != nil {
+		row.Fiat = inv.FiatAmount.Big()
+	}
+	decimals := 18
+	if c, ok := r.cfg.Rules.Currencies.Lookup(inv.Currency); ok {
+		decimals = c.Decimals
+	}
+	row.Crypto = engine.Scale18(inv.Amount, decimals)
+	return row
+}

@@ -1,0 +1,197 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
+)
+
+// Errors of the create path beyond the engine's.
+var (
+	// ErrOrderIDConflict: the project already has an invoice with this
+	// order_id, created from a different request.
+	ErrOrderIDConflict = errors.New("order_id already used by a different invoice")
+	// ErrIdempotencyConflict: the Idempotency-Key was used with a different
+	// request.
+	ErrIdempotencyConflict = errors.New("Idempotency-Key already used with a different request")
+)
+
+// Create creates an invoice watched for payment. created is false when the
+// request repeats an earlier one (same order_id or Idempotency-Key and the
+// same body): the earlier invoice is returned and nothing is written.
+func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (inv engine.Invoice, created bool, err error) {
+	now := r.cfg.Now()
+	rate := r.quote(req.Currency)
+	// Validate before allocating, so bad input spends no address index.
+	fp, err := r.cfg.Rules.CheckCreate(req, false, rate, now)
+	if err != nil {
+		return engine.Invoice{}, false, err
+	}
+	cur, _ := r.cfg.Rules.Currencies.Lookup(req.Currency)
+	idx, addr, err := r.addresses.allocate(cur.Code)
+	if err != nil {
+		return engine.Invoice{}, false, err
+	}
+	id := uuid.Must(uuid.NewV7())
+	cmd := engine.CreateInvoice{ID: id, ProjectID: project, Request: req, Rate: rate, Address: addr, AddressIndex: idx, At: now}
+	inv, created, err = r.create(ctx, id, project, req.OrderID, fp, cmd, idempotencyKey, persistence.AddressClaim(cur.Code, idx, addr, id))
+	if !created {
+		r.addresses.release(cur.Code, idx)
+	}
+	return inv, created, err
+}
+
+// CreateArchived records a historical invoice (status archived, no address).
+func (r *Registry) CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error) {
+	now, rate := r.cfg.Now(), r.quote(req.Currency)
+	fp, err := r.cfg.Rules.CheckCreate(req, true, rate, now)
+	if err != nil {
+		return engine.Invoice{}, false, err
+	}
+	id := uuid.Must(uuid.NewV7())
+	cmd := engine.CreateArchived{ID: id, ProjectID: project, Request: req, Rate: rate, At: now}
+	return r.create(ctx, id, project, req.OrderID, fp, cmd, idempotencyKey)
+}
+
+// quote returns the current EUR rate for currency, or nil when there is
+// none; the engine decides whether the request needed one.
+func (r *Registry) quote(currency string) *engine.Rate {
+	cur, ok := r.cfg.Rules.Currencies.Lookup(currency)
+	if !ok {
+		return nil
+	}
+	q, err := r.cfg.Rates.Quote(cur.Code, "EUR")
+	if err != nil {
+		return nil
+	}
+	return &engine.Rate{Fiat: q.Fiat, Value: q.Rate, Source: q.Source, At: q.At}
+}
+
+// create sends a create command to a fresh actor together with the order_id
+// (and Idempotency-Key) claims, and resolves a taken claim into either the
+// earlier invoice (same request) or a conflict.
+func (r *Registry) create(ctx context.Context, id, project uuid.UUID, orderID, fp string, cmd engine.Command, idempotencyKey string, extra ...persistence.Claim) (engine.Invoice, bool, error) {
+	claim := claimValue(id, fp)
+	claims := append([]persistence.Claim{persistence.OrderIDClaim(project, orderID, claim)}, extra...)
+	if idempotencyKey != "" {
+		claims = append(claims, persistence.IdempotencyClaim(project, idempotencyKey, claim))
+	}
+	rep, err := r.ask(ctx, id, true, decideMsg{project: project, cmd: cmd, claims: claims})
+	if err == nil {
+		err = rep.err
+	}
+	var taken *persistence.ClaimTakenError
+	if !errors.As(err, &taken) {
+		if err != nil {
+			return engine.Invoice{}, false, err
+		}
+		return rep.inv, true, nil
+	}
+	existingID, existingFP, ok := parseClaimValue(taken.Existing)
+	if !ok {
+		return engine.Invoice{}, false, fmt.Errorf("create invoice: corrupt claim record: %w", err)
+	}
+	if existingFP != fp {
+		if taken.Kind == persistence.ClaimIdempotencyKey {
+			return engine.Invoice{}, false, ErrIdempotencyConflict
+		}
+		return engine.Invoice{}, false, ErrOrderIDConflict
+	}
+	inv, err := r.Get(ctx, project, existingID)
+	if err != nil {
+		return engine.Invoice{}, false, fmt.Errorf("load earlier invoice %s: %w", existingID, err)
+	}
+	return inv, false, nil
+}
+
+// claimValue is what an order_id or Idempotency-Key claim stores: the
+// invoice id and the request fingerprint.
+func claimValue(id uuid.UUID, fingerprint string) []byte {
+	return append(id[:len(id):len(id)], fingerprint...)
+}
+
+func parseClaimValue(b []byte) (uuid.UUID, string, bool) {
+	if len(b) < 16 {
+		return uuid.UUID{}, "", false
+	}
+	return uuid.UUID(b[:16]), string(b[16:]), true
+}
+
+// ChangeStatus applies a merchant's status change (PATCH).
+func (r *Registry) ChangeStatus(ctx context.Context, project, id uuid.UUID, target engine.Status, comment string) (engine.Invoice, error) {
+	rep, err := r.ask(ctx, id, false, decideMsg{project: project, cmd: engine.ChangeStatus{Target: target, Comment: comment, At: r.cfg.Now()}})
+	if err != nil {
+		return engine.Invoice{}, err
+	}
+	return rep.inv, rep.err
+}
+
+// Get returns a project's invoice. Reads are served from the committed
+// snapshot, which the owning actor writes in the same batch as its events:
+// they see every acknowledged change, never wait behind an actor's fsync,
+// and never activate an actor just to read. Another project's invoice is
+// ErrNotFound, so ids cannot be probed.
+func (r *Registry) Get(_ context.Context, project, id uuid.UUID) (engine.Invoice, error) {
+	inv, err := loadInvoice(r.cfg.Store, id)
+	if err != nil {
+		return engine.Invoice{}, err
+	}
+	if inv.ProjectID != project {
+		return engine.Invoice{}, engine.ErrNotFound
+	}
+	return inv, nil
+}
+
+// ListQuery selects one page of a project's invoices.
+type ListQuery struct {
+	Project  uuid.UUID
+	Status   engine.Status // "" = any
+	Currency string        // "" = any
+	// CreatedAfter and CreatedBefore bound created_at, exclusive; zero = open.
+	CreatedAfter, CreatedBefore time.Time
+	SortBy                      SortField
+	Desc                        bool
+	Page, PageSize              int // Page from 1
+}
+
+// SortField is a list order.
+type SortField = persistence.SortField
+
+// The list orders.
+const (
+	SortCreatedAt    = persistence.SortCreatedAt
+	SortUpdatedAt    = persistence.SortUpdatedAt
+	SortFiatAmount   = persistence.SortFiatAmount
+	SortCryptoAmount = persistence.SortCryptoAmount
+)
+
+// List returns one page of a project's invoices and the number matching.
+func (r *Registry) List(_ context.Context, lq ListQuery) ([]engine.Invoice, int, error) {
+	q := persistence.Query{
+		ProjectID: lq.Project, Status: string(lq.Status), Currency: lq.Currency,
+		SortBy: lq.SortBy, Desc: lq.Desc, Offset: (lq.Page - 1) * lq.PageSize, Limit: lq.PageSize,
+	}
+	if !lq.CreatedAfter.IsZero() {
+		q.CreatedAfter = lq.CreatedAfter.UnixNano()
+	}
+	if !lq.CreatedBefore.IsZero() {
+		q.CreatedBefore = lq.CreatedBefore.UnixNano()
+	}
+	snaps, total, err := r.cfg.Store.List(q)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list invoices: %w", err)
+	}
+	out := make([]engine.Invoice, len(snaps))
+	for i, s := range snaps {
+		if out[i], err = engine.DecodeSnapshot(s); err != nil {
+			return nil, 0, fmt.Errorf("list invoices: %w", err)
+		}
+	}
+	return out, total, nil
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the server, read once from flags and
+// INVOICED_* environment variables (a flag wins over its variable).
+type config struct {
+	Listen              string
+	DataDir             string
+	Mode                string // dev or prod
+	BootstrapAccountKey string
+	LogFormat           string // text or json
+	LogLevel            string
+	DefaultExpireMin    int
+	MaxExpireMin        int
+	DefaultErrorPercent int
+	Rates               string // static rate overrides, "BTC=61000,ETH=3100"
+	ActorIdle           time.Duration
+	TrustedProxies      []netip.Prefix
+	ShutdownTimeout     time.Duration
+	// AllowPrivateCallbacks lets webhooks reach loopback and private
+	// addresses (local development and tests only).
+	AllowPrivateCallbacks bool
+	// EnableSimulate mounts POST /webhooks/simulate in prod mode; dev mode
+	// always has it.
+	EnableSimulate bool
+}
+
+// setting is one flag with its environment variable and help text, listed
+// once so the README's table and -help cannot drift apart.
+type setting struct {
+	flag, env, def, help string
+}
+
+var settings = []setting{
+	{"listen", "INVOICED_LISTEN", "127.0.0.1:8080", "address to serve the API on"},
+	{"data-dir", "INVOICED_DATA_DIR", "./data", "directory of the Pebble store and the dev account key"},
+	{"mode", "INVOICED_MODE", "dev", "dev (built-in dev chain, generated account key) or prod"},
+	{"bootstrap-account-key", "INVOICED_BOOTSTRAP_ACCOUNT_KEY", "", "64-hex account key that must exist (dev: generated and saved if empty)"},
+	{"log-format", "INVOICED_LOG_FORMAT", "", "text or json (default: text in dev, json in prod)"},
+	{"log-level", "INVOICED_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"default-expire-min", "INVOICED_DEFAULT_EXPIRE_MIN", "30", "expire_min of invoices that give none"},
+	{"max-expire-min", "INVOICED_MAX_EXPIRE_MIN", "43200", "largest expire_min accepted (30 days)"},
+	{"default-allowed-error-percent", "INVOICED_DEFAULT_ALLOWED_ERROR_PERCENT", "0", "allowed_error_percent of invoices that give none"},
+	{"rates", "INVOICED_RATES", "", "static EUR rates overriding the defaults, e.g. BTC=61000.50,ETH=3100"},
+	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
+	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
+	{"shutdown-timeout", "INVOICED_SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests"},
+	{"allow-private-callbacks", "INVOICED_ALLOW_PRIVATE_CALLBACKS", "false", "let webhooks reach loopback/private addresses (development only)"},
+	{"enable-simulate", "INVOICED_ENABLE_SIMULATE", "false", "serve POST /api/v1/webhooks/simulate in prod mode"},
+}
+
+// parseConfig reads args (without the program name) and the environment.
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	fs := flag.NewFlagSet("invoiced", flag.ContinueOnError)
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		vals[s.flag] = fs.String(s.flag, def, s.help+" ("+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
+	c := config{
+		Listen: get("listen"), DataDir: get("data-dir"), Mode: get("mode"),
+		BootstrapAccountKey: get("bootstrap-account-key"), LogFormat: get("log-format"),
+		LogLevel: get("log-level"), Rates: get("rates"),
+	}
+	var err error
+	intVal := func(name string, dst *int, lo, hi int) {
+		if err != nil {
+			return
+		}
+		n, e := strconv.Atoi(get(name))
+		if e != nil || n < lo || n > hi {
+			err = fmt.Errorf("-%s: want an integer from %d to %d, got %q", name, lo, hi, get(name))
+		}
+		*dst = n
+	}
+	durVal := func(name string, dst *time.Duration) {
+		if err != nil {
+			return
+		}
+		d, e := time.ParseDuration(get(name))
+		if e != nil || d <= 0 {
+			err = fmt.Errorf("-%s: want a positive duration such as 2m, got %q", name, get(name))
+		}
+		*dst = d
+	}
+	boolVal := func(name string, dst *bool) {
+		if err != nil {
+			return
+		}
+		b, e := strconv.ParseBool(get(name))
+		if e != nil {
+			err = fmt.Errorf("-%s: want true or false, got %q", name, get(name))
+		}
+		*dst = b
+	}
+	boolVal("allow-private-callbacks", &c.AllowPrivateCallbacks)
+	boolVal("enable-simulate", &c.EnableSimulate)
+	intVal("default-expire-min", &c.DefaultExpireMin, 1, 1<<20)
+	intVal("max-expire-min", &c.MaxExpireMin, 1, 1<<20)
+	intVal("default-allowed-error-percent", &c.DefaultErrorPercent, 0, 100)
+	durVal("actor-idle", &c.ActorIdle)
+	durVal("shutdown-timeout", &c.ShutdownTimeout)
+	if err != nil {
+		return config{}, err
+	}
+	if c.DefaultExpireMin > c.MaxExpireMin {
+		return config{}, fmt.Errorf("-default-expire-min %d exceeds -max-expire-min %d", c.DefaultExpireMin, c.MaxExpireMin)
+	}
+	switch c.Mode {
+	case "dev", "prod":
+	default:
+		return config{}, fmt.Errorf("-mode: want dev or prod, got %q", c.Mode)
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = map[string]string{"dev": "text", "prod": "json"}[c.Mode]
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return config{}, fmt.Errorf("-log-format: want text or json, got %q", c.LogFormat)
+	}
+	if tp := get("trusted-proxies"); tp != "" {
+		for _, item := range strings.Split(tp, ",") {
+			item = strings.TrimSpace(item)
+			p, e := netip.ParsePrefix(item)
+			if e != nil {
+				a, e2 := netip.ParseAddr(item)
+				if e2 != nil {
+					return config{}, fmt.Errorf("-trusted-proxies: %q is not an IP or CIDR", item)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+	}
+	return c, nil
+}
+
+func defaultGetenv(k string) string { return os.Getenv(k) }

@@ -1,0 +1,43 @@
+// Command invoiced is the invoice engine's server.
+//
+//	invoiced [flags]                 serve the API (the default)
+//	invoiced account create [flags]  create an account and print its key once
+//
+// Every flag also reads an INVOICED_* environment variable; see -help.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], defaultGetenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "invoiced:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches the subcommand; it returns when the server has shut down.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout *os.File) error {
+	if len(args) >= 2 && args[0] == "account" && args[1] == "create" {
+		cfg, err := parseConfig(args[2:], getenv)
+		if err != nil {
+			return err
+		}
+		return createAccount(cfg, stdout)
+	}
+	if len(args) >= 1 && args[0] == "serve" {
+		args = args[1:]
+	}
+	cfg, err := parseConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, stdout, nil)
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// start runs serve on a free loopback port until the returned stop is
+// called; stop waits for the graceful shutdown to finish.
+func start(t *testing.T, dataDir string, env map[string]string) (addr string, out string, stop func()) {
+	t.Helper()
+	env["INVOICED_DATA_DIR"] = dataDir
+	env["INVOICED_LISTEN"] = "127.0.0.1:0"
+	env["INVOICED_LOG_LEVEL"] = "error"
+	cfg, err := parseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, stdout, ready) }()
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	b, _ := os.ReadFile(stdout.Name())
+	return addr, string(b), func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	}
+}
+
+func post(t *testing.T, url, key, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Api-key", key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServe_DevBootstrapKeyAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	addr, out, stop := start(t, dir, map[string]string{})
+	keyPath := filepath.Join(dir, accountKeyFile)
+	fi, err := os.Stat(keyPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("account key file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	kb, _ := os.ReadFile(keyPath)
+	key := strings.TrimSpace(string(kb))
+	if !strings.Contains(out, key) || !strings.Contains(out, "listening on http://"+addr) {
+		t.Fatalf("first start printed %q; want the key and the address", out)
+	}
+	status, body := post(t, "http://"+addr+"/api/v1/projects", key, `{"name":"shop"}`)
+	if status != 201 {
+		t.Fatalf("create project: %d %s", status, body)
+	}
+	stop()
+
+	addr, out, stop = start(t, dir, map[string]string{})
+	defer stop()
+	if strings.Contains(out, key) {
+		t.Fatalf("restart printed the key again: %q", out)
+	}
+	// The saved key still works, and the project name is still taken.
+	if status, body := post(t, "http://"+addr+"/api/v1/projects", key, `{"name":"shop"}`); status != 409 {
+		t.Fatalf("project after restart: %d %s", status, body)
+	}
+}
+
+func TestServe_BootstrapKeyFromEnv(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	addr, out, stop := start(t, t.TempDir(), map[string]string{"INVOICED_BOOTSTRAP_ACCOUNT_KEY": key})
+	defer stop()
+	if strings.Contains(out, key) {
+		t.Fatal("configured key was printed")
+	}
+	if status, body := post(t, "http://"+addr+"/api/v1/projects", key, `{"name":"shop"}`); status != 201 {
+		t.Fatalf("create project with bootstrap key: %d %s", status, body)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{"INVOICED_LISTEN": "0.0.0.0:9000", "INVOICED_DEFAULT_EXPIRE_MIN": "45"}
+	cfg, err := parseConfig([]string{"-listen", "127.0.0.1:7000"}, func(k string) string { return env[k] })
+	if err != nil || cfg.Listen != "127.0.0.1:7000" || cfg.DefaultExpireMin != 45 || cfg.Mode != "dev" || cfg.LogFormat != "text" || cfg.ActorIdle != 2*time.Minute {
+		t.Fatalf("cfg = %+v, %v", cfg, err)
+	}
+	for _, bad := range []map[string]string{
+		{"INVOICED_MODE": "staging"},
+		{"INVOICED_DEFAULT_EXPIRE_MIN": "0"},
+		{"INVOICED_DEFAULT_ALLOWED_ERROR_PERCENT": "101"},
+		{"INVOICED_ACTOR_IDLE": "soon"},
+		{"INVOICED_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"},
+		{"INVOICED_LOG_FORMAT": "xml"},
+	} {
+		if _, err := parseConfig(nil, func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("config %v accepted", bad)
+		}
+	}
+}
+
+func TestServe_ProdRefusesWithoutChainKeys(t *testing.T) {
+	cfg, err := parseConfig([]string{"-mode", "prod", "-data-dir", t.TempDir()}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), cfg, os.Stdout, nil)
+	if err == nil || !strings.Contains(err.Error(), "extended public keys") {
+		t.Fatalf("prod serve = %v, want a refusal naming the missing keys", err)
+	}
+}

@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/invoiced/invoiced/accounts"
+	"github.com/invoiced/invoiced/persistence"
+)
+
+type projectHandler func(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project)
+type accountHandler func(w http.ResponseWriter, r *http.Request, a persistence.Account)
+
+// project authenticates a project key (401) and its IP allow-list (403).
+func (s *Server) project(h projectHandler) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if s.refuseWhileDraining(w, r) {
+			return
+		}
+		p, ok := s.cfg.Accounts.Project(r.Header.Get("Api-Key"))
+		if !ok {
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		if !p.Allowed.Empty() {
+			ip, ok := s.clientIP(r)
+			if !ok || !p.Allowed.Allows(ip) {
+				s.writeError(w, r, errForbidden)
+				return
+			}
+		}
+		h(w, r, ps, p)
+	}
+}
+
+// account authenticates an account key; a project key is refused (401).
+func (s *Server) account(h accountHandler) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		if s.refuseWhileDraining(w, r) {
+			return
+		}
+		a, ok := s.cfg.Accounts.Account(r.Header.Get("Api-Key"))
+		if !ok {
+			s.writeError(w, r, newError(http.StatusUnauthorized, "unauthorized", "missing or invalid account key in the Api-key header"))
+			return
+		}
+		h(w, r, a)
+	}
+}
+
+// public serves unauthenticated routes.
+func (s *Server) public(h http.HandlerFunc) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { h(w, r) }
+}
+
+func (s *Server) refuseWhileDraining(w http.ResponseWriter, r *http.Request) bool {
+	if !s.draining.Load() {
+		return false
+	}
+	w.Header().Set("Connection", "close")
+	s.writeError(w, r, newError(http.StatusServiceUnavailable, "shutting_down", "the server is shutting down; retry shortly"))
+	return true
+}
+
+// clientIP is the socket peer, unless the peer is a trusted proxy: then the
+// right-most X-Forwarded-For address that is not itself a trusted proxy.
+func (s *Server) clientIP(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	peer = peer.Unmap().WithZone("")
+	if !s.trusted(peer) {
+		return peer, true
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = a.Unmap().WithZone("")
+		if !s.trusted(a) {
+			return a, true
+		}
+	}
+	return peer, true
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxBodyBytes is the largest request body accepted (413 beyond).
+const MaxBodyBytes = 64 << 10
+
+// decodeBody reads a JSON object into dst strictly: the content type must be
+// JSON (415), the body at most MaxBodyBytes (413), valid UTF-8 and valid
+// JSON with no unknown fields, no wrong types and nothing after the object
+// (400, naming the field).
+func decodeBody(r *http.Request, dst any) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("request body must be at most %d bytes", MaxBodyBytes))
+		}
+		return newError(http.StatusBadRequest, "invalid_body", "could not read the request body")
+	}
+	if !utf8.Valid(body) {
+		return newError(http.StatusBadRequest, "invalid_json", "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return newError(http.StatusBadRequest, "invalid_json", "request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// jsonError turns an encoding/json error into a 400 naming the field.
+func jsonError(err error) *apiError {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return newError(http.StatusBadRequest, "invalid_json", "request body must be a JSON object")
+		}
+		return fieldError(http.StatusBadRequest, "invalid_type", field, "must be a JSON "+jsonKind(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr):
+		return newError(http.StatusBadRequest, "invalid_json", fmt.Sprintf("malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(http.StatusBadRequest, "invalid_json", "request body is empty or truncated")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return fieldError(http.StatusBadRequest, "unknown_field", field, "is not a known field")
+	}
+	var fe *apiError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return newError(http.StatusBadRequest, "invalid_json", "malformed JSON: "+err.Error())
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "struct", "map":
+		return "object"
+	case "slice", "array":
+		return "array"
+	case "bool":
+		return "boolean"
+	default:
+		return "number"
+	}
+}
+
+// decimalField is an amount: a JSON number or a string holding one, kept as
+// text so it is parsed exactly. null is the same as absent.
+type decimalField struct {
+	set  bool
+	text string
+	bad  bool // not a number or string
+}
+
+func (d *decimalField) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		d.set, d.text = true, s
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		d.set, d.text = true, string(b)
+	default:
+		d.bad = true
+	}
+	return nil
+}
+
+// ptr returns the text, or nil when absent; a value of the wrong JSON type
+// is a 400 naming field.
+func (d decimalField) ptr(field string) (*string, error) {
+	if d.bad {
+		return nil, fieldError(http.StatusBadRequest, "invalid_type", field, "must be a JSON number or a decimal string")
+	}
+	if !d.set {
+		return nil, nil
+	}
+	return &d.text, nil
+}
+
+// intField is an integer given as a JSON number.
+type intField struct {
+	set  bool
+	text string
+	bad  bool
+}
+
+func (f *intField) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		f.set, f.text = true, string(b)
+	default:
+		f.bad = true
+	}
+	return nil
+}
+
+// ptr returns the integer, nil when absent, a 400 for a non-number and a
+// 422 for a number that is not an integer in range.
+func (f intField) ptr(field string) (*int64, error) {
+	if f.bad {
+		return nil, fieldError(http.StatusBadRequest, "invalid_type", field, "must be a JSON integer")
+	}
+	if !f.set {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(f.text, 10, 64)
+	if err != nil {
+		return nil, fieldError(http.StatusUnprocessableEntity, "validation_failed", field, "must be an integer")
+	}
+	return &n, nil
+}
+
+// writeJSON sends v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":{"code":"internal_error","message":"encode response"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

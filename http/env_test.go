@@ -1,0 +1,190 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invoiced/invoiced/accounts"
+	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/engine"
+	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/persistence"
+	"github.com/invoiced/invoiced/rates"
+	"github.com/invoiced/invoiced/webhooks"
+)
+
+// env is a real server on loopback over a real Pebble store in dir.
+type env struct {
+	t          *testing.T
+	dir        string
+	store      *persistence.Store
+	registry   *actors.Registry
+	srv        *httptest.Server
+	accountKey string
+	closed     bool
+}
+
+type envOpts struct {
+	rates       map[string]string // nil = defaults
+	idleTimeout time.Duration
+	noSimulate  bool // leave POST /webhooks/simulate unmounted, as prod mode does
+}
+
+func newEnv(t *testing.T, dir string, opts envOpts) *env {
+	t.Helper()
+	store, err := persistence.Open(dir, persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := accounts.New(store, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const accountKey = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	if _, err := accts.EnsureAccount(accountKey); err != nil {
+		t.Fatal(err)
+	}
+	table := opts.rates
+	if table == nil {
+		table = rates.DefaultStaticRates()
+	}
+	src, err := rates.NewStatic(table, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := engine.DefaultRules()
+	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, IdleTimeout: opts.idleTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{
+		Invoices: reg, Accounts: accts, Rules: rules, Rates: src,
+		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
+		SimulateEnabled: !opts.noSimulate,
+	})
+	e := &env{t: t, dir: dir, store: store, registry: reg, srv: httptest.NewServer(api), accountKey: accountKey}
+	t.Cleanup(e.close)
+	return e
+}
+
+// close stops the server, the actors and the store, as a shutdown does.
+func (e *env) close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	e.srv.Close()
+	e.registry.Shutdown()
+	if err := e.store.Close(); err != nil {
+		e.t.Errorf("close store: %v", err)
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body into a generic map, failing the test if it is not
+// a JSON object.
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %v: %s", r.status, err, r.body)
+	}
+	return m
+}
+
+// errorField returns the error code and the first field named by an error body.
+func (r response) errorField(t *testing.T) (code, field string) {
+	t.Helper()
+	e, ok := r.json(t)["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("no error object in %s", r.body)
+	}
+	code, _ = e["code"].(string)
+	if fs, ok := e["fields"].([]any); ok && len(fs) > 0 {
+		field, _ = fs[0].(map[string]any)["field"].(string)
+	}
+	return code, field
+}
+
+// do sends a request; a body is sent as application/json unless the
+// header says otherwise.
+func (e *env) do(method, path, key, body string, hdr ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Api-Key", key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		e.t.Errorf("%s %s: no X-Request-Id", method, path)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// project creates a project and returns its id and key.
+func (e *env) project(name, allowedIPs string) (string, string) {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name, "api_allowed_ips": allowedIPs})
+	r := e.do("POST", "/api/v1/projects", e.accountKey, string(body))
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create project: %d %s", r.status, r.body)
+	}
+	m := r.json(e.t)
+	return m["project_id"].(string), m["api_key"].(string)
+}
+
+// invoice creates an invoice and returns its JSON.
+func (e *env) invoice(key, body string) map[string]any {
+	e.t.Helper()
+	r := e.do("POST", "/api/v1/invoices", key, body)
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create invoice: %d %s", r.status, r.body)
+	}
+	return r.json(e.t)
+}
+
+// total lists a project's invoices and returns total_items.
+func (e *env) total(key, query string) int {
+	e.t.Helper()
+	r := e.do("GET", "/api/v1/invoices?"+query, key, "")
+	if r.status != http.StatusOK {
+		e.t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	n, _ := r.json(e.t)["pagination"].(map[string]any)["total_items"].(json.Number).Int64()
+	return int(n)
+}

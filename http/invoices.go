@@ -1,0 +1,301 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/invoiced/invoiced/accounts"
+	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/view"
+)
+
+// createBody is the JSON of POST /invoices and POST /archived. created_at
+// belongs only to the latter and expire_min only to the former; each
+// endpoint refuses the other's field as unknown.
+type createBody struct {
+	OrderID             string       `json:"order_id"`
+	FiatAmount          decimalField `json:"fiat_amount"`
+	FiatCurrency        *string      `json:"fiat_currency"`
+	CryptoAmount        decimalField `json:"crypto_amount"`
+	Currency            string       `json:"currency"`
+	AllowedErrorPercent intField     `json:"allowed_error_percent"`
+	OrderName           *string      `json:"order_name"`
+	CallbackURL         *string      `json:"callback_url"`
+	ExpireMin           intField     `json:"expire_min"`
+	CreatedAt           *string      `json:"created_at"`
+}
+
+func unknownField(field string) error {
+	return fieldError(http.StatusBadRequest, "unknown_field", field, "is not a known field")
+}
+
+func (b createBody) request() (engine.CreateRequest, error) {
+	req := engine.CreateRequest{OrderID: b.OrderID, Currency: b.Currency, FiatCurrency: b.FiatCurrency, OrderName: b.OrderName, CallbackURL: b.CallbackURL}
+	var err error
+	if req.FiatAmount, err = b.FiatAmount.ptr("fiat_amount"); err != nil {
+		return req, err
+	}
+	if req.CryptoAmount, err = b.CryptoAmount.ptr("crypto_amount"); err != nil {
+		return req, err
+	}
+	if req.AllowedErrorPercent, err = b.AllowedErrorPercent.ptr("allowed_error_percent"); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+// idempotencyKey reads the optional Idempotency-Key header.
+func idempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if len(k) > 255 {
+		return "", fieldError(http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be at most 255 characters")
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return "", fieldError(http.StatusUnprocessableEntity, "validation_failed", "Idempotency-Key", "must be printable ASCII without spaces")
+		}
+	}
+	return k, nil
+}
+
+func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p *accounts.Project) {
+	var body createBody
+	if err := decodeBody(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.CreatedAt != nil {
+		s.writeError(w, r, unknownField("created_at"))
+		return
+	}
+	req, err := body.request()
+	if err == nil {
+		req.ExpireMin, err = body.ExpireMin.ptr("expire_min")
+	}
+	key, kerr := idempotencyKey(r)
+	if err == nil {
+		err = kerr
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	inv, created, err := s.cfg.Invoices.Create(r.Context(), p.ID, req, key)
+	s.writeCreated(w, r, inv, created, err)
+}
+
+func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p *accounts.Project) {
+	var body createBody
+	if err := decodeBody(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.ExpireMin.set || body.ExpireMin.bad {
+		s.writeError(w, r, unknownField("expire_min"))
+		return
+	}
+	req, err := body.request()
+	req.CreatedAt = body.CreatedAt
+	key, kerr := idempotencyKey(r)
+	if err == nil {
+		err = kerr
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	inv, created, err := s.cfg.Invoices.CreateArchived(r.Context(), p.ID, req, key)
+	s.writeCreated(w, r, inv, created, err)
+}
+
+// writeCreated answers 201 for a new invoice and 200 for a repeated
+// request that returned the earlier one.
+func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, inv engine.Invoice, created bool, err error) {
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/api/v1/invoices/"+inv.ID.String())
+	}
+	writeJSON(w, status, view.FromInvoice(inv, s.cfg.Rules.Currencies))
+}
+
+// invoiceID parses the path id; a malformed id cannot name an invoice, so
+// it is a 404 like any unknown one.
+func invoiceID(ps httprouter.Params) (uuid.UUID, error) {
+	id, err := uuid.Parse(ps.ByName("invoice_id"))
+	if err != nil || len(ps.ByName("invoice_id")) != 36 {
+		return uuid.UUID{}, errNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project) {
+	id, err := invoiceID(ps)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	inv, err := s.cfg.Invoices.Get(r.Context(), p.ID, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view.FromInvoice(inv, s.cfg.Rules.Currencies))
+}
+
+type patchBody struct {
+	Status  *string `json:"status"`
+	Comment *string `json:"comment"`
+}
+
+func (s *Server) patchInvoice(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project) {
+	id, err := invoiceID(ps)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body patchBody
+	if err := decodeBody(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.Status == nil || *body.Status == "" {
+		s.writeError(w, r, fieldError(http.StatusUnprocessableEntity, "validation_failed", "status", "is required"))
+		return
+	}
+	comment := ""
+	if body.Comment != nil {
+		comment = *body.Comment
+	}
+	inv, err := s.cfg.Invoices.ChangeStatus(r.Context(), p.ID, id, engine.Status(*body.Status), comment)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view.FromInvoice(inv, s.cfg.Rules.Currencies))
+}
+
+// Pagination defaults of the API.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+)
+
+type pagination struct {
+	Page       int `json:"page"`
+	PageSize   int `json:"page_size"`
+	TotalItems int `json:"total_items"`
+	TotalPages int `json:"total_pages"`
+}
+
+type listResponse struct {
+	Items      []view.Invoice `json:"items"`
+	Pagination pagination     `json:"pagination"`
+}
+
+var sortFields = map[string]actors.SortField{
+	"created_at":    actors.SortCreatedAt,
+	"updated_at":    actors.SortUpdatedAt,
+	"fiat_amount":   actors.SortFiatAmount,
+	"crypto_amount": actors.SortCryptoAmount,
+}
+
+// parseListQuery validates the list parameters, collecting every problem
+// (422 naming each parameter).
+func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (actors.ListQuery, error) {
+	v := r.URL.Query()
+	q := actors.ListQuery{Project: project, SortBy: actors.SortCreatedAt, Desc: true, Page: 1, PageSize: defaultPageSize}
+	errs := &engine.ValidationError{}
+	bad := func(field, msg string) {
+		errs.Fields = append(errs.Fields, engine.FieldError{Field: field, Message: msg})
+	}
+
+	if st := v.Get("status"); st != "" {
+		if !engine.Status(st).Valid() {
+			bad("status", "must be one of new, pending, completed, expired, cancelled, paid_partial, archived")
+		}
+		q.Status = engine.Status(st)
+	}
+	if c := v.Get("currency"); c != "" {
+		cur, ok := s.cfg.Rules.Currencies.Lookup(c)
+		if !ok {
+			bad("currency", "unsupported currency; supported: "+strings.Join(s.cfg.Rules.Currencies.Codes(), ", "))
+		}
+		q.Currency = cur.Code
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created_after", &q.CreatedAfter}, {"created_before", &q.CreatedBefore}} {
+		if t := v.Get(f.name); t != "" {
+			parsed, err := time.Parse(time.RFC3339Nano, t)
+			if err != nil {
+				bad(f.name, "must be an RFC3339 date-time such as 2026-01-02T15:04:05Z")
+			}
+			*f.dst = parsed
+		}
+	}
+	if t := v.Get("page"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > math.MaxInt32 {
+			bad("page", "must be an integer of at least 1")
+		}
+		q.Page = n
+	}
+	if t := v.Get("page_size"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > maxPageSize {
+			bad("page_size", "must be an integer from 1 to 100")
+		}
+		q.PageSize = n
+	}
+	if t := v.Get("sort_by"); t != "" {
+		f, ok := sortFields[t]
+		if !ok {
+			bad("sort_by", "must be one of created_at, updated_at, fiat_amount, crypto_amount")
+		}
+		q.SortBy = f
+	}
+	switch v.Get("sort_order") {
+	case "", "desc":
+	case "asc":
+		q.Desc = false
+	default:
+		bad("sort_order", "must be asc or desc")
+	}
+	if len(errs.Fields) > 0 {
+		return q, errs
+	}
+	return q, nil
+}
+
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p *accounts.Project) {
+	q, err := s.parseListQuery(r, p.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	invs, total, err := s.cfg.Invoices.List(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp := listResponse{Items: make([]view.Invoice, len(invs)), Pagination: pagination{
+		Page: q.Page, PageSize: q.PageSize, TotalItems: total, TotalPages: (total + q.PageSize - 1) / q.PageSize,
+	}}
+	for i, inv := range invs {
+		resp.Items[i] = view.FromInvoice(inv, s.cfg.Rules.Currencies)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/invoiced/invoiced/accounts"
+	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/rates"
+)
+
+// invoices is what the handlers need of the invoice actors.
+type invoices interface {
+	Create(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error)
+	CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error)
+	ChangeStatus(ctx context.Context, project, id uuid.UUID, target engine.Status, comment string) (engine.Invoice, error)
+	Get(ctx context.Context, project, id uuid.UUID) (engine.Invoice, error)
+	List(ctx context.Context, q actors.ListQuery) ([]engine.Invoice, int, error)
+}
+
+// rateTable is what the rates endpoint needs.
+type rateTable interface {
+	All(fiat string) []rates.Quote
+}
+
+// Config is the server's wiring, built once in cmd.
+type Config struct {
+	Invoices invoices
+	Accounts *accounts.Service
+	Rules    *engine.Rules
+	Rates    rateTable
+	Logger   *slog.Logger
+	// TrustedProxies are peers whose X-Forwarded-For is believed; every
+	// other request's client IP is the socket peer.
+	TrustedProxies []netip.Prefix
+	// Webhooks sends the simulate endpoint's webhooks; SimulateEnabled
+	// mounts that endpoint (dev mode, or INVOICED_ENABLE_SIMULATE in prod).
+	Webhooks        webhookSender
+	SimulateEnabled bool
+	// Ready reports whether the server can serve (store open, ...); nil
+	// means always.
+	Ready func() error
+}
+
+// Server is the REST API as an http.Handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	router   *httprouter.Router
+	draining atomic.Bool
+}
+
+// New builds the router with every route.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.writeError(w, req, newError(http.StatusNotFound, "not_found", "no such route"))
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.writeError(w, req, newError(http.StatusMethodNotAllowed, "method_not_allowed", req.Method+" is not allowed on this route"))
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, p any) {
+		s.log.Error("handler panic", slog.String("request_id", requestID(req)), slog.Any("panic", p))
+		s.writeError(w, req, newError(http.StatusInternalServerError, "internal_error", "internal error"))
+	}
+
+	r.POST("/api/v1/invoices", s.project(s.createInvoice))
+	r.GET("/api/v1/invoices", s.project(s.listInvoices))
+	r.GET("/api/v1/invoices/:invoice_id", s.project(s.getInvoice))
+	r.PATCH("/api/v1/invoices/:invoice_id", s.project(s.patchInvoice))
+	r.POST("/api/v1/archived", s.project(s.createArchived))
+	r.GET("/api/v1/currencies", s.public(s.currencies))
+	r.GET("/api/v1/rates", s.public(s.rates))
+	r.POST("/api/v1/projects", s.account(s.createProject))
+	if cfg.SimulateEnabled && cfg.Webhooks != nil {
+		r.POST("/api/v1/webhooks/simulate", s.project(s.simulateWebhook))
+	}
+	r.GET("/healthz", s.public(s.healthz))
+	r.GET("/readyz", s.public(s.readyz))
+	s.router = r
+	return s
+}
+
+// Drain makes /readyz fail and new API requests get 503, so a load
+// balancer stops sending traffic before the listener closes.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ServeHTTP assigns the request id and hands over to the router.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		id = uuid.NewString()
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	start := time.Now()
+	s.router.ServeHTTP(w, r)
+	s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))
+}
+
+type requestIDKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// validRequestID accepts a caller's id only if it is short and plain, so it
+// is safe to echo and to log.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func routeOf(r *http.Request) string { return r.Method + " " + r.URL.Path }
