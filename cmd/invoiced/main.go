@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,14 +18,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], defaultGetenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], defaultGetenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "invoiced:", err)
 		os.Exit(1)
 	}
 }
 
 // run dispatches the subcommand; it returns when the server has shut down.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout *os.File) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) >= 2 && args[0] == "account" && args[1] == "create" {
 		cfg, err := parseConfig(args[2:], getenv)
 		if err != nil {
@@ -39,5 +40,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, stdout, nil)
+	return serve(ctx, cfg, stderr, stdout, nil)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invoiced/invoiced/server"
 )
 
 // start runs serve on a free loopback port until the returned stop is
@@ -29,7 +31,7 @@ func start(t *testing.T, dataDir string, env map[string]string) (addr string, ou
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, stdout, ready) }()
+	go func() { done <- serve(ctx, cfg, io.Discard, stdout, ready) }()
 	select {
 	case addr = <-ready:
 	case err := <-done:
@@ -61,7 +63,7 @@ func post(t *testing.T, url, key, body string) (int, string) {
 func TestServe_DevBootstrapKeyAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	addr, out, stop := start(t, dir, map[string]string{})
-	keyPath := filepath.Join(dir, accountKeyFile)
+	keyPath := filepath.Join(dir, server.AccountKeyFile)
 	fi, err := os.Stat(keyPath)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("account key file: %v, mode %v; want 0600", err, fi.Mode())
@@ -125,7 +127,7 @@ func TestServe_ProdRefusesWithoutChainKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = serve(context.Background(), cfg, os.Stdout, nil)
+	err = serve(context.Background(), cfg, io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "extended public keys") {
 		t.Fatalf("prod serve = %v, want a refusal naming the missing keys", err)
 	}

@@ -1,0 +1,269 @@
+// Package server assembles invoiced from its parts (store, accounts, rates,
+// actors, HTTP API) and runs it on a listener. cmd/invoiced is a thin
+// command line over it; the load benchmark and crash tests start the same
+// server in-process, so what they measure is what operators run.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/accounts"
+	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/engine"
+	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/persistence"
+	"github.com/invoiced/invoiced/rates"
+	"github.com/invoiced/invoiced/webhooks"
+)
+
+// AccountKeyFile is where dev mode keeps the generated account key.
+const AccountKeyFile = "account.key"
+
+// Config is every setting of the server.
+type Config struct {
+	Listen              string // host:port; port 0 picks a free one
+	DataDir             string
+	Mode                string // "dev" or "prod"
+	BootstrapAccountKey string
+	DefaultExpireMin    int
+	MaxExpireMin        int
+	DefaultErrorPercent int
+	// Rates is the static EUR rate table (nil = rates.DefaultStaticRates()).
+	Rates                 map[string]string
+	ActorIdle             time.Duration
+	TrustedProxies        []netip.Prefix
+	AllowPrivateCallbacks bool
+	EnableSimulate        bool
+	Logger                *slog.Logger // nil = discard
+	// Stdout receives the lines meant for the person who started the
+	// server: where it listens and, once, a generated account key.
+	Stdout io.Writer
+}
+
+// Server is a running invoiced.
+type Server struct {
+	// Addr is the address the API listens on.
+	Addr string
+	// AccountKey is the bootstrap account's key when this process knows it
+	// (configured, or generated or read in dev mode); empty otherwise.
+	AccountKey string
+
+	log      *slog.Logger
+	store    *persistence.Store
+	registry *actors.Registry
+	api      *httpapi.Server
+	http     *http.Server
+	served   chan error
+}
+
+// Start opens the store, wires the parts and starts serving. On error
+// everything opened so far is closed again.
+func Start(cfg Config) (_ *Server, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	log := cfg.Logger
+	if cfg.Mode == "prod" {
+		// Deposit addresses in production come from the operator's extended
+		// public keys, which the chain adapters will derive from; until they
+		// are configured the only deriver is the dev one, whose addresses
+		// nobody can spend. Refuse rather than hand those to customers.
+		return nil, errors.New("prod mode needs chain adapters with the operator's extended public keys, which this build does not have yet; run with INVOICED_MODE=dev")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	s := &Server{log: log, served: make(chan error, 1)}
+	s.store, err = persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+
+	accts, err := accounts.New(s.store, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	if s.AccountKey, err = bootstrapAccount(cfg, accts); err != nil {
+		return nil, err
+	}
+
+	table := cfg.Rates
+	if table == nil {
+		table = rates.DefaultStaticRates()
+	}
+	rateSource, err := rates.NewStatic(table, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("rates: %w", err)
+	}
+
+	rules := engine.DefaultRules()
+	rules.DefaultExpireMin, rules.MaxExpireMin, rules.DefaultAllowedErrorPercent = cfg.DefaultExpireMin, cfg.MaxExpireMin, cfg.DefaultErrorPercent
+
+	s.registry, err = actors.New(actors.Config{
+		Store: s.store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: rateSource,
+		Now: time.Now, IdleTimeout: cfg.ActorIdle, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	store := s.store
+	s.api = httpapi.New(httpapi.Config{
+		Invoices: s.registry, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log,
+		TrustedProxies:  cfg.TrustedProxies,
+		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
+		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
+		Ready: func() error {
+			if _, _, err := store.Snapshot(uuid.Nil); err != nil && !errors.Is(err, persistence.ErrNotFound) {
+				return fmt.Errorf("store: %w", err)
+			}
+			return nil
+		},
+	})
+	s.http = &http.Server{
+		Handler:           s.api,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.Addr = ln.Addr().String()
+	fmt.Fprintf(cfg.Stdout, "invoiced (%s mode) listening on http://%s  (data in %s)\n", cfg.Mode, s.Addr, cfg.DataDir)
+	log.Info("listening", slog.String("addr", s.Addr), slog.String("mode", cfg.Mode))
+	go func() { s.served <- s.http.Serve(ln) }()
+	return s, nil
+}
+
+// Served reports the listener's failure; it never fires on a clean Shutdown.
+func (s *Server) Served() <-chan error { return s.served }
+
+// Shutdown drains: /readyz fails and new API calls get 503 at once, in-flight
+// requests finish (until ctx ends), then the actors stop and the store
+// closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.log.Info("shutting down: draining in-flight requests")
+	s.api.Drain()
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		err = fmt.Errorf("drain requests: %w", err)
+	}
+	if cerr := s.close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	s.log.Info("stopped")
+	return err
+}
+
+func (s *Server) close() error {
+	if s.registry != nil {
+		s.registry.Shutdown()
+	}
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// bootstrapAccount makes sure an account exists to create projects with:
+// the configured key's, or in dev mode one generated on first start, saved
+// (0600) in the data dir and printed once. It returns the key when known.
+func bootstrapAccount(cfg Config, accts *accounts.Service) (string, error) {
+	if cfg.BootstrapAccountKey != "" {
+		if _, err := accts.EnsureAccount(cfg.BootstrapAccountKey); err != nil {
+			return "", fmt.Errorf("bootstrap account key: %w", err)
+		}
+		return cfg.BootstrapAccountKey, nil
+	}
+	if cfg.Mode != "dev" {
+		return "", nil
+	}
+	path := filepath.Join(cfg.DataDir, AccountKeyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key := strings.TrimSpace(string(b))
+		if _, err := accts.EnsureAccount(key); err != nil {
+			return "", fmt.Errorf("account key in %s: %w", path, err)
+		}
+		fmt.Fprintf(cfg.Stdout, "dev account key: in %s\n", path)
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	key, _, err := accts.CreateAccount()
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileSync(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(cfg.Stdout, "dev account key (shown once, saved in %s): %s\n", path, key)
+	return key, nil
+}
+
+// writeFileSync writes a new file durably.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// CreateAccount is `invoiced account create`: a new account in the store
+// under dataDir whose key is returned once and stored only hashed.
+func CreateAccount(dataDir string) (string, uuid.UUID, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", uuid.Nil, fmt.Errorf("create data dir: %w", err)
+	}
+	store, err := persistence.Open(filepath.Join(dataDir, "store"), persistence.Options{})
+	if err != nil {
+		return "", uuid.Nil, fmt.Errorf("open store (is a server running on this data dir?): %w", err)
+	}
+	defer store.Close()
+	accts, err := accounts.New(store, time.Now)
+	if err != nil {
+		return "", uuid.Nil, err
+	}
+	key, a, err := accts.CreateAccount()
+	if err != nil {
+		return "", uuid.Nil, err
+	}
+	return key, a.ID, nil
+}
