@@ -2,9 +2,9 @@
 // actors that allocate deposit addresses depend on a small interface rather than
 // on a particular node, wallet or key format.
 //
-// Today that is only address derivation; block following and real BIP32/BIP84
-// derivation from a merchant's extended public key arrive with the chain
-// adapters, behind interfaces defined here.
+// Two interfaces: Deriver (deposit addresses from an index) and Node (follow
+// a network's blocks and mempool). Implementations live in subpackages: the
+// dev chain simulator, and adapters for real nodes.
 package chain
 
 import "errors"
