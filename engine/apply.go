@@ -19,6 +19,33 @@ func Apply(inv Invoice, e Event) Invoice {
 		}
 		inv.Status = ev.To
 		inv.UpdatedAt = ev.At
+		inv.ManualStatus = ev.Reason == ReasonManual
+	case PaymentSeen:
+		if inv.findTx(ev.Tx.TxID, ev.Tx.Index) >= 0 {
+			panic(fmt.Sprintf("apply PaymentSeen %s:%d twice to invoice %s", ev.Tx.TxID, ev.Tx.Index, inv.ID))
+		}
+		inv.Transactions = append(inv.Transactions[:len(inv.Transactions):len(inv.Transactions)], ev.Tx)
+		inv.Paid = inv.Paid.Add(ev.Tx.Amount)
+		inv.UpdatedAt = ev.Tx.SeenAt
+	case PaymentUpdated:
+		i := inv.findTx(ev.TxID, ev.Index)
+		if i < 0 {
+			panic(fmt.Sprintf("apply PaymentUpdated for unknown payment %s:%d of invoice %s", ev.TxID, ev.Index, inv.ID))
+		}
+		txs := append([]Transaction(nil), inv.Transactions...)
+		txs[i].Height, txs[i].BlockHash, txs[i].Confirmations = ev.Height, ev.BlockHash, ev.Confirmations
+		inv.Transactions = txs
+		inv.UpdatedAt = ev.At
+	case PaymentReverted:
+		i := inv.findTx(ev.TxID, ev.Index)
+		if i < 0 {
+			panic(fmt.Sprintf("apply PaymentReverted for unknown payment %s:%d of invoice %s", ev.TxID, ev.Index, inv.ID))
+		}
+		inv.Paid = inv.Paid.Sub(inv.Transactions[i].Amount)
+		txs := make([]Transaction, 0, len(inv.Transactions)-1)
+		txs = append(append(txs, inv.Transactions[:i]...), inv.Transactions[i+1:]...)
+		inv.Transactions = txs
+		inv.UpdatedAt = ev.At
 	default:
 		panic(fmt.Sprintf("apply unknown event %T", e))
 	}

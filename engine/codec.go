@@ -47,6 +47,18 @@ func DecodeEvent(b []byte) (Event, error) {
 		var v StatusChanged
 		err = json.Unmarshal(b[2:], &v)
 		e = v
+	case KindPaymentSeen:
+		var v PaymentSeen
+		err = json.Unmarshal(b[2:], &v)
+		e = v
+	case KindPaymentUpdated:
+		var v PaymentUpdated
+		err = json.Unmarshal(b[2:], &v)
+		e = v
+	case KindPaymentReverted:
+		var v PaymentReverted
+		err = json.Unmarshal(b[2:], &v)
+		e = v
 	default:
 		return nil, fmt.Errorf("decode event: %w: unknown kind %d", ErrCorrupt, b[1])
 	}

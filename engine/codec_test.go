@@ -12,6 +12,9 @@ func TestEventCodec_RoundTrip(t *testing.T) {
 	events := []Event{
 		Created{Invoice: inv},
 		StatusChanged{From: StatusNew, To: StatusCancelled, Reason: ReasonManual, Comment: "customer left", At: t0.Add(time.Hour)},
+		PaymentSeen{Tx: Transaction{TxID: "ab", Index: 3, Amount: NewUnits(5), Height: 7, BlockHash: "h7", Confirmations: 1, RBF: true, SeenAt: t0, Late: true}},
+		PaymentUpdated{TxID: "ab", Index: 3, Height: 8, BlockHash: "h8", Confirmations: 2, At: t0},
+		PaymentReverted{TxID: "ab", Index: 3, Reason: "reorg", At: t0},
 	}
 	for _, e := range events {
 		b, err := EncodeEvent(e)

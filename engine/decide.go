@@ -38,6 +38,12 @@ func (r *Rules) Decide(inv Invoice, cmd Command) ([]Event, error) {
 		return r.decideArchived(inv, c)
 	case ChangeStatus:
 		return decideChangeStatus(inv, c)
+	case ObservePayment:
+		return r.decideObserve(inv, c)
+	case RevertPayment:
+		return r.decideRevert(inv, c)
+	case Expire:
+		return r.decideExpire(inv, c)
 	default:
 		return nil, fmt.Errorf("unknown command %T", cmd)
 	}

@@ -8,8 +8,11 @@ type EventKind uint8
 
 // The event kinds.
 const (
-	KindCreated       EventKind = 1
-	KindStatusChanged EventKind = 2
+	KindCreated         EventKind = 1
+	KindStatusChanged   EventKind = 2
+	KindPaymentSeen     EventKind = 3
+	KindPaymentUpdated  EventKind = 4
+	KindPaymentReverted EventKind = 5
 )
 
 // Event is a fact that happened to an invoice. Events are immutable and

@@ -46,8 +46,15 @@ type Invoice struct {
 	Address      string `json:"address,omitempty"`
 	AddressIndex uint64 `json:"address_index,omitempty"`
 
-	// Paid is the sum of the payments the chain shows for Address.
+	// Paid is the sum of the payments the chain shows for Address, late
+	// ones included: what the merchant actually received.
 	Paid Units `json:"paid"`
+	// Transactions are the payments the chain shows, in the order seen.
+	Transactions []Transaction `json:"transactions,omitempty"`
+	// ManualStatus is set when the merchant set the current status by hand:
+	// the chain no longer moves it (a merchant who accepted a short payment
+	// is not overruled by the next block).
+	ManualStatus bool `json:"manual_status,omitempty"`
 }
 
 // Exists reports whether the invoice has been created.
