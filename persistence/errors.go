@@ -8,6 +8,8 @@ import (
 // Sentinel errors; callers test them with errors.Is, as every error this
 // package returns is wrapped with what was being done.
 var (
+	// ErrCorrupt marks a stored record that cannot be decoded.
+	ErrCorrupt = errors.New("corrupt record")
 	// ErrNotFound: the stream, record or key does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrVersionConflict: a Commit's ExpectedVersion is not the stream's

@@ -28,6 +28,20 @@ type IndexRow struct {
 	// Crypto is the crypto amount scaled to 18 decimals, so different
 	// currencies compare. Non-negative; nil sorts like an absent Fiat.
 	Crypto *big.Int
+	// ExpiresAt (unix nanos) schedules the invoice in the expiry index;
+	// 0 = not scheduled (paid, final or never expiring).
+	ExpiresAt int64
+	// Watch, when set, keeps the invoice's deposit address in the watch
+	// list the chain monitors load at start.
+	Watch *Watch
+}
+
+// Watch is a deposit address the chain monitors must follow for an
+// invoice, until Until (unix nanos; 0 = while the invoice is open).
+type Watch struct {
+	Currency string
+	Address  string
+	Until    int64
 }
 
 // sameRow reports whether a and b produce the same index keys and values.
@@ -39,7 +53,15 @@ func sameRow(a, b *IndexRow) bool {
 		a.Status == b.Status && a.Currency == b.Currency &&
 		clampNanos(a.CreatedAt) == clampNanos(b.CreatedAt) &&
 		clampNanos(a.UpdatedAt) == clampNanos(b.UpdatedAt) &&
-		sameAmount(a.Fiat, b.Fiat) && sameAmount(a.Crypto, b.Crypto)
+		sameAmount(a.Fiat, b.Fiat) && sameAmount(a.Crypto, b.Crypto) &&
+		a.ExpiresAt == b.ExpiresAt && sameWatch(a.Watch, b.Watch)
+}
+
+func sameWatch(a, b *Watch) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 func sameAmount(a, b *big.Int) bool {
@@ -97,6 +119,9 @@ func indexEntries(r *IndexRow) ([numFamilies]indexEntry, error) {
 func indexWrites(w *pebble.Batch, old, new *IndexRow) error {
 	if sameRow(old, new) {
 		return nil
+	}
+	if err := scheduleWrites(w, old, new); err != nil {
+		return err
 	}
 	var olds, news [numFamilies]indexEntry
 	var err error

@@ -32,6 +32,9 @@ import (
 //	0x07    account key hash  0x07 sha256(32)                                  account(16)
 //	0x08    project           0x08 project(16)                                 record (format byte + JSON)
 //	0x09    project key hash  0x09 sha256(32)                                  project(16)
+//	0x0A    expiry schedule   0x0A u64(expires_at nanos) invoice(16)           empty
+//	0x0B    watch list        0x0B str(currency) address                       invoice(16) u64(until nanos, 0 = open)
+//	0x0C    chain state       0x0C network                                     opaque (the chain monitor's cursor record)
 //
 // Stream records share one prefix so Load reads head, snapshot and events
 // through one iterator, i.e. one consistent view. The claim kind byte is the
@@ -64,6 +67,9 @@ const (
 	prefixAccountKey byte = 0x07
 	prefixProject    byte = 0x08
 	prefixProjectKey byte = 0x09
+	prefixExpiry     byte = 0x0A
+	prefixWatch      byte = 0x0B
+	prefixChain      byte = 0x0C
 )
 
 // Sub-records of a stream, in key order: head sorts before the events and
