@@ -13,12 +13,15 @@ import (
 )
 
 // decideMsg asks the invoice actor to decide and persist cmd. project is the
-// caller's project: an invoice of another project is reported as not found.
-// claims are uniqueness records committed with the first decision.
+// caller's project: an invoice of another project is reported as not found
+// (internal callers, the chain watchers and the expiry scheduler, set
+// internal instead). claims are uniqueness records committed with the first
+// decision.
 type decideMsg struct {
-	project uuid.UUID
-	cmd     engine.Command
-	claims  []persistence.Claim
+	project  uuid.UUID
+	internal bool
+	cmd      engine.Command
+	claims   []persistence.Claim
 }
 
 // reply is the actor's answer: the state after the decision, or why not.
@@ -50,7 +53,7 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 			a.load()
 		}
 	case *actor.ReceiveTimeout:
-		if a.reg.retire(a.id, a.entry, false) {
+		if a.reg.invoices.retire(a.id, a.entry, false) {
 			ctx.Stop(ctx.Self())
 		}
 	case decideMsg:
@@ -58,7 +61,7 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 		a.entry.processed.Add(1)
 		// A create that was refused (duplicate order_id, say) leaves no
 		// invoice behind: free the actor now rather than after the idle time.
-		if !a.inv.Exists() && a.reg.retire(a.id, a.entry, false) {
+		if !a.inv.Exists() && a.reg.invoices.retire(a.id, a.entry, false) {
 			ctx.Stop(ctx.Self())
 		}
 	}
@@ -80,12 +83,15 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 	if a.loadErr != nil {
 		return reply{err: a.loadErr}
 	}
-	if a.inv.Exists() && a.inv.ProjectID != msg.project {
+	if a.inv.Exists() && !msg.internal && a.inv.ProjectID != msg.project {
 		return reply{err: engine.ErrNotFound}
 	}
 	events, err := a.reg.cfg.Rules.Decide(a.inv, msg.cmd)
 	if err != nil {
 		return reply{err: err}
+	}
+	if len(events) == 0 {
+		return reply{inv: a.inv} // nothing changed (a repeated observation): nothing to write
 	}
 	next := engine.ApplyAll(a.inv, events)
 	if err := a.persist(next, events, msg.claims); err != nil {
@@ -124,6 +130,9 @@ func (a *invoiceActor) persist(next engine.Invoice, events []engine.Event, claim
 	}
 	if _, err := a.reg.cfg.Store.Commit(c); err != nil {
 		return fmt.Errorf("commit invoice %s: %w", a.id, err)
+	}
+	if w := c.New.Watch; w != nil {
+		a.reg.watch.set(w.Currency, w.Address, a.id, w.Until)
 	}
 	return nil
 }
@@ -189,5 +198,20 @@ func (r *Registry) indexRow(inv engine.Invoice) *persistence.IndexRow {
 		decimals = c.Decimals
 	}
 	row.Crypto = engine.Scale18(inv.Amount, decimals)
+	switch inv.Status {
+	case engine.StatusNew, engine.StatusPaidPartial:
+		// Only an invoice that can still expire is scheduled; a pending one
+		// is kept alive by its payment and leaves the schedule.
+		row.ExpiresAt = inv.ExpiresAt.UnixNano()
+	}
+	if inv.Address != "" {
+		row.Watch = &persistence.Watch{Currency: inv.Currency, Address: inv.Address}
+		switch inv.Status {
+		case engine.StatusCompleted, engine.StatusExpired, engine.StatusCancelled, engine.StatusArchived:
+			// Final: keep watching for a grace period, so late payments,
+			// overpayments and reorgs are still recorded.
+			row.Watch.Until = inv.UpdatedAt.Add(r.cfg.WatchGrace).UnixNano()
+		}
+	}
 	return row
 }

@@ -78,10 +78,10 @@ type PaymentSeen struct {
 
 // PaymentUpdated records a payment's new block or confirmation count.
 type PaymentUpdated struct {
-	TxID          string `json:"txid"`
-	Index         uint32 `json:"index"`
-	Height        uint64 `json:"height,omitempty"`
-	BlockHash     string `json:"block_hash,omitempty"`
+	TxID          string    `json:"txid"`
+	Index         uint32    `json:"index"`
+	Height        uint64    `json:"height,omitempty"`
+	BlockHash     string    `json:"block_hash,omitempty"`
 	Confirmations int       `json:"confirmations"`
 	At            time.Time `json:"at"`
 }

@@ -52,11 +52,6 @@ func (s *Server) account(h accountHandler) httprouter.Handle {
 	}
 }
 
-// public serves unauthenticated routes.
-func (s *Server) public(h http.HandlerFunc) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { h(w, r) }
-}
-
 func (s *Server) refuseWhileDraining(w http.ResponseWriter, r *http.Request) bool {
 	if !s.draining.Load() {
 		return false

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/julienschmidt/httprouter"
+
 	"github.com/invoiced/invoiced/engine"
 )
 
@@ -18,7 +20,7 @@ type currencyView struct {
 	Enabled               bool           `json:"enabled"`
 }
 
-func (s *Server) currencies(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) currencies(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	all := s.cfg.Rules.Currencies.All()
 	out := make([]currencyView, len(all))
 	for i, c := range all {
@@ -40,7 +42,7 @@ type rateView struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func (s *Server) rates(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) rates(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	out := map[string]rateView{}
 	for _, q := range s.cfg.Rates.All("EUR") {
 		if _, ok := s.cfg.Rules.Currencies.Lookup(q.Currency); ok {
@@ -50,13 +52,13 @@ func (s *Server) rates(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"rates": out})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readyz says whether traffic should be sent here: not while draining, and
 // not while a dependency (the store) is unusable.
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	if s.draining.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "shutting down"})
 		return

@@ -45,6 +45,8 @@ type Config struct {
 	// mounts that endpoint (dev mode, or INVOICED_ENABLE_SIMULATE in prod).
 	Webhooks        webhookSender
 	SimulateEnabled bool
+	// Dev is the dev chain faucet; nil (prod mode) leaves /dev/* unmounted.
+	Dev devChains
 	// Ready reports whether the server can serve (store open, ...); nil
 	// means always.
 	Ready func() error
@@ -84,14 +86,18 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/invoices/:invoice_id", s.project(s.getInvoice))
 	r.PATCH("/api/v1/invoices/:invoice_id", s.project(s.patchInvoice))
 	r.POST("/api/v1/archived", s.project(s.createArchived))
-	r.GET("/api/v1/currencies", s.public(s.currencies))
-	r.GET("/api/v1/rates", s.public(s.rates))
+	r.GET("/api/v1/currencies", s.currencies)
+	r.GET("/api/v1/rates", s.rates)
 	r.POST("/api/v1/projects", s.account(s.createProject))
+	if cfg.Dev != nil {
+		r.POST("/dev/pay", s.devPay)
+		r.POST("/dev/mine", s.devMine)
+	}
 	if cfg.SimulateEnabled && cfg.Webhooks != nil {
 		r.POST("/api/v1/webhooks/simulate", s.project(s.simulateWebhook))
 	}
-	r.GET("/healthz", s.public(s.healthz))
-	r.GET("/readyz", s.public(s.readyz))
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
 	s.router = r
 	return s
 }

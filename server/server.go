@@ -48,7 +48,21 @@ type Config struct {
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
 	EnableSimulate        bool
-	Logger                *slog.Logger // nil = discard
+	// Confirmations overrides the required confirmations per currency (dev
+	// mode defaults every currency to 1).
+	Confirmations map[string]int
+	// WatchGrace is how long a final invoice's address stays watched.
+	WatchGrace time.Duration
+	// ChainPoll is how often chain monitors poll their node (default 1 s;
+	// the dev chain also wakes them on every change).
+	ChainPoll time.Duration
+	// AutoMine mines a dev chain block per currency every interval (0 = off).
+	AutoMine time.Duration
+	// ExpiryInterval is how often the expiry schedule is scanned (default 1 s).
+	ExpiryInterval time.Duration
+	// Now is the clock of every decision (nil = time.Now); tests move it.
+	Now    func() time.Time
+	Logger *slog.Logger // nil = discard
 	// Stdout receives the lines meant for the person who started the
 	// server: where it listens and, once, a generated account key.
 	Stdout io.Writer
@@ -63,8 +77,10 @@ type Server struct {
 	AccountKey string
 
 	log      *slog.Logger
+	cancel   context.CancelFunc // stops monitors, scheduler and auto-mining
 	store    *persistence.Store
 	registry *actors.Registry
+	dev      devNetwork
 	api      *httpapi.Server
 	http     *http.Server
 	served   chan error
@@ -78,6 +94,9 @@ func Start(cfg Config) (_ *Server, err error) {
 	}
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	log := cfg.Logger
 	if cfg.Mode == "prod" {
@@ -118,16 +137,39 @@ func Start(cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("rates: %w", err)
 	}
 
-	rules := engine.DefaultRules()
-	rules.DefaultExpireMin, rules.MaxExpireMin, rules.DefaultAllowedErrorPercent = cfg.DefaultExpireMin, cfg.MaxExpireMin, cfg.DefaultErrorPercent
+	rules, err := buildRules(cfg)
+	if err != nil {
+		return nil, err
+	}
 
 	s.registry, err = actors.New(actors.Config{
 		Store: s.store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: rateSource,
-		Now: time.Now, IdleTimeout: cfg.ActorIdle, Logger: log,
+		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, WatchGrace: cfg.WatchGrace, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	dev := devNetwork{}
+	s.dev = dev
+	var monitors []*actors.Monitor
+	for _, c := range rules.Currencies.All() {
+		ch, err := devchain.OpenChain(filepath.Join(cfg.DataDir, "devchain-"+strings.ToLower(c.Code)+".json"), c.Code, cfg.Now)
+		if err != nil {
+			return nil, err
+		}
+		dev[c.Code] = ch
+		m, err := s.registry.StartMonitor(ctx, ch, orDefault(cfg.ChainPoll, time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("start %s monitor: %w", c.Code, err)
+		}
+		monitors = append(monitors, m)
+		if cfg.AutoMine > 0 {
+			go ch.AutoMine(ctx, cfg.AutoMine)
+		}
+	}
+	s.registry.StartExpiry(ctx, orDefault(cfg.ExpiryInterval, time.Second))
 
 	store := s.store
 	s.api = httpapi.New(httpapi.Config{
@@ -135,9 +177,15 @@ func Start(cfg Config) (_ *Server, err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
+		Dev:             dev,
 		Ready: func() error {
 			if _, _, err := store.Snapshot(uuid.Nil); err != nil && !errors.Is(err, persistence.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)
+			}
+			for _, m := range monitors {
+				if err := m.Err(); err != nil {
+					return fmt.Errorf("chain: %w", err)
+				}
 			}
 			return nil
 		},
@@ -162,6 +210,10 @@ func Start(cfg Config) (_ *Server, err error) {
 	return s, nil
 }
 
+// DevChain returns the dev chain of currency, for tests and the benchmark
+// to script payments, reorganisations and double spends (nil if none).
+func (s *Server) DevChain(currency string) *devchain.Chain { return s.dev[currency] }
+
 // Served reports the listener's failure; it never fires on a clean Shutdown.
 func (s *Server) Served() <-chan error { return s.served }
 
@@ -183,6 +235,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
 	if s.registry != nil {
 		s.registry.Shutdown()
 	}
@@ -190,6 +245,70 @@ func (s *Server) close() error {
 		return fmt.Errorf("close store: %w", err)
 	}
 	return nil
+}
+
+// buildRules is the engine's configuration: the currency registry with the
+// configured confirmations, and the invoice defaults.
+func buildRules(cfg Config) (*engine.Rules, error) {
+	cs := engine.DefaultCurrencies()
+	known := map[string]bool{}
+	for i := range cs {
+		known[cs[i].Code] = true
+		if cfg.Mode == "dev" {
+			cs[i].Confirmations = 1 // the dev chain: one block makes a payment final
+		}
+		if n, ok := cfg.Confirmations[cs[i].Code]; ok {
+			cs[i].Confirmations = n
+		}
+	}
+	for code, n := range cfg.Confirmations {
+		if !known[code] {
+			return nil, fmt.Errorf("confirmations for unknown currency %q", code)
+		}
+		if n < 0 || n > 1000 {
+			return nil, fmt.Errorf("confirmations for %s: %d outside 0..1000", code, n)
+		}
+	}
+	reg, err := engine.NewRegistry(cs)
+	if err != nil {
+		return nil, err
+	}
+	rules := engine.DefaultRules()
+	rules.Currencies = reg
+	if cfg.DefaultExpireMin > 0 {
+		rules.DefaultExpireMin = cfg.DefaultExpireMin
+	}
+	if cfg.MaxExpireMin > 0 {
+		rules.MaxExpireMin = cfg.MaxExpireMin
+	}
+	rules.DefaultAllowedErrorPercent = cfg.DefaultErrorPercent
+	return rules, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// devNetwork is the dev chain faucet behind POST /dev/pay and /dev/mine.
+type devNetwork map[string]*devchain.Chain
+
+func (d devNetwork) Pay(currency, address string, amount engine.Units) (string, error) {
+	c, ok := d[currency]
+	if !ok {
+		return "", fmt.Errorf("no dev chain for %s", currency)
+	}
+	return c.Pay(address, amount.Big(), devchain.PayOptions{})
+}
+
+func (d devNetwork) Mine(currency string, blocks int) (uint64, error) {
+	c, ok := d[currency]
+	if !ok {
+		return 0, fmt.Errorf("no dev chain for %s", currency)
+	}
+	return c.Mine(blocks)
 }
 
 // bootstrapAccount makes sure an account exists to create projects with:

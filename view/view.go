@@ -64,6 +64,10 @@ type BlockchainDetails struct {
 }
 
 // Transaction is one payment to the invoice's address as the chain shows it.
+// Status is "unconfirmed" (in the mempool), "confirming" (in a block, fewer
+// confirmations than required) or "confirmed". Late marks a payment seen
+// after the invoice expired or was cancelled: counted in the amount paid,
+// not in the status.
 type Transaction struct {
 	TxID          string      `json:"txid"`
 	OutputIndex   uint32      `json:"output_index"`
@@ -72,6 +76,7 @@ type Transaction struct {
 	Confirmations int         `json:"confirmations"`
 	BlockHeight   *uint64     `json:"block_height"`
 	Status        string      `json:"status"`
+	Late          bool        `json:"late"`
 	SeenAt        time.Time   `json:"seen_at"`
 }
 
@@ -95,7 +100,23 @@ func FromInvoice(inv engine.Invoice, reg *engine.Registry) Invoice {
 		CreatedAt:                     inv.CreatedAt,
 		UpdatedAt:                     inv.UpdatedAt,
 		ExpiresAt:                     inv.ExpiresAt,
-		Transactions:                  []Transaction{},
+		Transactions:                  make([]Transaction, len(inv.Transactions)),
+	}
+	for i, t := range inv.Transactions {
+		vt := Transaction{
+			TxID: t.TxID, OutputIndex: t.Index, Confirmations: t.Confirmations, Late: t.Late, SeenAt: t.SeenAt,
+			Amount: json.Number(engine.FormatDecimal(t.Amount, cur.Decimals)), AmountInUnits: json.Number(t.Amount.String()),
+			Status: "unconfirmed",
+		}
+		if t.Height > 0 {
+			h := t.Height
+			vt.BlockHeight = &h
+			vt.Status = "confirming"
+			if t.Confirmed(cur.Confirmations) {
+				vt.Status = "confirmed"
+			}
+		}
+		v.Transactions[i] = vt
 	}
 	if inv.FiatAmount != nil {
 		n := json.Number(engine.FormatDecimal(*inv.FiatAmount, engine.FiatDecimals))

@@ -3,7 +3,7 @@ package devchain
 import (
 	"fmt"
 
-	"github.com/btcsuite/btcd/btcutil/bech32"
+	"github.com/btcsuite/btcd/address/v2/bech32"
 )
 
 // segwitV0Address encodes a 20-byte witness program as a BIP173 segwit v0

@@ -25,6 +25,7 @@ import (
 type Chain struct {
 	currency string
 	now      func() time.Time
+	path     string // where blocks are saved; "" = memory only
 
 	mu      sync.Mutex
 	seq     uint64
@@ -101,13 +102,13 @@ func (c *Chain) Pay(address string, amount *big.Int, opts PayOptions) (string, e
 
 // Mine appends n blocks; the first includes every mempool transaction. It
 // returns the new height.
-func (c *Chain) Mine(n int) uint64 { return c.mine(n, true) }
+func (c *Chain) Mine(n int) (uint64, error) { return c.mine(n, true) }
 
 // MineEmpty appends n blocks that include nothing from the mempool, as a
 // competing miner's chain would.
-func (c *Chain) MineEmpty(n int) uint64 { return c.mine(n, false) }
+func (c *Chain) MineEmpty(n int) (uint64, error) { return c.mine(n, false) }
 
-func (c *Chain) mine(n int, withMempool bool) uint64 {
+func (c *Chain) mine(n int, withMempool bool) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := 0; i < n; i++ {
@@ -118,9 +119,12 @@ func (c *Chain) mine(n int, withMempool bool) uint64 {
 		c.blocks = append(c.blocks, b)
 	}
 	if n > 0 {
+		if err := c.saveLocked(); err != nil {
+			return 0, err
+		}
 		c.changed()
 	}
-	return uint64(len(c.blocks) - 1)
+	return uint64(len(c.blocks) - 1), nil
 }
 
 // Disconnect removes the top depth blocks, as a reorganisation does before
@@ -140,6 +144,9 @@ func (c *Chain) Disconnect(depth int) error {
 	}
 	c.blocks = c.blocks[:cut]
 	c.mempool = append(back, c.mempool...)
+	if err := c.saveLocked(); err != nil {
+		return err
+	}
 	c.changed()
 	return nil
 }
@@ -178,7 +185,9 @@ func (c *Chain) AutoMine(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.Mine(1)
+			if _, err := c.Mine(1); err != nil {
+				return
+			}
 		}
 	}
 }

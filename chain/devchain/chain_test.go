@@ -22,7 +22,7 @@ func TestChain_PayMineReorg(t *testing.T) {
 	if len(mp) != 1 || mp[0].TxID != a || mp[0].Amount.Int64() != 500 || !mp[0].RBF || mp[0].Currency != "BTC" {
 		t.Fatalf("mempool = %+v", mp)
 	}
-	if h := c.Mine(2); h != 2 {
+	if h, _ := c.Mine(2); h != 2 {
 		t.Fatalf("height = %d, want 2", h)
 	}
 	b1, _ := c.BlockAt(ctx, 1)
@@ -85,5 +85,37 @@ func TestChain_DeterministicAndNotifying(t *testing.T) {
 	}
 	if _, err := a.Pay("x", big.NewInt(0), PayOptions{}); err == nil {
 		t.Fatal("zero payment accepted")
+	}
+}
+
+func TestChain_PersistsBlocksAcrossOpen(t *testing.T) {
+	path := t.TempDir() + "/btc.json"
+	c, err := OpenChain(path, "BTC", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := c.Pay("addr", big.NewInt(7), PayOptions{})
+	if _, err := c.Mine(3); err != nil {
+		t.Fatal(err)
+	}
+	c.Pay("pending", big.NewInt(1), PayOptions{}) // the mempool is not kept
+	before, _ := c.Tip(context.Background())
+
+	again, err := OpenChain(path, "BTC", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := again.Tip(context.Background())
+	b1, _ := again.BlockAt(context.Background(), 1)
+	mp, _ := again.Mempool(context.Background())
+	if after != before || len(b1.Outputs) != 1 || b1.Outputs[0].TxID != tx || len(mp) != 0 {
+		t.Fatalf("reopened: tip %v (want %v), block 1 %+v, mempool %d", after, before, b1, len(mp))
+	}
+	// New ids never repeat old ones.
+	if tx2, _ := again.Pay("addr", big.NewInt(7), PayOptions{}); tx2 == tx {
+		t.Fatal("txid reused after reopen")
+	}
+	if _, err := OpenChain(path, "LTC", nil); err == nil {
+		t.Fatal("opened a BTC chain file as LTC")
 	}
 }

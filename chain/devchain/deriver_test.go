@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/btcsuite/btcd/btcutil/bech32"
+	"github.com/btcsuite/btcd/address/v2/bech32"
 
 	"github.com/invoiced/invoiced/chain"
 )

@@ -1,0 +1,73 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+)
+
+// expiryBatch is how many due invoices one scan sends Expire to at once.
+const expiryBatch = 512
+
+// StartExpiry runs the expiry scheduler: an actor that every interval scans
+// the persisted expiry schedule for invoices whose expires_at has passed and
+// asks each to expire. The schedule is an index in the store written in the
+// same batch as the invoice's events, not a timer per invoice, so a restart
+// loses nothing and a million pending expiries cost no goroutines.
+func (r *Registry) StartExpiry(ctx context.Context, interval time.Duration) {
+	startTicking(ctx, r.system, interval, nil, func(ctx context.Context) {
+		if _, err := r.ExpireDue(ctx); err != nil {
+			r.cfg.Logger.Warn("expiry scan failed", slog.Any("err", err))
+		}
+	})
+}
+
+// ExpireDue sends Expire to every invoice due by now and returns how many
+// were asked. An invoice a payment keeps alive ignores it (and leaves the
+// schedule with its next commit); each one that expires leaves the schedule
+// in its commit, so the scan makes progress.
+func (r *Registry) ExpireDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		now := r.cfg.Now()
+		ids, err := r.cfg.Store.DueExpiries(now.UnixNano(), expiryBatch)
+		if err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		errs := make(chan error, len(ids))
+		for _, id := range ids {
+			go func(id uuid.UUID) {
+				rep, err := r.ask(ctx, id, false, decideMsg{internal: true, cmd: engine.Expire{At: now}})
+				if err == nil {
+					err = rep.err
+				}
+				if err != nil {
+					err = fmt.Errorf("expire %s: %w", id, err)
+				}
+				errs <- err
+			}(id)
+		}
+		var failed []error
+		for range ids {
+			if err := <-errs; err != nil {
+				failed = append(failed, err)
+			}
+		}
+		total += len(ids)
+		if len(failed) > 0 {
+			return total, errors.Join(failed...)
+		}
+		if len(ids) < expiryBatch {
+			return total, nil
+		}
+	}
+}

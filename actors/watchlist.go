@@ -1,0 +1,98 @@
+package actors
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/persistence"
+)
+
+// watchlist maps the deposit addresses the chain monitors must follow to
+// their invoices, so matching a block's outputs is one map lookup each.
+// It mirrors the store's watch list: loaded from it at start, then written
+// by invoice actors after each commit that creates or changes a watch (the
+// same row the commit stored), and pruned by the monitors when a watch
+// period ends. Readers are the monitors.
+type watchlist struct {
+	mu     sync.RWMutex
+	byAddr map[string]map[string]watched // currency -> address -> watch
+}
+
+type watched struct {
+	invoice uuid.UUID
+	until   int64 // unix nanos; 0 = while the invoice is open
+}
+
+func newWatchlist() *watchlist {
+	return &watchlist{byAddr: map[string]map[string]watched{}}
+}
+
+// load reads every watched address of currency from the store.
+func (w *watchlist) load(store *persistence.Store, currency string) (int, error) {
+	n := 0
+	err := store.Watches(currency, func(e persistence.WatchEntry) error {
+		w.set(currency, e.Address, e.Invoice, e.Until)
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("load watch list: %w", err)
+	}
+	return n, nil
+}
+
+func (w *watchlist) set(currency, address string, invoice uuid.UUID, until int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := w.byAddr[currency]
+	if m == nil {
+		m = map[string]watched{}
+		w.byAddr[currency] = m
+	}
+	m[address] = watched{invoice: invoice, until: until}
+}
+
+func (w *watchlist) lookup(currency, address string) (watched, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	v, ok := w.byAddr[currency][address]
+	return v, ok
+}
+
+// expired returns the addresses of currency whose watch ended before now.
+func (w *watchlist) expired(currency string, now int64) []string {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	var out []string
+	for addr, v := range w.byAddr[currency] {
+		if v.until != 0 && v.until < now {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// remove drops address if its watch is still the one that ended (a commit
+// may have reopened it meanwhile).
+func (w *watchlist) remove(currency, address string, now int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v, ok := w.byAddr[currency][address]
+	if !ok || v.until == 0 || v.until >= now {
+		return false
+	}
+	delete(w.byAddr[currency], address)
+	return true
+}
+
+func (w *watchlist) size() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	n := 0
+	for _, m := range w.byAddr {
+		n += len(m)
+	}
+	return n
+}
