@@ -2,9 +2,17 @@
 //
 // An invoice priced in fiat locks one Quote at creation and stores it, so the
 // amount due never moves afterwards; this package only answers "what is the
-// rate now". Rates are exact decimal strings, never floats, so the engine can
-// do exact arithmetic on them. The offline default is a Static table; HTTP
-// providers will implement the same Source interface.
+// rate now", or says clearly (ErrNoRate) that it cannot. Rates are exact
+// decimal strings, never floats, so the engine can do exact arithmetic on
+// them; providers' JSON numbers are read as text.
+//
+// The pieces, each in its own file: Static (static.go) is a fixed table, the
+// offline default and the operator's pinned overrides. Kraken, CoinGecko and
+// Bitstamp (kraken.go, coingecko.go, bitstamp.go) are Providers over the
+// exchanges' public tickers. The Aggregator (aggregator.go) polls providers
+// in the background with backoff, quotes the median of the values fresher
+// than a staleness limit, and exports Prometheus metrics (metrics.go).
+// FromConfig (config.go) builds it all from the server's configuration.
 package rates
 
 import (
