@@ -1,0 +1,8 @@
+//go:build !linux
+
+package bitcoin
+
+import "os/exec"
+
+// killWithParent is Linux-only; elsewhere t.Cleanup alone stops btcd.
+func killWithParent(*exec.Cmd) {}
