@@ -45,6 +45,8 @@ type Config struct {
 	// mounts that endpoint (dev mode, or INVOICED_ENABLE_SIMULATE in prod).
 	Webhooks        webhookSender
 	SimulateEnabled bool
+	// Metrics serves /metrics (nil = not mounted).
+	Metrics http.Handler
 	// Dev is the dev chain faucet; nil (prod mode) leaves /dev/* unmounted.
 	Dev devChains
 	// Ready reports whether the server can serve (store open, ...); nil
@@ -95,6 +97,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.SimulateEnabled && cfg.Webhooks != nil {
 		r.POST("/api/v1/webhooks/simulate", s.project(s.simulateWebhook))
+	}
+	if cfg.Metrics != nil {
+		r.Handler("GET", "/metrics", cfg.Metrics)
 	}
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)

@@ -19,10 +19,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
 	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/chain/hd"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
 	"github.com/invoiced/invoiced/persistence"
@@ -42,8 +46,21 @@ type Config struct {
 	DefaultExpireMin    int
 	MaxExpireMin        int
 	DefaultErrorPercent int
-	// Rates is the static EUR rate table (nil = rates.DefaultStaticRates()).
-	Rates                 map[string]string
+	// Currencies are the enabled currency codes (nil = all built in). In
+	// prod mode only those with a configured chain are served.
+	Currencies []string
+	// RateProviders names the exchange-rate providers ("kraken",
+	// "coingecko", "bitstamp"); none means offline (the static table).
+	RateProviders []string
+	// RateOverrides are static EUR rates: over the defaults offline, pinned
+	// pairs with providers.
+	RateOverrides map[string]string
+	// RateInterval and RateStaleness: provider refresh interval and how old
+	// a rate may be (defaults 1 min, 5 min).
+	RateInterval, RateStaleness time.Duration
+	// Bitcoin, when set, is the BTC node and extended public key; in dev
+	// mode currencies without a real node use the dev chain.
+	Bitcoin               *BitcoinNode
 	ActorIdle             time.Duration
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
@@ -77,7 +94,9 @@ type Server struct {
 	AccountKey string
 
 	log      *slog.Logger
-	cancel   context.CancelFunc // stops monitors, scheduler and auto-mining
+	ctx      context.Context    // lives until Shutdown
+	cancel   context.CancelFunc // stops monitors, scheduler, rates and auto-mining
+	metrics  *prometheus.Registry
 	store    *persistence.Store
 	registry *actors.Registry
 	dev      devNetwork
@@ -99,17 +118,28 @@ func Start(cfg Config) (_ *Server, err error) {
 		cfg.Now = time.Now
 	}
 	log := cfg.Logger
-	if cfg.Mode == "prod" {
-		// Deposit addresses in production come from the operator's extended
-		// public keys, which the chain adapters will derive from; until they
-		// are configured the only deriver is the dev one, whose addresses
-		// nobody can spend. Refuse rather than hand those to customers.
-		return nil, errors.New("prod mode needs chain adapters with the operator's extended public keys, which this build does not have yet; run with INVOICED_MODE=dev")
+	if cfg.Mode != "dev" && cfg.Mode != "prod" {
+		return nil, fmt.Errorf("mode %q: want dev or prod", cfg.Mode)
+	}
+	enabled := cfg.Currencies
+	if enabled == nil {
+		for _, c := range engine.DefaultCurrencies() {
+			enabled = append(enabled, c.Code)
+		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s := &Server{log: log, served: make(chan error, 1)}
+	// Chains first: a bad xpub or node URL refuses to start before anything
+	// is opened.
+	ch, err := buildChains(cfg, enabled)
+	if err != nil {
+		return nil, err
+	}
+	enabled = ch.currencies(enabled)
+	s := &Server{log: log, served: make(chan error, 1), dev: ch.dev, metrics: prometheus.NewRegistry()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.store, err = persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -128,56 +158,51 @@ func Start(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	table := cfg.Rates
-	if table == nil {
-		table = rates.DefaultStaticRates()
-	}
-	rateSource, err := rates.NewStatic(table, time.Now())
+	rateSource, err := rates.FromConfig(rates.Config{
+		Providers: cfg.RateProviders, Interval: cfg.RateInterval, Staleness: cfg.RateStaleness,
+		Overrides: cfg.RateOverrides, Currencies: enabled, Logger: log.With("component", "rates"),
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("rates: %w", err)
 	}
+	s.metrics.MustRegister(rateSource)
+	go rateSource.Run(s.ctx)
 
-	rules, err := buildRules(cfg)
+	rules, err := buildRules(cfg, enabled)
 	if err != nil {
 		return nil, err
 	}
-
+	deriver, err := hd.NewSet(ch.derivers)
+	if err != nil {
+		return nil, fmt.Errorf("address derivers: %w", err)
+	}
 	s.registry, err = actors.New(actors.Config{
-		Store: s.store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: rateSource,
+		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource,
 		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, WatchGrace: cfg.WatchGrace, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	dev := devNetwork{}
-	s.dev = dev
 	var monitors []*actors.Monitor
-	for _, c := range rules.Currencies.All() {
-		ch, err := devchain.OpenChain(filepath.Join(cfg.DataDir, "devchain-"+strings.ToLower(c.Code)+".json"), c.Code, cfg.Now)
+	for _, node := range ch.nodes {
+		m, err := s.registry.StartMonitor(s.ctx, node, orDefault(cfg.ChainPoll, time.Second))
 		if err != nil {
-			return nil, err
-		}
-		dev[c.Code] = ch
-		m, err := s.registry.StartMonitor(ctx, ch, orDefault(cfg.ChainPoll, time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("start %s monitor: %w", c.Code, err)
+			return nil, fmt.Errorf("start %s monitor: %w", node.Network(), err)
 		}
 		monitors = append(monitors, m)
-		if cfg.AutoMine > 0 {
-			go ch.AutoMine(ctx, cfg.AutoMine)
-		}
 	}
-	s.registry.StartExpiry(ctx, orDefault(cfg.ExpiryInterval, time.Second))
+	if cfg.AutoMine > 0 {
+		ch.autoMineAll(s, cfg.AutoMine)
+	}
+	s.registry.StartExpiry(s.ctx, orDefault(cfg.ExpiryInterval, time.Second))
 
 	store := s.store
-	s.api = httpapi.New(httpapi.Config{
+	hcfg := httpapi.Config{
 		Invoices: s.registry, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log,
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
-		Dev:             dev,
+		Metrics:         promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
 		Ready: func() error {
 			if _, _, err := store.Snapshot(uuid.Nil); err != nil && !errors.Is(err, persistence.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)
@@ -189,7 +214,11 @@ func Start(cfg Config) (_ *Server, err error) {
 			}
 			return nil
 		},
-	})
+	}
+	if cfg.Mode == "dev" && len(s.dev) > 0 {
+		hcfg.Dev = s.dev // the faucet exists only in dev mode
+	}
+	s.api = httpapi.New(hcfg)
 	s.http = &http.Server{
 		Handler:           s.api,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -249,8 +278,17 @@ func (s *Server) close() error {
 
 // buildRules is the engine's configuration: the currency registry with the
 // configured confirmations, and the invoice defaults.
-func buildRules(cfg Config) (*engine.Rules, error) {
-	cs := engine.DefaultCurrencies()
+func buildRules(cfg Config, enabled []string) (*engine.Rules, error) {
+	on := map[string]bool{}
+	for _, code := range enabled {
+		on[code] = true
+	}
+	var cs []engine.Currency
+	for _, c := range engine.DefaultCurrencies() {
+		if on[c.Code] {
+			cs = append(cs, c)
+		}
+	}
 	known := map[string]bool{}
 	for i := range cs {
 		known[cs[i].Code] = true
@@ -263,7 +301,7 @@ func buildRules(cfg Config) (*engine.Rules, error) {
 	}
 	for code, n := range cfg.Confirmations {
 		if !known[code] {
-			return nil, fmt.Errorf("confirmations for unknown currency %q", code)
+			return nil, fmt.Errorf("confirmations for %q, which is not an enabled currency", code)
 		}
 		if n < 0 || n > 1000 {
 			return nil, fmt.Errorf("confirmations for %s: %d outside 0..1000", code, n)

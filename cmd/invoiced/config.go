@@ -23,6 +23,14 @@ type config struct {
 	MaxExpireMin        int
 	DefaultErrorPercent int
 	Rates               string // static rate overrides, "BTC=61000,ETH=3100"
+	RateProviders       []string
+	RateInterval        time.Duration
+	RateStaleness       time.Duration
+	Currencies          []string
+	Confirmations       map[string]int
+	WatchGrace          time.Duration
+	AutoMine            time.Duration
+	BTC                 *btcConfig
 	ActorIdle           time.Duration
 	TrustedProxies      []netip.Prefix
 	ShutdownTimeout     time.Duration
@@ -32,6 +40,11 @@ type config struct {
 	// EnableSimulate mounts POST /webhooks/simulate in prod mode; dev mode
 	// always has it.
 	EnableSimulate bool
+}
+
+// btcConfig is the Bitcoin node and the merchant's extended public key.
+type btcConfig struct {
+	URL, User, Password, Net, XPub string
 }
 
 // setting is one flag with its environment variable and help text, listed
@@ -50,7 +63,19 @@ var settings = []setting{
 	{"default-expire-min", "INVOICED_DEFAULT_EXPIRE_MIN", "30", "expire_min of invoices that give none"},
 	{"max-expire-min", "INVOICED_MAX_EXPIRE_MIN", "43200", "largest expire_min accepted (30 days)"},
 	{"default-allowed-error-percent", "INVOICED_DEFAULT_ALLOWED_ERROR_PERCENT", "0", "allowed_error_percent of invoices that give none"},
-	{"rates", "INVOICED_RATES", "", "static EUR rates overriding the defaults, e.g. BTC=61000.50,ETH=3100"},
+	{"rates", "INVOICED_RATES", "", "static EUR rates: over the defaults offline, pinned pairs with providers, e.g. BTC=61000.50,ETH=3100"},
+	{"rate-providers", "INVOICED_RATE_PROVIDERS", "", "exchange-rate providers: kraken,coingecko,bitstamp (empty = offline static table)"},
+	{"rate-interval", "INVOICED_RATE_INTERVAL", "1m", "how often providers are polled"},
+	{"rate-staleness", "INVOICED_RATE_STALENESS", "5m", "how old a rate may be; fiat invoices get 503 beyond it"},
+	{"currencies", "INVOICED_CURRENCIES", "BTC,ETH,LTC,USDT", "enabled currencies"},
+	{"confirmations", "INVOICED_CONFIRMATIONS", "", "required confirmations per currency, e.g. BTC=2,LTC=6 (defaults BTC 2, LTC 6, ETH 12, USDT 12; 1 on the dev chain)"},
+	{"watch-grace", "INVOICED_WATCH_GRACE", "24h", "how long a final invoice's address stays watched for late payments and reorgs"},
+	{"auto-mine", "INVOICED_AUTO_MINE", "", "dev mode: mine a dev chain block every interval, e.g. 10s (empty = only on POST /dev/mine)"},
+	{"btc-rpc-url", "INVOICED_BTC_RPC_URL", "", "bitcoind/btcd JSON-RPC URL to follow for BTC"},
+	{"btc-rpc-user", "INVOICED_BTC_RPC_USER", "", "BTC node RPC user"},
+	{"btc-rpc-password", "INVOICED_BTC_RPC_PASSWORD", "", "BTC node RPC password (prefer the environment variable)"},
+	{"btc-net", "INVOICED_BTC_NET", "mainnet", "BTC network: mainnet, testnet or regtest"},
+	{"btc-xpub", "INVOICED_BTC_XPUB", "", "account-level extended public key for BTC deposit addresses (BIP84 zpub/xpub, vpub/tpub)"},
 	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
 	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
 	{"shutdown-timeout", "INVOICED_SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests"},
@@ -118,9 +143,34 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	intVal("max-expire-min", &c.MaxExpireMin, 1, 1<<20)
 	intVal("default-allowed-error-percent", &c.DefaultErrorPercent, 0, 100)
 	durVal("actor-idle", &c.ActorIdle)
+	durVal("rate-interval", &c.RateInterval)
+	durVal("rate-staleness", &c.RateStaleness)
+	durVal("watch-grace", &c.WatchGrace)
+	if v := get("auto-mine"); v != "" {
+		durVal("auto-mine", &c.AutoMine)
+	}
 	durVal("shutdown-timeout", &c.ShutdownTimeout)
 	if err != nil {
 		return config{}, err
+	}
+	c.RateProviders = splitList(get("rate-providers"))
+	c.Currencies = splitList(strings.ToUpper(get("currencies")))
+	if v := get("confirmations"); v != "" {
+		c.Confirmations = map[string]int{}
+		for _, item := range splitList(v) {
+			code, n, ok := strings.Cut(item, "=")
+			conf, e := strconv.Atoi(strings.TrimSpace(n))
+			if !ok || e != nil || conf < 0 {
+				return config{}, fmt.Errorf("-confirmations: want CODE=N items, got %q", item)
+			}
+			c.Confirmations[strings.ToUpper(strings.TrimSpace(code))] = conf
+		}
+	}
+	if url := get("btc-rpc-url"); url != "" || get("btc-xpub") != "" {
+		if url == "" || get("btc-xpub") == "" {
+			return config{}, fmt.Errorf("-btc-rpc-url and -btc-xpub go together")
+		}
+		c.BTC = &btcConfig{URL: url, User: get("btc-rpc-user"), Password: get("btc-rpc-password"), Net: get("btc-net"), XPub: get("btc-xpub")}
 	}
 	if c.DefaultExpireMin > c.MaxExpireMin {
 		return config{}, fmt.Errorf("-default-expire-min %d exceeds -max-expire-min %d", c.DefaultExpireMin, c.MaxExpireMin)
@@ -154,3 +204,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 }
 
 func defaultGetenv(k string) string { return os.Getenv(k) }
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

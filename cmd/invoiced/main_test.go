@@ -128,7 +128,23 @@ func TestServe_ProdRefusesWithoutChainKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = serve(context.Background(), cfg, io.Discard, io.Discard, nil)
-	if err == nil || !strings.Contains(err.Error(), "extended public keys") {
+	if err == nil || !strings.Contains(err.Error(), "extended public key") {
 		t.Fatalf("prod serve = %v, want a refusal naming the missing keys", err)
+	}
+}
+
+func TestServe_RefusesPrivateOrBadExtendedKeys(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi", "private key"},
+		{"zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDGf4aUNM9M9pB6GDHyEAq6wXP", "checksum"},
+	} {
+		cfg, err := parseConfig([]string{"-mode", "prod", "-data-dir", t.TempDir(), "-btc-rpc-url", "http://127.0.0.1:1", "-btc-xpub", tc.key}, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = serve(context.Background(), cfg, io.Discard, io.Discard, nil)
+		if err == nil || strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("serve with key %.8s…: %v; want a refusal saying %q that does not echo the key", tc.key, err, tc.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/invoiced/invoiced/chain/hd"
 	"github.com/invoiced/invoiced/rates"
 	"github.com/invoiced/invoiced/server"
 )
@@ -28,14 +29,20 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 	if err != nil {
 		return server.Config{}, fmt.Errorf("-rates: %w", err)
 	}
-	table := rates.DefaultStaticRates()
-	for k, v := range overrides {
-		table[k] = v
+	var btc *server.BitcoinNode
+	if b := cfg.BTC; b != nil {
+		net, err := hd.ParseNet(b.Net)
+		if err != nil {
+			return server.Config{}, fmt.Errorf("-btc-net: %w", err)
+		}
+		btc = &server.BitcoinNode{URL: b.URL, User: b.User, Password: b.Password, Net: net, XPub: b.XPub}
 	}
 	return server.Config{
 		Listen: cfg.Listen, DataDir: cfg.DataDir, Mode: cfg.Mode, BootstrapAccountKey: cfg.BootstrapAccountKey,
 		DefaultExpireMin: cfg.DefaultExpireMin, MaxExpireMin: cfg.MaxExpireMin, DefaultErrorPercent: cfg.DefaultErrorPercent,
-		Rates: table, ActorIdle: cfg.ActorIdle, TrustedProxies: cfg.TrustedProxies,
+		RateOverrides: overrides, RateProviders: cfg.RateProviders, RateInterval: cfg.RateInterval, RateStaleness: cfg.RateStaleness,
+		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc,
+		ActorIdle: cfg.ActorIdle, TrustedProxies: cfg.TrustedProxies,
 		AllowPrivateCallbacks: cfg.AllowPrivateCallbacks, EnableSimulate: cfg.EnableSimulate,
 		Logger: log, Stdout: stdout,
 	}, nil

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+
+	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/bitcoin"
+	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/chain/hd"
+)
+
+// BitcoinNode is a bitcoind or btcd node the server follows for BTC, and the
+// merchant's account-level extended public key (BIP84: zpub/xpub on
+// mainnet, vpub/tpub on testnet and regtest) its deposit addresses come
+// from. The server never holds a private key.
+type BitcoinNode struct {
+	URL, User, Password string
+	Net                 hd.Net
+	XPub                string
+}
+
+// chains is what the server follows and derives addresses from.
+type chains struct {
+	nodes    []chain.Node
+	derivers map[string]chain.Deriver
+	dev      devNetwork
+}
+
+// buildChains connects the configured real nodes and, in dev mode, a dev
+// chain for every other enabled currency. In prod mode a currency without a
+// real node is disabled; no currency at all is a configuration error.
+func buildChains(cfg Config, enabled []string) (chains, error) {
+	c := chains{derivers: map[string]chain.Deriver{}, dev: devNetwork{}}
+	if b := cfg.Bitcoin; b != nil {
+		d, err := hd.NewBIP84("BTC", b.XPub, b.Net)
+		if err != nil {
+			return c, fmt.Errorf("BTC extended public key: %w", err)
+		}
+		params, err := bitcoinParams(b.Net)
+		if err != nil {
+			return c, err
+		}
+		node, err := bitcoin.New(bitcoin.Config{URL: b.URL, User: b.User, Password: b.Password, Currency: "BTC", Net: "bitcoin-" + string(b.Net), Params: params})
+		if err != nil {
+			return c, fmt.Errorf("BTC node: %w", err)
+		}
+		c.derivers["BTC"] = d
+		c.nodes = append(c.nodes, node)
+	}
+	devDeriver := devchain.NewDeriver(devchain.DevSeed())
+	for _, code := range enabled {
+		if _, real := c.derivers[code]; real || cfg.Mode != "dev" {
+			continue
+		}
+		ch, err := devchain.OpenChain(filepath.Join(cfg.DataDir, "devchain-"+strings.ToLower(code)+".json"), code, cfg.Now)
+		if err != nil {
+			return c, err
+		}
+		c.dev[code] = ch
+		c.nodes = append(c.nodes, ch)
+		c.derivers[code] = devDeriver
+	}
+	if len(c.derivers) == 0 {
+		return c, fmt.Errorf("%s mode has no chain to watch: configure a node and the merchant's extended public key (e.g. INVOICED_BTC_RPC_URL and INVOICED_BTC_XPUB)", cfg.Mode)
+	}
+	return c, nil
+}
+
+// currencies lists the codes that have a chain, in enabled order.
+func (c chains) currencies(enabled []string) []string {
+	var out []string
+	for _, code := range enabled {
+		if _, ok := c.derivers[code]; ok {
+			out = append(out, code)
+		}
+	}
+	return out
+}
+
+func bitcoinParams(n hd.Net) (*chaincfg.Params, error) {
+	switch n {
+	case hd.Mainnet:
+		return &chaincfg.MainNetParams, nil
+	case hd.Testnet:
+		return &chaincfg.TestNet3Params, nil
+	case hd.Regtest:
+		return &chaincfg.RegressionNetParams, nil
+	}
+	return nil, fmt.Errorf("bitcoin network %q: want mainnet, testnet or regtest", n)
+}
+
+// startAutoMine mines a block on every dev chain each interval.
+func (c chains) autoMineAll(s *Server, interval time.Duration) {
+	for _, ch := range c.dev {
+		go ch.AutoMine(s.ctx, interval)
+	}
+}
