@@ -42,7 +42,7 @@ func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.Cre
 	cmd := engine.CreateInvoice{ID: id, ProjectID: project, Request: req, Rate: rate, Address: addr, AddressIndex: idx, At: now}
 	inv, created, err = r.create(ctx, id, project, req.OrderID, fp, cmd, idempotencyKey, persistence.AddressClaim(cur.Code, idx, addr, id))
 	if !created {
-		r.addresses.release(cur.Code, idx)
+		r.addresses.release(cur.Code, idx, addr)
 	}
 	return inv, created, err
 }

@@ -44,6 +44,7 @@ type Registry struct {
 	invoices  *table[uuid.UUID]
 	watchers  *table[watchKey]
 	watch     *watchlist
+	stop      context.CancelFunc // ends the registry's background work
 }
 
 // New starts the actor system and the registry.
@@ -84,12 +85,16 @@ func New(cfg Config) (*Registry, error) {
 		}
 	}
 	r.addresses = newAddressBook(cfg.Store, cfg.Deriver)
+	ctx, stop := context.WithCancel(context.Background())
+	r.stop = stop
+	go r.addresses.run(ctx)
 	return r, nil
 }
 
 // Shutdown stops every actor. Call it after the HTTP server has drained, so
 // no request is waiting on an actor.
 func (r *Registry) Shutdown() {
+	r.stop()
 	r.system.Shutdown()
 }
 
