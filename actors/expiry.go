@@ -63,6 +63,7 @@ func (r *Registry) ExpireDue(ctx context.Context) (int, error) {
 			}
 		}
 		total += len(ids)
+		r.metrics.expirySweeps.Add(float64(len(ids)))
 		if len(failed) > 0 {
 			return total, errors.Join(failed...)
 		}

@@ -99,6 +99,11 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 		return reply{err: err}
 	}
 	a.inv = next
+	for _, e := range events {
+		if sc, ok := e.(engine.StatusChanged); ok {
+			a.reg.metrics.transitions.WithLabelValues(string(sc.From), string(sc.To)).Inc()
+		}
+	}
 	return reply{inv: next}
 }
 

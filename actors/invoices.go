@@ -86,6 +86,9 @@ func (r *Registry) create(ctx context.Context, id, project uuid.UUID, orderID, f
 	if err == nil {
 		err = rep.err
 	}
+	if err == nil {
+		r.metrics.created.WithLabelValues(rep.inv.Currency).Inc()
+	}
 	var taken *persistence.ClaimTakenError
 	if !errors.As(err, &taken) {
 		if err != nil {

@@ -132,6 +132,7 @@ func (m *Monitor) round(ctx context.Context) {
 	defer m.mu.Unlock()
 	m.rounds++
 	if err != nil {
+		m.reg.metrics.nodeErrors.WithLabelValues(m.network).Inc()
 		if m.lastErr == nil || m.lastErr.Error() != err.Error() {
 			m.log.Warn("chain monitor round failed", slog.Any("err", err))
 		}
@@ -155,6 +156,7 @@ func (m *Monitor) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tip: %w", err)
 	}
+	m.reg.metrics.chainTip.WithLabelValues(m.network).Set(float64(tip.Height))
 	durable := monitorState{Height: m.state.Height, Hash: m.state.Hash, Recent: append([]string(nil), m.state.Recent...)}
 	tracking := len(m.state.Pay)
 	for steps := 0; steps < maxBlocksPerRound && (m.state.Height != tip.Height || m.state.Hash != tip.Hash); steps++ {
@@ -212,6 +214,7 @@ func (m *Monitor) save(st monitorState) error {
 // rollback disconnects the cursor's block: payments it confirmed become
 // unconfirmed until a new block or the mempool shows them again.
 func (m *Monitor) rollback() {
+	m.reg.metrics.reorgs.WithLabelValues(m.network).Inc()
 	m.log.Info("block disconnected", slog.Uint64("height", m.state.Height), slog.String("hash", m.state.Hash))
 	for _, t := range m.state.Pay {
 		if t.Height >= m.state.Height {
@@ -239,9 +242,11 @@ func (m *Monitor) connect(b chain.Block) {
 	}
 	for _, o := range b.Outputs {
 		t := m.track(o)
-		if t != nil {
-			t.Height, t.Hash, t.Missing = b.Height, b.Hash, 0
+		if t == nil {
+			m.reg.metrics.unwatched.WithLabelValues(o.Currency).Inc()
+			continue
 		}
+		t.Height, t.Hash, t.Missing = b.Height, b.Hash, 0
 	}
 }
 
@@ -256,6 +261,7 @@ func (m *Monitor) track(o chain.Output) *tracked {
 		return t
 	}
 	t := &tracked{Currency: o.Currency, TxID: o.TxID, Index: o.Index, Address: o.Address, Amount: new(big.Int).Set(o.Amount), RBF: o.RBF}
+	m.reg.metrics.matched.WithLabelValues(o.Currency).Inc()
 	m.byKey[k] = t
 	m.state.Pay = append(m.state.Pay, t)
 	return t
@@ -394,6 +400,7 @@ func (m *Monitor) dispatch(ctx context.Context) error {
 	m.mu.Lock()
 	m.cursor = chain.Cursor{Height: m.state.Height, Hash: m.state.Hash}
 	m.mu.Unlock()
+	m.reg.metrics.chainHeight.WithLabelValues(m.network).Set(float64(m.state.Height))
 	return nil
 }
 

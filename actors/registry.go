@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/engine"
@@ -33,6 +34,8 @@ type Config struct {
 	// late payments and reorgs are still recorded (default 24 h).
 	WatchGrace time.Duration
 	Logger     *slog.Logger
+	// Metrics receives the actors' and chains' metrics (nil = none).
+	Metrics prometheus.Registerer
 }
 
 // Registry finds or activates the actor that owns an invoice and routes
@@ -44,6 +47,7 @@ type Registry struct {
 	invoices  *table[uuid.UUID]
 	watchers  *table[watchKey]
 	watch     *watchlist
+	metrics   *metrics
 	stop      context.CancelFunc // ends the registry's background work
 }
 
@@ -79,6 +83,9 @@ func New(cfg Config) (*Registry, error) {
 		invoices: newTable[uuid.UUID](system, cfg.RequestTimeout),
 		watchers: newTable[watchKey](system, cfg.RequestTimeout),
 	}
+	r.metrics = newMetrics(cfg.Metrics, r)
+	r.invoices.onActivate, r.invoices.onPassivate = r.metrics.activations.WithLabelValues("invoice").Inc, r.metrics.passivated.WithLabelValues("invoice").Inc
+	r.watchers.onActivate, r.watchers.onPassivate = r.metrics.activations.WithLabelValues("watcher").Inc, r.metrics.passivated.WithLabelValues("watcher").Inc
 	for _, c := range cfg.Rules.Currencies.All() {
 		if _, err := r.watch.load(cfg.Store, c.Code); err != nil {
 			return nil, err

@@ -21,6 +21,8 @@ type table[K comparable] struct {
 	timeout time.Duration
 	shards  [tableShards]tableShard[K]
 	live    atomic.Int64
+	// onActivate and onPassivate count lifecycle events (metrics).
+	onActivate, onPassivate func()
 }
 
 const tableShards = 64
@@ -69,6 +71,9 @@ func (t *table[K]) route(k K, produce func(*entry) actor.Actor) *entry {
 		e.pid = t.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return produce(e) }))
 		s.entries[k] = e
 		t.live.Add(1)
+		if t.onActivate != nil {
+			t.onActivate()
+		}
 	}
 	e.routed++
 	return e
@@ -88,6 +93,9 @@ func (t *table[K]) retire(k K, e *entry, force bool) bool {
 	}
 	delete(s.entries, k)
 	t.live.Add(-1)
+	if t.onPassivate != nil {
+		t.onPassivate()
+	}
 	return true
 }
 

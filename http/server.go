@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
@@ -45,8 +46,10 @@ type Config struct {
 	// mounts that endpoint (dev mode, or INVOICED_ENABLE_SIMULATE in prod).
 	Webhooks        webhookSender
 	SimulateEnabled bool
-	// Metrics serves /metrics (nil = not mounted).
-	Metrics http.Handler
+	// Metrics serves /metrics (nil = not mounted); Registerer receives the
+	// HTTP metrics (nil = not registered).
+	Metrics    http.Handler
+	Registerer prometheus.Registerer
 	// Dev is the dev chain faucet; nil (prod mode) leaves /dev/* unmounted.
 	Dev devChains
 	// Ready reports whether the server can serve (store open, ...); nil
@@ -59,6 +62,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	router   *httprouter.Router
+	metrics  *httpMetrics
 	draining atomic.Bool
 }
 
@@ -67,8 +71,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
-	r := httprouter.New()
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer)}
+	r := router{httprouter.New()}
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
@@ -103,7 +107,7 @@ func New(cfg Config) *Server {
 	}
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	s.router = r
+	s.router = r.Router
 	return s
 }
 
@@ -120,7 +124,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	start := time.Now()
-	s.router.ServeHTTP(w, r)
+	s.metrics.instrument(w, r, s.router.ServeHTTP)
 	s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))
 }
 

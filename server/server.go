@@ -150,6 +150,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		}
 	}()
 
+	s.metrics.MustRegister(s.store.Collector())
 	accts, err := accounts.New(s.store, time.Now)
 	if err != nil {
 		return nil, err
@@ -178,7 +179,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	}
 	s.registry, err = actors.New(actors.Config{
 		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource,
-		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, WatchGrace: cfg.WatchGrace, Logger: log,
+		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -203,6 +204,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
 		Metrics:         promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
+		Registerer:      s.metrics,
 		Ready: func() error {
 			if _, _, err := store.Snapshot(uuid.Nil); err != nil && !errors.Is(err, persistence.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,5 +293,51 @@ func TestDevEndpoints_ValidateInput(t *testing.T) {
 		{"/dev/mine", `{"currency":"BTC","blocks":1001}`, 422},
 	} {
 		h.call("POST", tc.path, "", tc.body, tc.want, nil)
+	}
+}
+
+func TestMetrics_ExposeEveryFamily(t *testing.T) {
+	h := newHarness(t, nil)
+	inv := h.create(`{"order_id":"o","crypto_amount":"0.001","currency":"BTC"}`)
+	h.pay("BTC", inv.BlockchainDetails.Address, "0.001")
+	h.mine("BTC", 1)
+	h.await(inv.ID, "completed", "100000")
+	h.call("GET", "/api/v1/invoices/"+inv.ID, h.key, "", 200, nil)
+
+	resp, err := http.Get("http://" + h.srv.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	for _, want := range []string{
+		`invoiced_http_requests_total{code="201",method="POST",route="/api/v1/invoices"} 1`,
+		`invoiced_http_request_duration_seconds_bucket{method="GET",route="/api/v1/invoices/:invoice_id"`,
+		`invoiced_http_requests_in_flight`,
+		`invoiced_invoices_created_total{currency="BTC"} 1`,
+		`invoiced_invoice_status_transitions_total{from="new",to="pending"} 1`,
+		`invoiced_invoice_status_transitions_total{from="pending",to="completed"} 1`,
+		`invoiced_invoices{status="completed"} 1`,
+		`invoiced_actor_activations_total{kind="invoice"}`,
+		`invoiced_actors_live{kind="watcher"}`,
+		`invoiced_watched_addresses 1`,
+		`invoiced_chain_payments_matched_total{currency="BTC"} 1`,
+		`invoiced_chain_height{network="devchain-BTC"} 1`,
+		`invoiced_chain_node_height{network="devchain-BTC"} 1`,
+		`invoiced_pebble_wal_fsync_duration_seconds_bucket`,
+		`invoiced_pebble_disk_usage_bytes`,
+		`invoiced_pebble_read_amplification`,
+		`invoiced_pebble_compactions_total`,
+		`invoiced_rate_age_seconds{currency="BTC",fiat="EUR"} 0`,
+		`go_goroutines`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, inv.ID) {
+		t.Error("a raw path leaked into a metric label")
 	}
 }
