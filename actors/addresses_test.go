@@ -47,7 +47,17 @@ func TestAddressBook_DistinctPooledAndRecoverable(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// The pool refills in the background after the burst.
+	// Drained below half, the pool refills to full in the background.
+	poolLen := func() int {
+		book.mu.Lock()
+		defer book.mu.Unlock()
+		return len(book.pool["BTC"])
+	}
+	for poolLen() >= poolSize/2 {
+		if _, _, err := book.allocate("BTC"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		book.mu.Lock()

@@ -1,0 +1,162 @@
+// Command invoicebench is invoiced's load benchmark: it drives the API of a
+// server it starts in-process on a temporary data dir (the default) or of
+// a running one (-url, -account-key), with -conns connections for a
+// -duration or a number of -requests, closed-loop or at a constant -rate,
+// and measures in the same run a trivial httprouter handler and raw synced
+// Pebble batches as baselines. See -help and package bench.
+//
+//	go run ./cmd/invoicebench -scenario create,get -conns 64 -duration 10s
+//
+// Ctrl-C stops the run and still reports what was measured; a second Ctrl-C
+// quits at once.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/invoiced/invoiced/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills the process
+		fmt.Fprintln(os.Stderr, "invoicebench: interrupted: finishing in-flight requests, then reporting (Ctrl-C again to quit)")
+	}()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "invoicebench:", err)
+		os.Exit(1)
+	}
+}
+
+// options is the command line beyond bench.Config.
+type options struct {
+	cfg        bench.Config
+	json       bool
+	report     string
+	cpuProfile string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("invoicebench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	scenario := fs.String("scenario", "all", "comma-separated scenarios, or all")
+	fs.IntVar(&o.cfg.Shape.Conns, "conns", 64, "connections (one worker each)")
+	fs.DurationVar(&o.cfg.Shape.Duration, "duration", 10*time.Second, "length of each measured phase (baselines and scenarios)")
+	fs.Int64Var(&o.cfg.Shape.Requests, "requests", 0, "requests per measured phase instead of -duration")
+	fs.Float64Var(&o.cfg.Shape.Rate, "rate", 0, "open loop: requests per second in all, latency measured from each request's intended send time (0 = closed loop)")
+	fs.DurationVar(&o.cfg.Shape.Warmup, "warmup", 2*time.Second, "unmeasured load before each phase")
+	fs.IntVar(&o.cfg.Invoices, "invoices", 2000, "invoices created before get, list and mixed")
+	fs.StringVar(&o.cfg.URL, "url", "", "drive a running server at this base URL (default: start one in-process)")
+	fs.StringVar(&o.cfg.AccountKey, "account-key", "", "account key of the -url server, to create the run's project")
+	fs.StringVar(&o.cfg.DataDir, "data-dir", "", "directory for the run's temporary store and the Pebble baseline (default: the system temp dir)")
+	fs.BoolVar(&o.cfg.Baseline, "baseline", true, "measure the trivial-handler and raw-Pebble baselines first")
+	fs.DurationVar(&o.cfg.Timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.BoolVar(&o.json, "json", false, "write the report as JSON on stdout (the table goes to stderr)")
+	fs.StringVar(&o.report, "report", "", "write a report with throughput and latency over time to this .svg or .html file")
+	quiet := fs.Bool("quiet", false, "no per-second progress on stderr")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, baselines and in-process server) to this file")
+	fs.Usage = func() { usage(fs) }
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.cfg.Scenarios, err = bench.LookupScenarios(*scenario); err != nil {
+		return options{}, err
+	}
+	if o.report != "" {
+		switch strings.ToLower(filepath.Ext(o.report)) {
+		case ".svg", ".html", ".htm":
+		default:
+			return options{}, fmt.Errorf("-report %q: want a .svg or .html file", o.report)
+		}
+	}
+	if !*quiet {
+		o.cfg.Progress = stderr
+	}
+	return o, nil
+}
+
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, "usage: invoicebench [flags]\n\nflags:\n")
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\nscenarios:\n")
+	for _, s := range bench.Scenarios() {
+		fmt.Fprintf(w, "  %-9s %s\n", s.Name, s.Help)
+	}
+	planned := bench.PlannedScenarios()
+	names := make([]string, 0, len(planned))
+	for n := range planned {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s (not built yet: %s)\n", n, planned[n])
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := bench.Run(ctx, o.cfg)
+	if err != nil {
+		return err
+	}
+	if o.report != "" {
+		if err := bench.WriteReportFile(o.report, rep); err != nil {
+			return err
+		}
+	}
+	tableOut := stdout
+	if o.json {
+		tableOut = stderr
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+	}
+	if err := bench.WriteTable(tableOut, rep); err != nil {
+		return err
+	}
+	if o.report != "" {
+		fmt.Fprintf(stderr, "report written to %s\n", o.report)
+	}
+	return nil
+}
