@@ -1,0 +1,33 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+)
+
+// BenchmarkCreate is a durable create through the invoice actors (decide,
+// one synced batch, reply), from many goroutines as an HTTP server would.
+func BenchmarkCreate(b *testing.B) {
+	r, _ := newBenchRegistry(b)
+	project := uuid.New()
+	var n atomic.Int64
+	b.SetParallelism(32) // 64 concurrent creates on 2 cores
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			_, _, err := r.Create(context.Background(), project, engine.CreateRequest{OrderID: fmt.Sprint(i), Currency: "BTC", FiatAmount: ptr("19.99")}, "")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
