@@ -1,28 +1,36 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/persistence"
 )
 
-// poolSize is how many addresses per currency are derived ahead.
-const poolSize = 256
+// poolSize is how many addresses per currency are derived ahead; fillChunk
+// how many a refill derives before publishing them.
+const (
+	poolSize  = 256
+	fillChunk = 32
+)
 
 // addressBook hands out derivation indexes, one per invoice, never the same
-// index twice, with their addresses derived ahead of time: a BIP32 child
-// derivation costs an elliptic-curve multiplication (~60 µs), which stays
-// off the create path.
+// index twice and strictly in order, so a merchant's wallet with the usual
+// gap limit sees every payment. A BIP32 child derivation costs an
+// elliptic-curve multiplication (~60 µs), so addresses for the next indexes
+// are derived ahead in the background: the pool is only a cache of
+// (index, address) for next, next+1, ...; allocation always takes index
+// next and uses the cached address when there is one.
 //
-// The next index per currency starts above the highest index recorded in
-// the store (each create commits its index with its events), so a crash can
-// cause no reuse. The pool is kept in memory only: its addresses were never
-// shown to anyone, so after a restart deriving from max+1 again hands out
-// exactly the same ones and leaves no gap for a wallet's gap limit. An index
-// whose create failed goes back to a free list for the same reason.
+// next starts above the highest index recorded in the store (each create
+// commits its index with its events), so a crash can cause no reuse. The
+// pool is kept in memory only: its addresses were never shown to anyone.
+// An index whose create failed goes back to a free list and is handed out
+// again first, so refused creates leave no gap either.
 type addressBook struct {
 	store   *persistence.Store
 	deriver chain.Deriver
@@ -30,7 +38,7 @@ type addressBook struct {
 
 	mu      sync.Mutex // guards the maps below; held only for slice updates
 	next    map[string]uint64
-	pool    map[string][]derived
+	pool    map[string][]derived // contiguous indexes starting at >= next
 	free    map[string][]derived
 	filling map[string]bool
 }
@@ -66,24 +74,29 @@ func (b *addressBook) allocate(currency string) (uint64, string, error) {
 		b.mu.Unlock()
 		return 0, "", err
 	}
-	var d derived
-	var ok bool
 	if f := b.free[currency]; len(f) > 0 {
-		d, b.free[currency], ok = f[len(f)-1], f[:len(f)-1], true
-	} else if p := b.pool[currency]; len(p) > 0 {
-		d, b.pool[currency], ok = p[0], p[1:], true
+		d := f[0] // lowest first: released indexes are gaps until reused
+		b.free[currency] = f[1:]
+		b.mu.Unlock()
+		return d.index, d.address, nil
 	}
-	var idx uint64
-	if !ok {
-		idx = b.next[currency]
-		b.next[currency]++
+	idx := b.next[currency]
+	b.next[currency]++
+	addr := ""
+	p := b.pool[currency]
+	for len(p) > 0 && p[0].index < idx {
+		p = p[1:]
 	}
-	low := len(b.pool[currency]) < poolSize/2 && !b.filling[currency]
-	if low {
+	if len(p) > 0 && p[0].index == idx {
+		addr, p = p[0].address, p[1:]
+	}
+	b.pool[currency] = p
+	wake := len(p) < poolSize/2 && !b.filling[currency]
+	if wake {
 		b.filling[currency] = true
 	}
 	b.mu.Unlock()
-	if low {
+	if wake {
 		select {
 		case b.refill <- currency:
 		default:
@@ -92,10 +105,11 @@ func (b *addressBook) allocate(currency string) (uint64, string, error) {
 			b.mu.Unlock()
 		}
 	}
-	if ok {
-		return d.index, d.address, nil
+	if addr != "" {
+		return idx, addr, nil
 	}
-	// The pool ran dry (a burst, or the first invoice): derive inline.
+	// Nothing cached for this index (the first invoice, or a burst faster
+	// than the refill): derive it here.
 	addr, err := b.deriver.Derive(currency, idx)
 	if err != nil {
 		return 0, "", fmt.Errorf("derive %s address %d: %w", currency, idx, err)
@@ -112,16 +126,16 @@ func (b *addressBook) initLocked(currency string) error {
 	if err != nil {
 		return fmt.Errorf("recover %s address index: %w", currency, err)
 	}
+	b.next[currency] = 0
 	if found {
 		b.next[currency] = max + 1
-	} else {
-		b.next[currency] = 0
 	}
 	return nil
 }
 
-// fill derives addresses until the currency's pool is full. Indexes are
-// reserved under the lock and derived outside it.
+// fill derives addresses for the indexes after the pool's tail until the
+// pool is full, a chunk at a time, deriving outside the lock. Entries the
+// allocator has already passed are dropped.
 func (b *addressBook) fill(currency string) {
 	defer func() {
 		b.mu.Lock()
@@ -130,33 +144,44 @@ func (b *addressBook) fill(currency string) {
 	}()
 	for {
 		b.mu.Lock()
-		if err := b.initLocked(currency); err != nil || len(b.pool[currency]) >= poolSize {
+		if err := b.initLocked(currency); err != nil {
 			b.mu.Unlock()
 			return
 		}
-		n := poolSize - len(b.pool[currency])
-		first := b.next[currency]
-		b.next[currency] += uint64(n)
-		b.mu.Unlock()
-
-		batch := make([]derived, 0, n)
-		var err error
-		for i := range uint64(n) {
-			var addr string
-			if addr, err = b.deriver.Derive(currency, first+i); err != nil {
-				// Only an index beyond the deriver's range fails (2^31 for
-				// BIP32): every later one would fail too, so nothing is lost
-				// by stopping; inline derivation reports the error.
-				break
-			}
-			batch = append(batch, derived{first + i, addr})
+		p := b.pool[currency]
+		start := b.next[currency]
+		if len(p) > 0 {
+			start = p[len(p)-1].index + 1
 		}
-		b.mu.Lock()
-		b.pool[currency] = append(b.pool[currency], batch...)
+		n := min(poolSize-len(p), fillChunk)
 		b.mu.Unlock()
-		if err != nil {
+		if n <= 0 {
 			return
 		}
+		chunk := make([]derived, 0, n)
+		for i := range uint64(n) {
+			addr, err := b.deriver.Derive(currency, start+i)
+			if err != nil {
+				// Only an index beyond the deriver's range fails (2^31 for
+				// BIP32); allocation derives inline and reports it.
+				return
+			}
+			chunk = append(chunk, derived{start + i, addr})
+		}
+		b.mu.Lock()
+		p = b.pool[currency]
+		tail := b.next[currency]
+		if len(p) > 0 {
+			tail = p[len(p)-1].index + 1
+		}
+		for _, d := range chunk {
+			if d.index == tail && d.index >= b.next[currency] {
+				p = append(p, d)
+				tail++
+			}
+		}
+		b.pool[currency] = p
+		b.mu.Unlock()
 	}
 }
 
@@ -164,5 +189,7 @@ func (b *addressBook) fill(currency string) {
 func (b *addressBook) release(currency string, idx uint64, address string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.free[currency] = append(b.free[currency], derived{idx, address})
+	f := append(b.free[currency], derived{idx, address})
+	slices.SortFunc(f, func(a, b derived) int { return cmp.Compare(a.index, b.index) })
+	b.free[currency] = f
 }

@@ -25,6 +25,8 @@ func TestAddressBook_DistinctPooledAndRecoverable(t *testing.T) {
 
 	var mu sync.Mutex
 	seen := map[uint64]string{}
+	// Indexes are handed out in order, with no gap: after n allocations the
+	// set is exactly 0..n-1.
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -47,6 +49,11 @@ func TestAddressBook_DistinctPooledAndRecoverable(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	for i := range uint64(len(seen)) {
+		if _, ok := seen[i]; !ok {
+			t.Fatalf("index %d skipped: %d allocations left a gap", i, len(seen))
+		}
+	}
 	// Drained below half, the pool refills to full in the background.
 	poolLen := func() int {
 		book.mu.Lock()

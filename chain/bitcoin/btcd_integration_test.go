@@ -1,21 +1,16 @@
 package bitcoin
 
 import (
-	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/address/v2"
-	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
-	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/bitcoin/btcdtest"
 )
 
 // TestBtcd_PaymentThroughMempoolBlockAndReorg follows one real payment on a
@@ -190,74 +185,14 @@ func TestBtcd_PaymentThroughMempoolBlockAndReorg(t *testing.T) {
 }
 
 type testKey struct {
-	key    *btcec.PrivateKey
 	addr   string
 	script []byte
 }
 
 func newP2WPKH(t *testing.T) testKey {
 	t.Helper()
-	key, err := btcec.NewPrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := address.NewAddressWitnessPubKeyHash(
-		address.Hash160(key.PubKey().SerializeCompressed()), &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	script, err := txscript.PayToAddrScript(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{key: key, addr: addr.EncodeAddress(), script: script}
-}
-
-// spend builds a transaction spending prev (a P2WPKH output of the miner
-// key) to outs, signed with BIP143.
-func (h *btcdHarness) spend(t *testing.T, prev chain.Output, sequence uint32, outs []*wire.TxOut) *wire.MsgTx {
-	t.Helper()
-	prevHash, err := chainhash.NewHashFromStr(prev.TxID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx := wire.NewMsgTx(2)
-	tx.AddTxIn(&wire.TxIn{PreviousOutPoint: wire.OutPoint{Hash: *prevHash, Index: prev.Index}, Sequence: sequence})
-	for _, o := range outs {
-		tx.AddTxOut(o)
-	}
-	amount := prev.Amount.Int64()
-	sigHashes := txscript.NewTxSigHashes(tx, txscript.NewCannedPrevOutputFetcher(h.minerScript, amount))
-	witness, err := txscript.WitnessSignature(tx, sigHashes, 0, amount, h.minerScript, txscript.SigHashAll, h.minerKey, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx.TxIn[0].Witness = witness
-	// Check the signature here, so a mistake reads as one rather than as
-	// a mempool rejection.
-	vm, err := txscript.NewEngine(h.minerScript, tx, 0, txscript.StandardVerifyFlags, nil, sigHashes, amount,
-		txscript.NewCannedPrevOutputFetcher(h.minerScript, amount))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vm.Execute(); err != nil {
-		t.Fatalf("signature does not verify: %v", err)
-	}
-	return tx
-}
-
-// send submits tx with sendrawtransaction.
-func (h *btcdHarness) send(t *testing.T, tx *wire.MsgTx) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := tx.Serialize(&buf); err != nil {
-		t.Fatal(err)
-	}
-	var txid string
-	h.rpc(t, "sendrawtransaction", &txid, hex.EncodeToString(buf.Bytes()))
-	if txid != tx.TxHash().String() {
-		t.Fatalf("sendrawtransaction returned %s, want %s", txid, tx.TxHash())
-	}
+	k := btcdtest.NewKey(t)
+	return testKey{addr: k.Addr, script: k.Script}
 }
 
 func outputsOf(outs []chain.Output, txid string) []chain.Output {

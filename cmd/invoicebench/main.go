@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -49,10 +50,10 @@ func main() {
 
 // options is the command line beyond bench.Config.
 type options struct {
-	cfg        bench.Config
-	json       bool
-	report     string
-	cpuProfile string
+	cfg                                    bench.Config
+	json                                   bool
+	report                                 string
+	cpuProfile, blockProfile, mutexProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -75,6 +76,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.report, "report", "", "write a report with throughput and latency over time to this .svg or .html file")
 	quiet := fs.Bool("quiet", false, "no per-second progress on stderr")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, baselines and in-process server) to this file")
+	fs.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines waited (channels, locks, I/O) to this file")
+	fs.StringVar(&o.mutexProfile, "mutexprofile", "", "write a profile of mutex contention to this file")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -118,6 +121,20 @@ func usage(fs *flag.FlagSet) {
 	}
 }
 
+// writeProfile writes the named runtime profile to path.
+func writeProfile(name, path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "invoicebench: %s profile: %v\n", name, err)
+	}
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -133,6 +150,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.blockProfile != "" {
+		runtime.SetBlockProfileRate(1)
+		defer writeProfile("block", o.blockProfile, stderr)
+	}
+	if o.mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer writeProfile("mutex", o.mutexProfile, stderr)
 	}
 	rep, err := bench.Run(ctx, o.cfg)
 	if err != nil {

@@ -1,4 +1,4 @@
-package bitcoin
+package btcdtest
 
 import (
 	"os/exec"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package bitcoin
+package btcdtest
 
 import "os/exec"
 
