@@ -107,8 +107,8 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 	return reply{inv: next}
 }
 
-// persist commits the events, the new snapshot, the index rows and claims
-// in one synced batch.
+// persist commits the events, the new snapshot, the index rows, claims and
+// the outbox records of the webhooks they cause in one synced batch.
 func (a *invoiceActor) persist(next engine.Invoice, events []engine.Event, claims []persistence.Claim) error {
 	encoded := make([][]byte, len(events))
 	for i, e := range events {
@@ -129,6 +129,9 @@ func (a *invoiceActor) persist(next engine.Invoice, events []engine.Event, claim
 		Snapshot:        snap,
 		New:             a.reg.indexRow(next),
 		Claims:          claims,
+	}
+	if c.Outbox, err = a.reg.outboxRecords(a.inv, next, events); err != nil {
+		return err
 	}
 	if a.inv.Exists() {
 		c.Old = a.reg.indexRow(a.inv)

@@ -23,7 +23,8 @@ type Output struct {
 	Currency string
 	TxID     string
 	// Index is the output index (UTXO), 0 for a native EVM transfer, or the
-	// log index of an ERC-20 Transfer.
+	// position of an ERC-20 Transfer among that token's Transfer logs in the
+	// transaction (stable from mempool to block and across reorgs).
 	Index   uint32
 	Address string
 	// Amount is in the currency's smallest unit (satoshi, wei, token units).

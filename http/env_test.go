@@ -121,7 +121,7 @@ func (r response) errorField(t *testing.T) (code, field string) {
 }
 
 // do sends a request; a body is sent as application/json unless the
-// header says otherwise.
+// header says otherwise. Every response is checked against openapi.json.
 func (e *env) do(method, path, key, body string, hdr ...string) response {
 	e.t.Helper()
 	var rd io.Reader
@@ -153,6 +153,7 @@ func (e *env) do(method, path, key, body string, hdr ...string) response {
 	if resp.Header.Get("X-Request-Id") == "" {
 		e.t.Errorf("%s %s: no X-Request-Id", method, path)
 	}
+	checkResponse(e.t, req, resp.StatusCode, resp.Header, b)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 

@@ -57,14 +57,26 @@ func labelled(pattern string, h httprouter.Handle) httprouter.Handle {
 	}
 }
 
-// router registers routes with their pattern as the metrics label.
-type router struct{ *httprouter.Router }
+// router registers routes with their pattern as the metrics label, and
+// records each one in routes so the OpenAPI test can compare the document
+// with what is really served.
+type router struct {
+	*httprouter.Router
+	routes *[]Route
+}
 
-func (rt router) GET(p string, h httprouter.Handle)   { rt.Handle(http.MethodGet, p, labelled(p, h)) }
-func (rt router) POST(p string, h httprouter.Handle)  { rt.Handle(http.MethodPost, p, labelled(p, h)) }
-func (rt router) PATCH(p string, h httprouter.Handle) { rt.Handle(http.MethodPatch, p, labelled(p, h)) }
+func (rt router) GET(p string, h httprouter.Handle)   { rt.handle(http.MethodGet, p, h) }
+func (rt router) POST(p string, h httprouter.Handle)  { rt.handle(http.MethodPost, p, h) }
+func (rt router) PATCH(p string, h httprouter.Handle) { rt.handle(http.MethodPatch, p, h) }
 func (rt router) Handler(method, p string, h http.Handler) {
-	rt.Handle(method, p, labelled(p, func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { h.ServeHTTP(w, r) }))
+	rt.handle(method, p, func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { h.ServeHTTP(w, r) })
+}
+
+func (rt router) handle(method, p string, h httprouter.Handle) {
+	rt.Handle(method, p, labelled(p, h))
+	if rt.routes != nil {
+		*rt.routes = append(*rt.routes, Route{Method: method, Pattern: p})
+	}
 }
 
 // statusRecorder remembers the status code written.

@@ -46,6 +46,8 @@ type Config struct {
 	// mounts that endpoint (dev mode, or INVOICED_ENABLE_SIMULATE in prod).
 	Webhooks        webhookSender
 	SimulateEnabled bool
+	// Outbox lists and redelivers an invoice's webhooks (nil = not mounted).
+	Outbox webhookLog
 	// Metrics serves /metrics (nil = not mounted); Registerer receives the
 	// HTTP metrics (nil = not registered).
 	Metrics    http.Handler
@@ -64,6 +66,7 @@ type Server struct {
 	router   *httprouter.Router
 	metrics  *httpMetrics
 	draining atomic.Bool
+	routes   []Route // every registered route, in registration order
 }
 
 // New builds the router with every route.
@@ -72,7 +75,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer)}
-	r := router{httprouter.New()}
+	r := router{Router: httprouter.New(), routes: &s.routes}
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
@@ -93,11 +96,16 @@ func New(cfg Config) *Server {
 	r.PATCH("/api/v1/invoices/:invoice_id", s.project(s.patchInvoice))
 	r.POST("/api/v1/archived", s.project(s.createArchived))
 	r.GET("/api/v1/currencies", s.currencies)
+	r.GET("/api/v1/openapi.json", s.openAPI)
 	r.GET("/api/v1/rates", s.rates)
 	r.POST("/api/v1/projects", s.account(s.createProject))
 	if cfg.Dev != nil {
 		r.POST("/dev/pay", s.devPay)
 		r.POST("/dev/mine", s.devMine)
+	}
+	if cfg.Outbox != nil {
+		r.GET("/api/v1/invoices/:invoice_id/webhooks", s.project(s.listWebhooks))
+		r.POST("/api/v1/invoices/:invoice_id/webhooks/:webhook_id/redeliver", s.project(s.redeliverWebhook))
 	}
 	if cfg.SimulateEnabled && cfg.Webhooks != nil {
 		r.POST("/api/v1/webhooks/simulate", s.project(s.simulateWebhook))

@@ -27,6 +27,9 @@ type Commit struct {
 	// writes. Old must be exactly the New of the stream's previous commit.
 	Old, New *IndexRow
 	Claims   []Claim
+	// Outbox are the webhooks reporting these events, written pending and
+	// due with them (see outbox.go); each Seq is one of the new versions.
+	Outbox []OutboxRecord
 }
 
 // Commit writes c as one batch with pebble.Sync and returns the stream's
@@ -74,6 +77,9 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	if err := b.Commit(syncWrite); err != nil {
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
 	}
+	if len(c.Outbox) > 0 {
+		s.signalOutbox()
+	}
 	return version, nil
 }
 
@@ -112,6 +118,9 @@ func fillCommitBatch(b *pebble.Batch, c Commit, version uint64) error {
 		if err := b.Merge(d.key, encodeCount(d.delta), nil); err != nil {
 			return err
 		}
+	}
+	if err := outboxWrites(b, c, version); err != nil {
+		return err
 	}
 	for _, cl := range c.Claims {
 		if cl.err != nil {

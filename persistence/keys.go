@@ -35,6 +35,17 @@ import (
 //	0x0A    expiry schedule   0x0A u64(expires_at nanos) invoice(16)           empty
 //	0x0B    watch list        0x0B str(currency) address                       invoice(16) u64(until nanos, 0 = open)
 //	0x0C    chain state       0x0C network                                     opaque (the chain monitor's cursor record)
+//	0x0D    outbox record     0x0D invoice(16) u64(seq) 0x00                   format 0x01, uvarint(len(header)), header JSON, body
+//	0x0D    outbox state      0x0D invoice(16) u64(seq) 0x01                   format 0x01, JSON delivery state
+//	0x0E    outbox due        0x0E u64(at nanos) invoice(16) u64(seq)          empty
+//	0x0F    outbox counter    0x0F kind(1)                                     int64 big-endian, summed by counterMerger
+//
+// Outbox records and their delivery states share one prefix per invoice, so
+// one iterator reads an invoice's whole webhook queue in order (seq is the
+// stream version of the event the webhook reports). Every pending state has
+// exactly one due key, at its next attempt time; delivered and dead ones have
+// none. Outbox counter kinds: 0x01 backlog (pending records), 0x02 dead
+// letters.
 //
 // Stream records share one prefix so Load reads head, snapshot and events
 // through one iterator, i.e. one consistent view. The claim kind byte is the
@@ -58,18 +69,33 @@ import (
 // status, per currency and per status+currency, so every filter without a
 // created range is one Get.
 const (
-	prefixStream     byte = 0x01
-	prefixClaim      byte = 0x02
-	prefixDerivation byte = 0x03
-	prefixIndex      byte = 0x04
-	prefixCounter    byte = 0x05
-	prefixAccount    byte = 0x06
-	prefixAccountKey byte = 0x07
-	prefixProject    byte = 0x08
-	prefixProjectKey byte = 0x09
-	prefixExpiry     byte = 0x0A
-	prefixWatch      byte = 0x0B
-	prefixChain      byte = 0x0C
+	prefixStream        byte = 0x01
+	prefixClaim         byte = 0x02
+	prefixDerivation    byte = 0x03
+	prefixIndex         byte = 0x04
+	prefixCounter       byte = 0x05
+	prefixAccount       byte = 0x06
+	prefixAccountKey    byte = 0x07
+	prefixProject       byte = 0x08
+	prefixProjectKey    byte = 0x09
+	prefixExpiry        byte = 0x0A
+	prefixWatch         byte = 0x0B
+	prefixChain         byte = 0x0C
+	prefixOutbox        byte = 0x0D
+	prefixOutboxDue     byte = 0x0E
+	prefixOutboxCounter byte = 0x0F
+)
+
+// Sub-records of an outbox entry.
+const (
+	outboxRecordTag byte = 0x00
+	outboxStateTag  byte = 0x01
+)
+
+// Outbox counter kinds.
+const (
+	outboxBacklog byte = 0x01
+	outboxDead    byte = 0x02
 )
 
 // Sub-records of a stream, in key order: head sorts before the events and
@@ -146,6 +172,26 @@ func accountHashKey(h [32]byte) []byte    { return append([]byte{prefixAccountKe
 func projectKey(id uuid.UUID) []byte      { return append([]byte{prefixProject}, id[:]...) }
 func projectHashKey(h [32]byte) []byte    { return append([]byte{prefixProjectKey}, h[:]...) }
 func projectNameScope(a uuid.UUID) []byte { return a[:] }
+
+func outboxPrefix(invoice uuid.UUID) []byte {
+	k := make([]byte, 0, 1+16+8+1)
+	k = append(k, prefixOutbox)
+	return append(k, invoice[:]...)
+}
+
+func outboxKey(invoice uuid.UUID, seq uint64, tag byte) []byte {
+	return append(binary.BigEndian.AppendUint64(outboxPrefix(invoice), seq), tag)
+}
+
+func outboxDueKey(at int64, invoice uuid.UUID, seq uint64) []byte {
+	k := make([]byte, 0, 1+8+16+8)
+	k = append(k, prefixOutboxDue)
+	k = binary.BigEndian.AppendUint64(k, uint64(clampNanos(at)))
+	k = append(k, invoice[:]...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func outboxCounterKey(kind byte) []byte { return []byte{prefixOutboxCounter, kind} }
 
 // family names the index family of a sort field and filter mask.
 func family(sort SortField, mask byte) byte { return byte(sort)<<2 | mask }

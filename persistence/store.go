@@ -43,6 +43,8 @@ type Store struct {
 	db      *pebble.DB
 	stripes stripes
 	log     *slog.Logger
+	// outboxSignal has room for one signal; see OutboxSignal.
+	outboxSignal chan struct{}
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -81,7 +83,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, log: log}
+	s := &Store{db: db, log: log, outboxSignal: make(chan struct{}, 1)}
 	s.stripes.init()
 	return s, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/chain/bitcoin"
 	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/chain/ethereum"
 	"github.com/invoiced/invoiced/chain/hd"
 )
 
@@ -22,6 +23,18 @@ type BitcoinNode struct {
 	URL, User, Password string
 	Net                 hd.Net
 	XPub                string
+}
+
+// EthereumNode is an Ethereum JSON-RPC node the server follows for ETH
+// and, when USDTContract is set, the USDT ERC-20 token; XPub is the
+// account-level extended public key of m/44'/60'/0' (ETH deposit addresses
+// are m/44'/60'/0'/0/i, USDT ones m/44'/60'/0'/1/i, so a payment is always
+// attributable to one currency).
+type EthereumNode struct {
+	URL          string
+	Net          string // network name for metrics and logs, e.g. "mainnet"
+	XPub         string
+	USDTContract string
 }
 
 // chains is what the server follows and derives addresses from.
@@ -50,6 +63,27 @@ func buildChains(cfg Config, enabled []string) (chains, error) {
 			return c, fmt.Errorf("BTC node: %w", err)
 		}
 		c.derivers["BTC"] = d
+		c.nodes = append(c.nodes, node)
+	}
+	if e := cfg.Ethereum; e != nil {
+		eth, err := hd.NewEthereum(e.XPub, hd.BranchETH)
+		if err != nil {
+			return c, fmt.Errorf("ETH extended public key: %w", err)
+		}
+		ecfg := ethereum.Config{URL: e.URL, Net: "ethereum-" + e.Net, Native: "ETH"}
+		c.derivers["ETH"] = eth
+		if e.USDTContract != "" {
+			usdt, err := hd.NewEthereum(e.XPub, hd.BranchUSDT)
+			if err != nil {
+				return c, fmt.Errorf("USDT extended public key: %w", err)
+			}
+			ecfg.Tokens = []ethereum.Token{{Currency: "USDT", Contract: e.USDTContract}}
+			c.derivers["USDT"] = usdt
+		}
+		node, err := ethereum.New(ecfg)
+		if err != nil {
+			return c, fmt.Errorf("ETH node: %w", err)
+		}
 		c.nodes = append(c.nodes, node)
 	}
 	devDeriver := devchain.NewDeriver(devchain.DevSeed())

@@ -60,11 +60,16 @@ type Config struct {
 	RateInterval, RateStaleness time.Duration
 	// Bitcoin, when set, is the BTC node and extended public key; in dev
 	// mode currencies without a real node use the dev chain.
-	Bitcoin               *BitcoinNode
+	Bitcoin *BitcoinNode
+	// Ethereum, when set, is the ETH (and USDT) node and extended public key.
+	Ethereum              *EthereumNode
 	ActorIdle             time.Duration
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
 	EnableSimulate        bool
+	// PprofListen, when set, serves net/http/pprof on this separate address
+	// (e.g. 127.0.0.1:6060; port 0 picks a free one). Empty: no pprof.
+	PprofListen string
 	// Confirmations overrides the required confirmations per currency (dev
 	// mode defaults every currency to 1).
 	Confirmations map[string]int
@@ -77,6 +82,13 @@ type Config struct {
 	AutoMine time.Duration
 	// ExpiryInterval is how often the expiry schedule is scanned (default 1 s).
 	ExpiryInterval time.Duration
+	// WebhookInterval is how often the webhook schedule is scanned when no
+	// commit or finished attempt wakes the dispatcher (default 1 s).
+	WebhookInterval time.Duration
+	// WebhookWorkers bounds webhook attempts in flight (default 32).
+	WebhookWorkers int
+	// WebhookAttemptTimeout bounds one webhook attempt (default 10 s).
+	WebhookAttemptTimeout time.Duration
 	// Now is the clock of every decision (nil = time.Now); tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger // nil = discard
@@ -89,6 +101,8 @@ type Config struct {
 type Server struct {
 	// Addr is the address the API listens on.
 	Addr string
+	// PprofAddr is the address pprof listens on; empty when not configured.
+	PprofAddr string
 	// AccountKey is the bootstrap account's key when this process knows it
 	// (configured, or generated or read in dev mode); empty otherwise.
 	AccountKey string
@@ -102,6 +116,7 @@ type Server struct {
 	dev      devNetwork
 	api      *httpapi.Server
 	http     *http.Server
+	pprof    *http.Server // nil unless Config.PprofListen is set
 	served   chan error
 }
 
@@ -197,6 +212,23 @@ func Start(cfg Config) (_ *Server, err error) {
 	}
 	s.registry.StartExpiry(s.ctx, orDefault(cfg.ExpiryInterval, time.Second))
 
+	// Webhooks: the dispatcher delivers the outbox the invoice actors write.
+	// Its own Sender keeps its per-host cap equal to the dispatcher's. The
+	// dispatcher must be stopped before the store closes, so it stops with
+	// s.cancel, which close calls first.
+	dispatcher, err := s.registry.StartDispatcher(s.ctx, actors.DispatcherConfig{
+		Sender: webhooks.NewSender(webhooks.SenderOptions{
+			AllowPrivate: cfg.AllowPrivateCallbacks, AttemptTimeout: cfg.WebhookAttemptTimeout, MaxPerHost: 8,
+		}),
+		Interval: orDefault(cfg.WebhookInterval, time.Second), Workers: cfg.WebhookWorkers, PerHost: 8,
+	})
+	if err != nil {
+		return nil, err
+	}
+	stopBackground := s.cancel
+	s.cancel = func() { stopBackground(); dispatcher.Stop() }
+	s.metrics.MustRegister(dispatcher)
+
 	store := s.store
 	hcfg := httpapi.Config{
 		Invoices: s.registry, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log,
@@ -220,6 +252,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	if cfg.Mode == "dev" && len(s.dev) > 0 {
 		hcfg.Dev = s.dev // the faucet exists only in dev mode
 	}
+	hcfg.Outbox = dispatcher
 	s.api = httpapi.New(hcfg)
 	s.http = &http.Server{
 		Handler:           s.api,
@@ -233,6 +266,12 @@ func Start(cfg Config) (_ *Server, err error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if cfg.PprofListen != "" {
+		if err := s.startPprof(cfg.PprofListen); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	s.Addr = ln.Addr().String()
 	fmt.Fprintf(cfg.Stdout, "invoiced (%s mode) listening on http://%s  (data in %s)\n", cfg.Mode, s.Addr, cfg.DataDir)
@@ -254,6 +293,7 @@ func (s *Server) Served() <-chan error { return s.served }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.log.Info("shutting down: draining in-flight requests")
 	s.api.Drain()
+	s.stopPprof()
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		err = fmt.Errorf("drain requests: %w", err)
@@ -287,9 +327,13 @@ func buildRules(cfg Config, enabled []string) (*engine.Rules, error) {
 	}
 	var cs []engine.Currency
 	for _, c := range engine.DefaultCurrencies() {
-		if on[c.Code] {
-			cs = append(cs, c)
+		if !on[c.Code] {
+			continue
 		}
+		if c.Code == "USDT" && cfg.Ethereum != nil && cfg.Ethereum.USDTContract != "" {
+			c.TokenContract = cfg.Ethereum.USDTContract // payment URIs name the contract followed
+		}
+		cs = append(cs, c)
 	}
 	known := map[string]bool{}
 	for i := range cs {

@@ -300,17 +300,26 @@ func TestMetrics_ExposeEveryFamily(t *testing.T) {
 	h := newHarness(t, nil)
 	inv := h.create(`{"order_id":"o","crypto_amount":"0.001","currency":"BTC"}`)
 	h.pay("BTC", inv.BlockchainDetails.Address, "0.001")
+	h.await(inv.ID, "pending", "100000")
 	h.mine("BTC", 1)
 	h.await(inv.ID, "completed", "100000")
 	h.call("GET", "/api/v1/invoices/"+inv.ID, h.key, "", 200, nil)
 
-	resp, err := http.Get("http://" + h.srv.Addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// Counters move just after the commit a reader can already see: poll.
+	scrape := func() string {
+		resp, err := http.Get("http://" + h.srv.Addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	body := string(b)
+	body := scrape()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(body, `to="completed"} 1`) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		body = scrape()
+	}
 	for _, want := range []string{
 		`invoiced_http_requests_total{code="201",method="POST",route="/api/v1/invoices"} 1`,
 		`invoiced_http_request_duration_seconds_bucket{method="GET",route="/api/v1/invoices/:invoice_id"`,

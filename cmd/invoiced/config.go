@@ -31,6 +31,7 @@ type config struct {
 	WatchGrace          time.Duration
 	AutoMine            time.Duration
 	BTC                 *btcConfig
+	ETH                 *ethConfig
 	ActorIdle           time.Duration
 	TrustedProxies      []netip.Prefix
 	ShutdownTimeout     time.Duration
@@ -40,11 +41,20 @@ type config struct {
 	// EnableSimulate mounts POST /webhooks/simulate in prod mode; dev mode
 	// always has it.
 	EnableSimulate bool
+	// PprofListen serves net/http/pprof on this separate address; empty
+	// leaves it off.
+	PprofListen string
 }
 
 // btcConfig is the Bitcoin node and the merchant's extended public key.
 type btcConfig struct {
 	URL, User, Password, Net, XPub string
+}
+
+// ethConfig is the Ethereum node, the merchant's extended public key and
+// the USDT contract.
+type ethConfig struct {
+	URL, Net, XPub, USDTContract string
 }
 
 // setting is one flag with its environment variable and help text, listed
@@ -76,11 +86,16 @@ var settings = []setting{
 	{"btc-rpc-password", "INVOICED_BTC_RPC_PASSWORD", "", "BTC node RPC password (prefer the environment variable)"},
 	{"btc-net", "INVOICED_BTC_NET", "mainnet", "BTC network: mainnet, testnet or regtest"},
 	{"btc-xpub", "INVOICED_BTC_XPUB", "", "account-level extended public key for BTC deposit addresses (BIP84 zpub/xpub, vpub/tpub)"},
+	{"eth-rpc-url", "INVOICED_ETH_RPC_URL", "", "Ethereum JSON-RPC URL to follow for ETH (and USDT)"},
+	{"eth-net", "INVOICED_ETH_NET", "mainnet", "Ethereum network name for logs and metrics"},
+	{"eth-xpub", "INVOICED_ETH_XPUB", "", "account-level extended public key of m/44'/60'/0' for ETH and USDT deposit addresses"},
+	{"usdt-contract", "INVOICED_USDT_CONTRACT", "", "USDT ERC-20 contract address to follow (mainnet: 0xdAC17F958D2ee523a2206206994597C13D831ec7)"},
 	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
 	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
 	{"shutdown-timeout", "INVOICED_SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests"},
 	{"allow-private-callbacks", "INVOICED_ALLOW_PRIVATE_CALLBACKS", "false", "let webhooks reach loopback/private addresses (development only)"},
 	{"enable-simulate", "INVOICED_ENABLE_SIMULATE", "false", "serve POST /api/v1/webhooks/simulate in prod mode"},
+	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
 }
 
 // parseConfig reads args (without the program name) and the environment.
@@ -104,7 +119,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	c := config{
 		Listen: get("listen"), DataDir: get("data-dir"), Mode: get("mode"),
 		BootstrapAccountKey: get("bootstrap-account-key"), LogFormat: get("log-format"),
-		LogLevel: get("log-level"), Rates: get("rates"),
+		LogLevel: get("log-level"), Rates: get("rates"), PprofListen: get("pprof-listen"),
 	}
 	var err error
 	intVal := func(name string, dst *int, lo, hi int) {
@@ -171,6 +186,12 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			return config{}, fmt.Errorf("-btc-rpc-url and -btc-xpub go together")
 		}
 		c.BTC = &btcConfig{URL: url, User: get("btc-rpc-user"), Password: get("btc-rpc-password"), Net: get("btc-net"), XPub: get("btc-xpub")}
+	}
+	if url := get("eth-rpc-url"); url != "" || get("eth-xpub") != "" {
+		if url == "" || get("eth-xpub") == "" {
+			return config{}, fmt.Errorf("-eth-rpc-url and -eth-xpub go together")
+		}
+		c.ETH = &ethConfig{URL: url, Net: get("eth-net"), XPub: get("eth-xpub"), USDTContract: get("usdt-contract")}
 	}
 	if c.DefaultExpireMin > c.MaxExpireMin {
 		return config{}, fmt.Errorf("-default-expire-min %d exceeds -max-expire-min %d", c.DefaultExpireMin, c.MaxExpireMin)

@@ -148,3 +148,20 @@ func TestServe_RefusesPrivateOrBadExtendedKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfig_PprofListen(t *testing.T) {
+	cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"INVOICED_PPROF_LISTEN": "127.0.0.1:6060"}[k] })
+	if err != nil || cfg.PprofListen != "127.0.0.1:6060" {
+		t.Fatalf("env: %q, %v", cfg.PprofListen, err)
+	}
+	cfg, err = parseConfig([]string{"-pprof-listen", "127.0.0.1:6061"}, func(string) string { return "" })
+	if err != nil || cfg.PprofListen != "127.0.0.1:6061" {
+		t.Fatalf("flag: %q, %v", cfg.PprofListen, err)
+	}
+	if sc, err := serverConfig(cfg, nil, io.Discard); err != nil || sc.PprofListen != "127.0.0.1:6061" {
+		t.Fatalf("server config: %q, %v", sc.PprofListen, err)
+	}
+	if cfg, _ := parseConfig(nil, func(string) string { return "" }); cfg.PprofListen != "" {
+		t.Fatalf("pprof on by default: %q", cfg.PprofListen)
+	}
+}

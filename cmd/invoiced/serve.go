@@ -37,13 +37,17 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 		}
 		btc = &server.BitcoinNode{URL: b.URL, User: b.User, Password: b.Password, Net: net, XPub: b.XPub}
 	}
+	var eth *server.EthereumNode
+	if e := cfg.ETH; e != nil {
+		eth = &server.EthereumNode{URL: e.URL, Net: e.Net, XPub: e.XPub, USDTContract: e.USDTContract}
+	}
 	return server.Config{
 		Listen: cfg.Listen, DataDir: cfg.DataDir, Mode: cfg.Mode, BootstrapAccountKey: cfg.BootstrapAccountKey,
 		DefaultExpireMin: cfg.DefaultExpireMin, MaxExpireMin: cfg.MaxExpireMin, DefaultErrorPercent: cfg.DefaultErrorPercent,
 		RateOverrides: overrides, RateProviders: cfg.RateProviders, RateInterval: cfg.RateInterval, RateStaleness: cfg.RateStaleness,
-		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc,
+		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc, Ethereum: eth,
 		ActorIdle: cfg.ActorIdle, TrustedProxies: cfg.TrustedProxies,
-		AllowPrivateCallbacks: cfg.AllowPrivateCallbacks, EnableSimulate: cfg.EnableSimulate,
+		AllowPrivateCallbacks: cfg.AllowPrivateCallbacks, EnableSimulate: cfg.EnableSimulate, PprofListen: cfg.PprofListen,
 		Logger: log, Stdout: stdout,
 	}, nil
 }

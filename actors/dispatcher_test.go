@@ -1,0 +1,176 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
+	"github.com/invoiced/invoiced/webhooks"
+)
+
+// gatedSender is the outside world: it answers 200 once its gate is open
+// (nil = at once) and keeps count of what is in flight per host.
+type gatedSender struct {
+	mu                sync.Mutex
+	gate              chan struct{}
+	inflight, maxHost map[string]int
+	total, maxTotal   int
+	sent              []string
+}
+
+func newGatedSender(gate chan struct{}) *gatedSender {
+	return &gatedSender{gate: gate, inflight: map[string]int{}, maxHost: map[string]int{}}
+}
+
+func (g *gatedSender) Send(ctx context.Context, d webhooks.Delivery) (webhooks.Result, error) {
+	host := hostOf(d.URL)
+	g.mu.Lock()
+	g.inflight[host]++
+	g.total++
+	g.maxHost[host] = max(g.maxHost[host], g.inflight[host])
+	g.maxTotal = max(g.maxTotal, g.total)
+	g.sent = append(g.sent, d.ID)
+	gate := g.gate
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.inflight[host]--
+		g.total--
+		g.mu.Unlock()
+	}()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return webhooks.Result{}, ctx.Err()
+		}
+	}
+	return webhooks.Result{StatusCode: 200, Duration: time.Millisecond}, nil
+}
+
+func (g *gatedSender) snapshot() (total int, perHost map[string]int, sent []string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.total, maps.Clone(g.inflight), slices.Clone(g.sent)
+}
+
+func startTestDispatcher(t *testing.T, r *Registry, cfg DispatcherConfig) *Dispatcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.Interval = 10 * time.Millisecond
+	d, err := r.StartDispatcher(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); d.Stop() }) // before the registry's cleanup closes the store
+	return d
+}
+
+// cancelledInvoice creates an invoice with callback url and cancels it:
+// one webhook.
+func cancelledInvoice(t *testing.T, r *Registry, project uuid.UUID, url string) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	inv, _, err := r.Create(ctx, project, engine.CreateRequest{OrderID: uuid.NewString(), Currency: "BTC", CryptoAmount: ptr("0.001"), CallbackURL: ptr(url)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ChangeStatus(ctx, project, inv.ID, engine.StatusCancelled, ""); err != nil {
+		t.Fatal(err)
+	}
+	return inv.ID
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func createProject(t *testing.T, store *persistence.Store) uuid.UUID {
+	t.Helper()
+	acct := persistence.Account{ID: uuid.New(), KeyHash: webhooks.SigningKey(uuid.NewString()), CreatedAt: time.Now()}
+	if err := store.PutAccount(acct); err != nil {
+		t.Fatal(err)
+	}
+	p := persistence.Project{ID: uuid.New(), AccountID: acct.ID, Name: "shop", KeyHash: webhooks.SigningKey(uuid.NewString()), CreatedAt: time.Now()}
+	if err := store.CreateProject(p); err != nil {
+		t.Fatal(err)
+	}
+	return p.ID
+}
+
+func TestDispatcher_WorkersAndPerHostCap(t *testing.T) {
+	r, store := newBenchRegistry(t)
+	project := createProject(t, store)
+	for i := range 15 {
+		host := "a.example"
+		if i >= 12 {
+			host = "b.example"
+		}
+		cancelledInvoice(t, r, project, "http://"+host+"/hook")
+	}
+	gate := make(chan struct{})
+	sender := newGatedSender(gate)
+	startTestDispatcher(t, r, DispatcherConfig{Sender: sender, Workers: 6, PerHost: 4})
+
+	// Host a's twelve webhooks are due first but take only its four slots;
+	// host b's go ahead with the workers left.
+	eventually(t, "six attempts in flight", func() bool { n, _, _ := sender.snapshot(); return n == 6 })
+	if _, perHost, _ := sender.snapshot(); perHost["a.example:80"] != 4 || perHost["b.example:80"] != 2 {
+		t.Fatalf("in flight per host %v, want a:4 b:2", perHost)
+	}
+	close(gate)
+	eventually(t, "every webhook delivered", func() bool { b, _, _ := store.OutboxCounts(); return b == 0 })
+	_, _, sent := sender.snapshot()
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if len(sent) != 15 || sender.maxTotal != 6 || sender.maxHost["a.example:80"] != 4 {
+		t.Fatalf("%d sent, at most %d at once and %d to host a; want 15, 6, 4", len(sent), sender.maxTotal, sender.maxHost["a.example:80"])
+	}
+}
+
+func TestDispatcher_RedeliverDuringAnAttemptSendsAgain(t *testing.T) {
+	r, store := newBenchRegistry(t)
+	project := createProject(t, store)
+	gate := make(chan struct{})
+	sender := newGatedSender(gate)
+	d := startTestDispatcher(t, r, DispatcherConfig{Sender: sender})
+	id := cancelledInvoice(t, r, project, "http://a.example/hook")
+	eventually(t, "the first attempt", func() bool { n, _, _ := sender.snapshot(); return n == 1 })
+
+	whID := WebhookID(id, 2)
+	rec, err := d.Redeliver(context.Background(), project, id, whID)
+	if err != nil || rec.Status != "pending" {
+		t.Fatalf("redeliver: %+v %v", rec, err)
+	}
+	if _, err := d.Redeliver(context.Background(), uuid.New(), id, whID); err == nil {
+		t.Fatal("another project redelivered the webhook")
+	}
+	close(gate)
+	// The attempt that began before the request does not satisfy it.
+	var list []WebhookRecord
+	eventually(t, "delivered by a second attempt", func() bool {
+		list, err = d.Webhooks(context.Background(), project, id)
+		return err == nil && len(list) == 1 && list[0].Status == "delivered"
+	})
+	if _, _, sent := sender.snapshot(); len(sent) != 2 || sent[0] != whID || sent[1] != whID || len(list[0].Attempts) != 2 {
+		t.Fatalf("sent %v, attempts %+v", sent, list[0].Attempts)
+	}
+	if _, err := d.Redeliver(context.Background(), project, id, "wh_nope"); !errors.Is(err, ErrWebhookNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}

@@ -1,0 +1,68 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
+	"github.com/invoiced/invoiced/view"
+)
+
+// Webhook event names: the "event" field of a webhook body.
+const (
+	EventStatusChanged = "invoice.status_changed"
+	EventPaymentSeen   = "invoice.payment_seen"
+)
+
+// webhookEvent names the webhook an event causes, "" for none.
+func webhookEvent(e engine.Event) string {
+	switch e.(type) {
+	case engine.StatusChanged:
+		return EventStatusChanged
+	case engine.PaymentSeen:
+		return EventPaymentSeen
+	}
+	return ""
+}
+
+// WebhookID is the X-Webhook-Id of the webhook reporting the event at
+// version of invoice: derived, so it is the same on every retry and after
+// every restart.
+func WebhookID(invoice uuid.UUID, version uint64) string {
+	return fmt.Sprintf("wh_%s_%d", invoice, version)
+}
+
+// outboxRecords are the webhooks of one decision: one per status change and
+// per payment seen, when the invoice has a callback URL. Every body carries
+// the state after the whole decision (so a payment's webhook already shows
+// the status it caused); Seq is the event's stream version.
+func (r *Registry) outboxRecords(before, after engine.Invoice, events []engine.Event) ([]persistence.OutboxRecord, error) {
+	if after.CallbackURL == "" {
+		return nil, nil
+	}
+	var out []persistence.OutboxRecord
+	var inv view.Invoice
+	created := r.cfg.Now().UnixNano()
+	for i, e := range events {
+		name := webhookEvent(e)
+		if name == "" {
+			continue
+		}
+		if out == nil {
+			inv = view.FromInvoice(after, r.cfg.Rules.Currencies)
+		}
+		body, err := json.Marshal(view.Webhook{Invoice: inv, Event: name})
+		if err != nil {
+			return nil, fmt.Errorf("encode webhook of invoice %s: %w", after.ID, err)
+		}
+		seq := before.Version + 1 + uint64(i)
+		out = append(out, persistence.OutboxRecord{
+			Seq: seq, ID: WebhookID(after.ID, seq), Event: name, ProjectID: after.ProjectID,
+			URL: after.CallbackURL, Body: body, CreatedAt: created,
+		})
+	}
+	return out, nil
+}

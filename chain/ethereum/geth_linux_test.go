@@ -1,0 +1,12 @@
+package ethereum
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// killWithParent has the kernel kill geth if the test binary dies first (a
+// go test -timeout panic skips t.Cleanup).
+func killWithParent(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
