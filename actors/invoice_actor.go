@@ -21,6 +21,7 @@ type decideMsg struct {
 	project  uuid.UUID
 	internal bool
 	cmd      engine.Command
+	cmds     []engine.Command // more commands after cmd, decided in order
 	claims   []persistence.Claim
 }
 
@@ -86,9 +87,22 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 	if a.inv.Exists() && !msg.internal && a.inv.ProjectID != msg.project {
 		return reply{err: engine.ErrNotFound}
 	}
-	events, err := a.reg.cfg.Rules.Decide(a.inv, msg.cmd)
-	if err != nil {
-		return reply{err: err}
+	// A chain round may bring several observations for one invoice: they
+	// are decided in order on the evolving state and committed together,
+	// one synced batch for the lot.
+	cmds := msg.cmds
+	if msg.cmd != nil {
+		cmds = append([]engine.Command{msg.cmd}, cmds...)
+	}
+	var events []engine.Event
+	state := a.inv
+	for _, cmd := range cmds {
+		evs, err := a.reg.cfg.Rules.Decide(state, cmd)
+		if err != nil {
+			return reply{err: err}
+		}
+		state = engine.ApplyAll(state, evs)
+		events = append(events, evs...)
 	}
 	if len(events) == 0 {
 		return reply{inv: a.inv} // nothing changed (a repeated observation): nothing to write

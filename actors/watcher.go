@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"context"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 
@@ -22,9 +20,9 @@ type watchMsg struct {
 }
 
 // watcherActor maps chain observations for one address to its invoice: it
-// forwards them to the invoice actor in order and answers once the invoice
-// has durably applied them, so the monitor advances its cursor only past
-// blocks whose payments are on disk. Like invoice actors it is virtual:
+// forwards them to the invoice actor in order, and the invoice answers the
+// monitor once it has durably applied them, so the monitor advances its
+// cursor only past blocks whose payments are on disk. Like invoice actors it is virtual:
 // activated when the chain has news for its address, passivated when idle.
 type watcherActor struct {
 	key   watchKey
@@ -41,22 +39,17 @@ func (w *watcherActor) Receive(ctx actor.Context) {
 			ctx.Stop(ctx.Self())
 		}
 	case watchMsg:
-		ctx.Respond(w.forward(msg))
+		w.forward(ctx, msg)
 		w.entry.processed.Add(1)
 	}
 }
 
-func (w *watcherActor) forward(msg watchMsg) reply {
-	for _, cmd := range msg.cmds {
-		rep, err := w.reg.ask(context.Background(), msg.invoice, false, decideMsg{internal: true, cmd: cmd})
-		if err == nil {
-			err = rep.err
-		}
-		if err != nil {
-			return reply{err: err}
-		}
-	}
-	return reply{}
+// forward hands the round's commands to the invoice actor in one message,
+// with the monitor as the sender: the invoice answers the monitor directly
+// once it has durably applied them, and the watcher is free at once.
+func (w *watcherActor) forward(ctx actor.Context, msg watchMsg) {
+	e := w.reg.invoices.route(msg.invoice, w.reg.invoiceActorFor(msg.invoice, false))
+	ctx.RequestWithCustomSender(e.pid, decideMsg{internal: true, cmds: msg.cmds}, ctx.Sender())
 }
 
 func (r *Registry) watcherFor(k watchKey) func(*entry) actor.Actor {

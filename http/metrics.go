@@ -19,7 +19,11 @@ type httpMetrics struct {
 	inFlight prometheus.Gauge
 }
 
+// newHTTPMetrics returns nil without a registry: nothing is measured then.
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	if reg == nil {
+		return nil
+	}
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invoiced_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
@@ -32,9 +36,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Name: "invoiced_http_requests_in_flight", Help: "HTTP requests being served.",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.inFlight)
-	}
+	reg.MustRegister(m.requests, m.duration, m.inFlight)
 	return m
 }
 
@@ -101,6 +103,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // instrument serves r through next and records its metrics.
 func (m *httpMetrics) instrument(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) {
+	if m == nil {
+		next(w, r)
+		return
+	}
 	route := "unmatched"
 	r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
 	rec := &statusRecorder{ResponseWriter: w}
