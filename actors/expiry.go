@@ -21,11 +21,11 @@ const expiryBatch = 512
 // same batch as the invoice's events, not a timer per invoice, so a restart
 // loses nothing and a million pending expiries cost no goroutines.
 func (r *Registry) StartExpiry(ctx context.Context, interval time.Duration) {
-	startTicking(ctx, r.system, interval, nil, func(ctx context.Context) {
+	startTicking(ctx, r.system, interval, nil, r.guarded(func(ctx context.Context) {
 		if _, err := r.ExpireDue(ctx); err != nil {
 			r.cfg.Logger.Warn("expiry scan failed", slog.Any("err", err))
 		}
-	})
+	}))
 }
 
 // ExpireDue sends Expire to every invoice due by now and returns how many

@@ -15,6 +15,7 @@ type metrics struct {
 
 	chainHeight  *prometheus.GaugeVec   // network
 	chainTip     *prometheus.GaugeVec   // network
+	chainLag     *prometheus.GaugeVec   // network
 	matched      *prometheus.CounterVec // currency
 	unwatched    *prometheus.CounterVec // currency: outputs to addresses no invoice owns
 	reorgs       *prometheus.CounterVec // network
@@ -42,6 +43,9 @@ func newMetrics(reg prometheus.Registerer, r *Registry) *metrics {
 		chainTip: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "invoiced_chain_node_height", Help: "Height of the node's best block at the monitor's last poll.",
 		}, []string{"network"}),
+		chainLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "invoiced_chain_lag_blocks", Help: "Blocks the node is ahead of what the monitor durably processed.",
+		}, []string{"network"}),
 		matched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invoiced_chain_payments_matched_total", Help: "Outputs matched to watched deposit addresses, by currency.",
 		}, []string{"currency"}),
@@ -62,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, r *Registry) *metrics {
 		return m
 	}
 	reg.MustRegister(m.created, m.transitions, m.activations, m.passivated,
-		m.chainHeight, m.chainTip, m.matched, m.unwatched, m.reorgs, m.nodeErrors, m.expirySweeps,
+		m.chainHeight, m.chainTip, m.chainLag, m.matched, m.unwatched, m.reorgs, m.nodeErrors, m.expirySweeps,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "invoiced_actors_live", Help: "Invoice actors in memory.", ConstLabels: prometheus.Labels{"kind": "invoice"},
 		}, func() float64 { return float64(r.invoices.live.Load()) }),

@@ -68,6 +68,11 @@ type Monitor struct {
 	state monitorState // owned by the monitor actor's rounds
 	byKey map[string]*tracked
 
+	poll     time.Duration
+	tip      uint64    // the node's height at the last poll
+	failures int       // consecutive failed rounds (the monitor actor's)
+	retryAt  time.Time // no round before this after a failure
+
 	mu      sync.Mutex // guards health and cursor, read by readiness checks
 	cursor  chain.Cursor
 	lastErr error
@@ -83,7 +88,7 @@ type changer interface{ Changed() <-chan struct{} }
 // It loads the monitor's state from the store; a network never followed
 // before starts at its current tip.
 func (r *Registry) StartMonitor(ctx context.Context, node chain.Node, poll time.Duration) (*Monitor, error) {
-	m := &Monitor{reg: r, node: node, network: node.Network(), log: r.cfg.Logger.With("network", node.Network()), byKey: map[string]*tracked{}}
+	m := &Monitor{reg: r, node: node, network: node.Network(), poll: poll, log: r.cfg.Logger.With("network", node.Network()), byKey: map[string]*tracked{}}
 	b, err := r.cfg.Store.ChainState(m.network)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
@@ -102,7 +107,7 @@ func (r *Registry) StartMonitor(ctx context.Context, node chain.Node, poll time.
 		wake = c.Changed()
 	}
 	m.cursor = chain.Cursor{Height: m.state.Height, Hash: m.state.Hash}
-	startTicking(ctx, r.system, poll, wake, m.round)
+	startTicking(ctx, r.system, poll, wake, r.guarded(m.round))
 	return m, nil
 }
 
@@ -127,6 +132,11 @@ func (m *Monitor) Cursor() chain.Cursor {
 }
 
 func (m *Monitor) round(ctx context.Context) {
+	// After failures the node is retried with exponential backoff (the
+	// poll interval doubling up to a minute), not hammered every tick.
+	if time.Now().Before(m.retryAt) {
+		return
+	}
 	err := m.follow(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -134,12 +144,14 @@ func (m *Monitor) round(ctx context.Context) {
 	if err != nil {
 		m.reg.metrics.nodeErrors.WithLabelValues(m.network).Inc()
 		if m.lastErr == nil || m.lastErr.Error() != err.Error() {
-			m.log.Warn("chain monitor round failed", slog.Any("err", err))
+			m.log.Warn("chain monitor round failed", slog.Any("err", err), slog.Int("failures", m.failures+1))
 		}
 		m.lastErr = err
+		m.failures++
+		m.retryAt = time.Now().Add(min(m.poll<<min(m.failures, 16), time.Minute))
 		return
 	}
-	m.lastErr, m.lastOK = nil, time.Now()
+	m.lastErr, m.lastOK, m.failures, m.retryAt = nil, time.Now(), 0, time.Time{}
 }
 
 // follow is one round: read the mempool, walk the chain from the cursor to
@@ -157,6 +169,7 @@ func (m *Monitor) follow(ctx context.Context) error {
 		return fmt.Errorf("tip: %w", err)
 	}
 	m.reg.metrics.chainTip.WithLabelValues(m.network).Set(float64(tip.Height))
+	m.tip = tip.Height
 	durable := monitorState{Height: m.state.Height, Hash: m.state.Hash, Recent: append([]string(nil), m.state.Recent...)}
 	tracking := len(m.state.Pay)
 	for steps := 0; steps < maxBlocksPerRound && (m.state.Height != tip.Height || m.state.Hash != tip.Hash); steps++ {
@@ -401,6 +414,11 @@ func (m *Monitor) dispatch(ctx context.Context) error {
 	m.cursor = chain.Cursor{Height: m.state.Height, Hash: m.state.Hash}
 	m.mu.Unlock()
 	m.reg.metrics.chainHeight.WithLabelValues(m.network).Set(float64(m.state.Height))
+	lag := 0.0
+	if m.tip > m.state.Height {
+		lag = float64(m.tip - m.state.Height)
+	}
+	m.reg.metrics.chainLag.WithLabelValues(m.network).Set(lag)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -49,6 +50,13 @@ type Registry struct {
 	watch     *watchlist
 	metrics   *metrics
 	stop      context.CancelFunc // ends the registry's background work
+
+	// gate lets Shutdown wait for the ticking actors' rounds (monitors, the
+	// expiry scan) in progress: a round holds it shared, Shutdown takes it
+	// exclusively and closes it, so no round touches the store once the
+	// registry is shut down.
+	gate   sync.RWMutex
+	closed bool
 }
 
 // New starts the actor system and the registry.
@@ -102,7 +110,22 @@ func New(cfg Config) (*Registry, error) {
 // no request is waiting on an actor.
 func (r *Registry) Shutdown() {
 	r.stop()
+	r.gate.Lock()
+	r.closed = true
+	r.gate.Unlock()
 	r.system.Shutdown()
+}
+
+// guarded wraps a ticking actor's round so Shutdown can wait for it.
+func (r *Registry) guarded(work func(context.Context)) func(context.Context) {
+	return func(ctx context.Context) {
+		r.gate.RLock()
+		defer r.gate.RUnlock()
+		if r.closed || ctx.Err() != nil {
+			return
+		}
+		work(ctx)
+	}
 }
 
 // LiveActors is the number of invoice actors in memory.

@@ -223,3 +223,12 @@ func TestPublicEndpoints(t *testing.T) {
 		}
 	}
 }
+
+func TestDevRoutes_AbsentWithoutDevChain(t *testing.T) {
+	e := newEnv(t, t.TempDir(), envOpts{}) // no dev chain, as in prod mode
+	for _, p := range []string{"/dev/pay", "/dev/mine"} {
+		if r := e.do("POST", p, "", `{"currency":"BTC","address":"x","amount":"1"}`); r.status != http.StatusNotFound {
+			t.Errorf("%s without a dev chain: %d, want 404", p, r.status)
+		}
+	}
+}

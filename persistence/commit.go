@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
@@ -42,6 +43,7 @@ type Commit struct {
 // keys, so no concurrent Commit can take a claim or advance the stream in
 // between; commits with disjoint keys proceed in parallel and share fsyncs.
 func (s *Store) Commit(c Commit) (uint64, error) {
+	defer func(start time.Time) { s.commitLatency.Observe(time.Since(start).Seconds()) }(time.Now())
 	if len(c.Events) == 0 {
 		return 0, fmt.Errorf("commit stream %s: no events: %w", c.Stream, ErrInvalidArgument)
 	}

@@ -42,7 +42,7 @@ func (s *Store) StatusTotals() (map[string]int64, error) {
 	return out, nil
 }
 
-// Collector exposes the store's health to Prometheus: WAL fsync latency,
+// Collector exposes the store's health to Prometheus: commit and WAL fsync latency,
 // compactions, disk usage, read amplification, and invoices by status. It
 // reads pebble.Metrics at scrape time, so it costs nothing between scrapes.
 func (s *Store) Collector() prometheus.Collector { return storeCollector{s} }
@@ -67,12 +67,14 @@ var (
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.s.commitLatency.Describe(ch)
 	for _, d := range []*prometheus.Desc{descFsync, descCompactions, descDisk, descReadAmp, descMemtable, descStatus, descScrapeErr} {
 		ch <- d
 	}
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.commitLatency.Collect(ch)
 	m := c.s.db.Metrics()
 	if h := m.LogWriter.FsyncLatency; h != nil {
 		if metric, err := toSeconds(h); err == nil {
