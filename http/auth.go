@@ -33,6 +33,9 @@ func (s *Server) project(h projectHandler) httprouter.Handle {
 				return
 			}
 		}
+		if s.refuseOverLimit(w, r, p.KeyHash) {
+			return
+		}
 		h(w, r, ps, p)
 	}
 }
@@ -48,8 +51,22 @@ func (s *Server) account(h accountHandler) httprouter.Handle {
 			s.writeError(w, r, newError(http.StatusUnauthorized, "unauthorized", "missing or invalid account key in the Api-key header"))
 			return
 		}
+		if s.refuseOverLimit(w, r, a.KeyHash) {
+			return
+		}
 		h(w, r, a)
 	}
+}
+
+// refuseOverLimit answers 429 when the key has used up its rate.
+func (s *Server) refuseOverLimit(w http.ResponseWriter, r *http.Request, key [32]byte) bool {
+	ok, wait := s.limits.allow(key)
+	if ok {
+		return false
+	}
+	w.Header().Set("Retry-After", retryAfter(wait))
+	s.writeError(w, r, newError(http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after "+retryAfter(wait)+" s"))
+	return true
 }
 
 func (s *Server) refuseWhileDraining(w http.ResponseWriter, r *http.Request) bool {

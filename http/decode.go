@@ -35,6 +35,9 @@ func decodeBody(r *http.Request, dst any) error {
 	if !utf8.Valid(body) {
 		return newError(http.StatusBadRequest, "invalid_json", "request body is not valid UTF-8")
 	}
+	if jsonTooDeep(body) {
+		return newError(http.StatusBadRequest, "invalid_json", fmt.Sprintf("request body nests deeper than %d levels", maxJSONDepth))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,11 +36,15 @@ type envOpts struct {
 	rates       map[string]string // nil = defaults
 	idleTimeout time.Duration
 	noSimulate  bool // leave POST /webhooks/simulate unmounted, as prod mode does
+	rateLimit   float64
+	rateBurst   int
+	maxInFlight int
+	logger      *slog.Logger
 }
 
 func newEnv(t *testing.T, dir string, opts envOpts) *env {
 	t.Helper()
-	store, err := persistence.Open(dir, persistence.Options{})
+	store, err := persistence.Open(dir, persistence.Options{Logger: opts.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +65,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		t.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, IdleTimeout: opts.idleTimeout})
+	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, IdleTimeout: opts.idleTimeout, Logger: opts.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +73,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		Invoices: reg, Accounts: accts, Rules: rules, Rates: src,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
 		SimulateEnabled: !opts.noSimulate,
+		RateLimit:       opts.rateLimit, RateBurst: opts.rateBurst, MaxConcurrent: opts.maxInFlight, Logger: opts.logger,
 	})
 	e := &env{t: t, dir: dir, store: store, registry: reg, srv: httptest.NewServer(api), accountKey: accountKey}
 	t.Cleanup(e.close)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,13 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Dev is the dev chain faucet; nil (prod mode) leaves /dev/* unmounted.
 	Dev devChains
+	// RateLimit is each API key's sustained requests per second and
+	// RateBurst its burst (429 with Retry-After beyond); 0 = no limit.
+	RateLimit float64
+	RateBurst int
+	// MaxConcurrent caps API requests in flight across all clients (503
+	// with Retry-After beyond); 0 = no cap. Health and metrics are exempt.
+	MaxConcurrent int
 	// Ready reports whether the server can serve (store open, ...); nil
 	// means always.
 	Ready func() error
@@ -65,6 +73,8 @@ type Server struct {
 	log      *slog.Logger
 	router   *httprouter.Router
 	metrics  *httpMetrics
+	limits   *limiter
+	inFlight chan struct{} // nil = no concurrency cap
 	draining atomic.Bool
 	routes   []Route // every registered route, in registration order
 }
@@ -74,7 +84,10 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)}
+	if cfg.MaxConcurrent > 0 {
+		s.inFlight = make(chan struct{}, cfg.MaxConcurrent)
+	}
 	r := router{Router: httprouter.New(), routes: &s.routes}
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
@@ -131,6 +144,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	if s.inFlight != nil && (strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/dev/")) {
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			s.writeError(w, r, newError(http.StatusServiceUnavailable, "overloaded", "too many requests in flight; retry shortly"))
+			return
+		}
+	}
 	start := time.Now()
 	s.metrics.instrument(w, r, s.router.ServeHTTP)
 	s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))

@@ -89,6 +89,12 @@ type Config struct {
 	WebhookWorkers int
 	// WebhookAttemptTimeout bounds one webhook attempt (default 10 s).
 	WebhookAttemptTimeout time.Duration
+	// RateLimit and RateBurst: each API key's sustained requests per second
+	// and burst (429 beyond; 0 = off). MaxConcurrent caps API requests in
+	// flight (503 beyond; 0 = off).
+	RateLimit     float64
+	RateBurst     int
+	MaxConcurrent int
 	// Now is the clock of every decision (nil = time.Now); tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger // nil = discard
@@ -235,8 +241,9 @@ func Start(cfg Config) (_ *Server, err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
-		Metrics:         promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
-		Registerer:      s.metrics,
+		RateLimit:       cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
+		Metrics:    promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
+		Registerer: s.metrics,
 		Ready: func() error {
 			if _, _, err := store.Snapshot(uuid.Nil); err != nil && !errors.Is(err, persistence.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)

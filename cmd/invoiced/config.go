@@ -30,6 +30,9 @@ type config struct {
 	Confirmations       map[string]int
 	WatchGrace          time.Duration
 	AutoMine            time.Duration
+	RateLimit           float64
+	RateBurst           int
+	MaxConcurrent       int
 	BTC                 *btcConfig
 	ETH                 *ethConfig
 	ActorIdle           time.Duration
@@ -93,6 +96,9 @@ var settings = []setting{
 	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
 	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
 	{"shutdown-timeout", "INVOICED_SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests"},
+	{"rate-limit", "INVOICED_RATE_LIMIT", "50", "requests per second per API key, sustained (429 with Retry-After beyond; 0 = no limit)"},
+	{"rate-burst", "INVOICED_RATE_BURST", "100", "requests per API key allowed at once above the rate"},
+	{"max-concurrent", "INVOICED_MAX_CONCURRENT", "1024", "API requests in flight across all clients (503 beyond; 0 = no cap)"},
 	{"allow-private-callbacks", "INVOICED_ALLOW_PRIVATE_CALLBACKS", "false", "let webhooks reach loopback/private addresses (development only)"},
 	{"enable-simulate", "INVOICED_ENABLE_SIMULATE", "false", "serve POST /api/v1/webhooks/simulate in prod mode"},
 	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
@@ -155,6 +161,15 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	boolVal("allow-private-callbacks", &c.AllowPrivateCallbacks)
 	boolVal("enable-simulate", &c.EnableSimulate)
 	intVal("default-expire-min", &c.DefaultExpireMin, 1, 1<<20)
+	intVal("rate-burst", &c.RateBurst, 1, 1<<20)
+	intVal("max-concurrent", &c.MaxConcurrent, 0, 1<<20)
+	if err == nil {
+		r, e := strconv.ParseFloat(get("rate-limit"), 64)
+		if e != nil || r < 0 || r > 1e6 {
+			err = fmt.Errorf("-rate-limit: want requests per second from 0 to 1e6, got %q", get("rate-limit"))
+		}
+		c.RateLimit = r
+	}
 	intVal("max-expire-min", &c.MaxExpireMin, 1, 1<<20)
 	intVal("default-allowed-error-percent", &c.DefaultErrorPercent, 0, 100)
 	durVal("actor-idle", &c.ActorIdle)

@@ -1,0 +1,134 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRateLimit_PerKey429WithRetryAfter(t *testing.T) {
+	e := newEnv(t, t.TempDir(), envOpts{rateLimit: 0.5, rateBurst: 3})
+	_, keyA := e.project("a", "") // the account key spends 2 of its 3 tokens here
+	_, keyB := e.project("b", "")
+	for i := range 3 {
+		if r := e.do("GET", "/api/v1/invoices", keyA, ""); r.status != 200 {
+			t.Fatalf("request %d within the burst: %d", i+1, r.status)
+		}
+	}
+	r := e.do("GET", "/api/v1/invoices", keyA, "")
+	code, _ := r.errorField(t)
+	if r.status != http.StatusTooManyRequests || code != "rate_limited" {
+		t.Fatalf("over the burst: %d %s", r.status, r.body)
+	}
+	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 || s > 2 {
+		t.Fatalf("Retry-After = %q, want 1..2 s at 0.5 req/s", r.header.Get("Retry-After"))
+	}
+	// Another key has its own bucket.
+	if r := e.do("GET", "/api/v1/invoices", keyB, ""); r.status != 200 {
+		t.Fatalf("other key limited too: %d", r.status)
+	}
+	// Unauthenticated requests never reach a bucket: they are 401, not 429.
+	if r := e.do("GET", "/api/v1/invoices", strings.Repeat("0", 64), ""); r.status != 401 {
+		t.Fatalf("wrong key: %d", r.status)
+	}
+}
+
+func TestConcurrencyCap_503WhenFull(t *testing.T) {
+	e := newEnv(t, t.TempDir(), envOpts{maxInFlight: 1})
+	_, key := e.project("a", "")
+	// A client that sends its headers and then stalls the body holds the
+	// only slot.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/invoices HTTP/1.1\r\nHost: x\r\nApi-Key: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", key)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := e.do("GET", "/api/v1/invoices", key, "")
+		if r.status == http.StatusServiceUnavailable {
+			if code, _ := r.errorField(t); code != "overloaded" || r.header.Get("Retry-After") == "" {
+				t.Fatalf("503 without overloaded code or Retry-After: %s", r.body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never refused while the slot was held: %d", r.status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Health stays reachable under overload.
+	if r := e.do("GET", "/healthz", "", ""); r.status != 200 {
+		t.Fatalf("healthz under overload: %d", r.status)
+	}
+}
+
+func TestDecode_DeepJSONRefused(t *testing.T) {
+	e := newEnv(t, t.TempDir(), envOpts{})
+	_, key := e.project("a", "")
+	deep := `{"order_id":"o","currency":"BTC","crypto_amount":1,"order_name":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`
+	r := e.do("POST", "/api/v1/invoices", key, deep)
+	if code, _ := r.errorField(t); r.status != 400 || code != "invalid_json" || !strings.Contains(string(r.body), "deeper") {
+		t.Fatalf("deep JSON: %d %s", r.status, r.body)
+	}
+	// Brackets inside strings are text, not nesting.
+	ok := `{"order_id":"` + strings.Repeat("[", 40) + `","currency":"BTC","crypto_amount":1}`
+	if r := e.do("POST", "/api/v1/invoices", key, ok); r.status != 201 {
+		t.Fatalf("brackets in a string: %d %s", r.status, r.body)
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLogs_NeverContainKeysOrKeyHashes(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, t.TempDir(), envOpts{logger: logger})
+	_, key := e.project("a", "")
+	inv := e.invoice(key, `{"order_id":"o","crypto_amount":"0.01","currency":"BTC"}`)
+	e.do("GET", "/api/v1/invoices/"+inv["invoice_id"].(string), key, "")
+	e.do("PATCH", "/api/v1/invoices/"+inv["invoice_id"].(string), key, `{"status":"completed"}`)
+	e.do("GET", "/api/v1/invoices", strings.Repeat("f", 64), "") // a wrong key
+	e.do("POST", "/api/v1/projects", key, `{"name":"x"}`)        // a key of the wrong kind
+	e.do("POST", "/api/v1/invoices", key, `{"order_id":`)        // malformed
+	e.close()
+
+	out := logs.String()
+	if !strings.Contains(out, "level=") {
+		t.Fatal("nothing was logged: the test would prove nothing")
+	}
+	for _, secret := range []string{e.accountKey, key, strings.Repeat("f", 64)} {
+		h := sha256.Sum256([]byte(secret))
+		for _, s := range []string{secret, hex.EncodeToString(h[:]), string(h[:])} {
+			if strings.Contains(out, s) {
+				t.Fatalf("a key or its hash appears in the logs")
+			}
+		}
+	}
+}
