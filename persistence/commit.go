@@ -88,7 +88,7 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 // commitBatch encodes everything c writes. It runs before the stripe locks
 // are taken, so the critical section is only the checks and the sync.
 func (s *Store) commitBatch(c Commit, version uint64) (*pebble.Batch, error) {
-	b := s.db.NewBatch()
+	b := s.db.NewBatchWithSize(batchSizeHint(c))
 	if err := fillCommitBatch(b, c, version); err != nil {
 		_ = b.Close()
 		return nil, err
@@ -161,4 +161,18 @@ func (s *Store) checkVersion(head []byte, expected uint64) error {
 		return fmt.Errorf("at version %d, expected %d: %w", current, expected, ErrVersionConflict)
 	}
 	return nil
+}
+
+// batchSizeHint estimates a commit's batch size so the batch buffer is
+// allocated once instead of grown by copying (the copies showed in the
+// block-match profile).
+func batchSizeHint(c Commit) int {
+	n := 2048 + len(c.Snapshot)
+	for _, e := range c.Events {
+		n += len(e) + 32
+	}
+	for _, o := range c.Outbox {
+		n += len(o.Body) + 256
+	}
+	return n
 }
