@@ -16,9 +16,15 @@ import (
 )
 
 // recentWindow is how many recent block hashes a monitor keeps to find the
-// fork point of a reorganisation, and how deep a payment's block must be
-// before the monitor stops watching it for one.
+// fork point of a reorganisation.
 const recentWindow = 100
+
+// reorgMargin is how many blocks beyond its required confirmations a
+// payment stays followed for reorganisations. Its block hash is then deeper
+// than any reorganisation the network has seen in years, and forgetting it
+// keeps the monitor's state (rewritten every round) proportional to the
+// payments of the last few blocks, not of the last recentWindow blocks.
+const reorgMargin = 6
 
 // maxBlocksPerRound bounds one round's catch-up, so progress is persisted
 // regularly while a monitor that was down walks many blocks.
@@ -422,13 +428,14 @@ func (m *Monitor) dispatch(ctx context.Context) error {
 	return nil
 }
 
-// prune forgets reverted payments and payments buried deeper than the
-// reorg window.
+// prune forgets reverted payments and confirmed payments buried
+// reorgMargin blocks beyond their required confirmations.
 func (m *Monitor) prune() {
 	kept := m.state.Pay[:0]
 	for _, t := range m.state.Pay {
 		gone := t.Missing == -1
-		deep := t.Height > 0 && m.state.Height-t.Height >= recentWindow
+		deep := t.Height > 0 && t.Sent && t.SentHeight == t.Height &&
+			m.state.Height-t.Height+1 >= uint64(m.required(t.Currency)+reorgMargin)
 		if gone || deep {
 			delete(m.byKey, t.key())
 			continue

@@ -3,11 +3,16 @@ package actors
 import (
 	"context"
 	"errors"
+	"math/big"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/engine"
 )
 
 // downNode is a node that cannot be reached until up is set.
@@ -64,5 +69,36 @@ func TestMonitor_DownNodeBacksOffAndRecovers(t *testing.T) {
 	}
 	if c := m.Cursor(); c.Height != 7 || c.Hash != "h7" {
 		t.Fatalf("cursor after recovery = %+v", c)
+	}
+}
+
+func TestMonitor_ForgetsPaymentsPastTheReorgMargin(t *testing.T) {
+	r, _ := newBenchRegistry(t) // confirmations 1
+	node := devchain.NewChain("BTC", nil)
+	m := &Monitor{reg: r, node: node, network: node.Network(), log: r.cfg.Logger, byKey: map[string]*tracked{}}
+	ctx := context.Background()
+	if err := m.follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inv, _, err := r.Create(ctx, uuid.New(), engine.CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Pay(inv.Address, big.NewInt(100_000), devchain.PayOptions{})
+	node.Mine(1)
+	if err := m.follow(ctx); err != nil || len(m.state.Pay) != 1 {
+		t.Fatalf("after the paying block: %d tracked, %v", len(m.state.Pay), err)
+	}
+	for i := 1; i < 1+reorgMargin; i++ {
+		node.Mine(1)
+		if err := m.follow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if want := 1; i < reorgMargin && len(m.state.Pay) != want {
+			t.Fatalf("%d blocks deep: %d tracked, want %d", i+1, len(m.state.Pay), want)
+		}
+	}
+	if len(m.state.Pay) != 0 {
+		t.Fatalf("payment %d blocks deep still tracked", 1+reorgMargin)
 	}
 }
