@@ -36,6 +36,9 @@ type Config struct {
 	Timeout time.Duration
 	// Progress receives a line per second of every phase; nil = silence.
 	Progress io.Writer
+	// Events sizes the event scenarios (payments, expiry, restart,
+	// webhooks); zero counts are refused for the ones that run.
+	Events EventConfig
 }
 
 // benchAccountKey is the in-process server's bootstrap account key. The
@@ -45,13 +48,14 @@ const benchAccountKey = "b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6
 
 func (c *Config) validate() error {
 	var errs []error
+	requests := hasRequestScenario(c.Scenarios)
 	if c.Shape.Conns < 1 {
 		errs = append(errs, fmt.Errorf("conns must be at least 1, got %d", c.Shape.Conns))
 	}
 	if c.Shape.Requests < 0 || c.Shape.Rate < 0 || c.Shape.Warmup < 0 || c.Invoices < 0 {
 		errs = append(errs, errors.New("requests, rate, warmup and invoices cannot be negative"))
 	}
-	if c.Shape.Requests == 0 && c.Shape.Duration <= 0 {
+	if requests && c.Shape.Requests == 0 && c.Shape.Duration <= 0 {
 		errs = append(errs, errors.New("need a positive duration or a request count"))
 	}
 	if len(c.Scenarios) == 0 {
@@ -63,10 +67,47 @@ func (c *Config) validate() error {
 			break
 		}
 	}
+	ev := c.Events
+	for _, s := range c.Scenarios {
+		if s.InProcess && c.URL != "" {
+			errs = append(errs, fmt.Errorf("scenario %s needs the in-process server (dev chain, settable clock or restart): run it without -url", s.Name))
+		}
+		positive := func(name string, v int) {
+			if v < 1 {
+				errs = append(errs, fmt.Errorf("scenario %s: %s must be at least 1, got %d", s.Name, name, v))
+			}
+		}
+		switch s.Name {
+		case "payments":
+			positive("block outputs", ev.BlockOutputs)
+			positive("blocks", ev.Blocks)
+			if ev.Watched < 0 {
+				errs = append(errs, fmt.Errorf("scenario payments: watched cannot be negative, got %d", ev.Watched))
+			}
+		case "expiry":
+			positive("expiry invoices", ev.ExpiryInvoices)
+		case "restart":
+			positive("restart invoices", ev.RestartInvoices)
+		case "webhooks":
+			positive("webhook invoices", ev.WebhookInvoices)
+		}
+	}
+	if ev.Settle < 0 {
+		errs = append(errs, errors.New("settle cannot be negative"))
+	}
 	if c.URL != "" && c.AccountKey == "" {
 		errs = append(errs, errors.New("an account key is needed with a server URL (to create the run's project)"))
 	}
 	return errors.Join(errs...)
+}
+
+func hasRequestScenario(ss []Scenario) bool {
+	for _, s := range ss {
+		if !s.Event() {
+			return true
+		}
+	}
+	return false
 }
 
 // Run does one benchmark run. Cancelling ctx (Ctrl-C) stops it early: the
@@ -80,6 +121,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.Events.Settle <= 0 {
+		cfg.Events.Settle = 2 * time.Minute
+	}
+	requests := hasRequestScenario(cfg.Scenarios)
 	parent := cfg.DataDir
 	if parent == "" {
 		parent = os.TempDir()
@@ -116,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.URL != "" {
 		rep.Settings.Target = cfg.URL
 	}
-	if cfg.URL != "" && cfg.Baseline {
+	if cfg.URL != "" && cfg.Baseline && requests {
 		rep.Notes = append(rep.Notes, "the baselines run on this machine; the server at "+cfg.URL+" may not share its filesystem or cores")
 	}
 
@@ -126,7 +171,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	baseURL := strings.TrimRight(cfg.URL, "/")
 	accountKey := cfg.AccountKey
-	if baseURL == "" {
+	// Request scenarios share one server (the -url one, or one in-process);
+	// event scenarios start their own, but for webhooks with -url.
+	if baseURL == "" && requests {
 		srv, err := server.Start(server.Config{
 			Listen: "127.0.0.1:0", DataDir: filepath.Join(root, "server"), Mode: "dev",
 			BootstrapAccountKey: benchAccountKey, DefaultExpireMin: 30, MaxExpireMin: 43200,
@@ -145,16 +192,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.logf("in-process server on %s, data in %s", baseURL, root)
 	}
 	env.BaseURL = baseURL
-	if env.ProjectKey, err = createProject(ctx, client, baseURL, accountKey, "invoicebench "+env.Nonce); err != nil {
-		if ctx.Err() != nil {
-			rep.Interrupted = true
-			rep.finish()
-			return rep, nil
+	if baseURL != "" {
+		if env.ProjectKey, err = createProject(ctx, client, baseURL, accountKey, "invoicebench "+env.Nonce); err != nil {
+			if ctx.Err() != nil {
+				rep.Interrupted = true
+				rep.finish()
+				return rep, nil
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 
 	if needsSeed(cfg.Scenarios) {
+		rep.Settings.Invoices = cfg.Invoices
 		seed, err := r.seed(ctx, env, cfg.Invoices)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -167,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Seed = seed
 	}
 
-	if cfg.Baseline {
+	if cfg.Baseline && requests {
 		for _, b := range []func(context.Context) (Result, bool, error){
 			func(ctx context.Context) (Result, bool, error) { return r.trivial(ctx, client) },
 			func(ctx context.Context) (Result, bool, error) {
@@ -186,9 +236,29 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 	}
+	events := &eventRun{cfg: cfg, ev: cfg.Events, root: root, client: client, logf: r.logf}
+	if cfg.URL != "" {
+		events.env = env
+	}
 	for _, s := range cfg.Scenarios {
 		if ctx.Err() != nil {
 			break
+		}
+		if s.Event() {
+			res, err := s.Run(ctx, events)
+			switch {
+			case ctx.Err() != nil:
+				// Interrupted: an event scenario has no partial figures.
+			case err != nil:
+				// Its setup failed: the report says so, and the run goes on.
+				res = Result{Name: s.Name, Unit: eventUnits[s.Name]}
+				res.noteErrors("setup", 1, err)
+				r.logf("%-8s failed: %v", s.Name, err)
+				rep.Scenarios = append(rep.Scenarios, res)
+			default:
+				rep.Scenarios = append(rep.Scenarios, res)
+			}
+			continue
 		}
 		ops := make([]Op, cfg.Shape.Conns)
 		for w := range ops {

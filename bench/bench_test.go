@@ -19,8 +19,9 @@ import (
 func TestRun_InProcessEveryScenarioAndBaselineWithoutErrors(t *testing.T) {
 	dataDir := t.TempDir()
 	var progress bytes.Buffer
+	requests, _ := LookupScenarios("requests")
 	rep, err := Run(context.Background(), Config{
-		Scenarios: Scenarios(), Shape: Shape{Conns: 2, Requests: 200}, Invoices: 50,
+		Scenarios: requests, Shape: Shape{Conns: 2, Requests: 200}, Invoices: 50,
 		Baseline: true, DataDir: dataDir, Progress: &progress,
 	})
 	if err != nil {
@@ -198,6 +199,8 @@ func TestRun_InterruptStillReports(t *testing.T) {
 
 func TestRun_RejectsBadConfig(t *testing.T) {
 	get, _ := LookupScenarios("get")
+	payments, _ := LookupScenarios("payments")
+	webhooks, _ := LookupScenarios("webhooks")
 	tests := []struct {
 		name string
 		cfg  Config
@@ -208,6 +211,9 @@ func TestRun_RejectsBadConfig(t *testing.T) {
 		{"reads without invoices", Config{Scenarios: get, Shape: Shape{Conns: 1, Requests: 1}}, "seeded invoice"},
 		{"url without key", Config{Scenarios: get, Shape: Shape{Conns: 1, Requests: 1}, Invoices: 1, URL: "http://x"}, "account key"},
 		{"no scenario", Config{Shape: Shape{Conns: 1, Requests: 1}}, "no scenario"},
+		{"payments without blocks", Config{Scenarios: payments, Shape: Shape{Conns: 1}, Events: EventConfig{BlockOutputs: 1}}, "blocks must be at least 1"},
+		{"payments by url", Config{Scenarios: payments, Shape: Shape{Conns: 1}, Events: DefaultEventConfig(), URL: "http://x", AccountKey: "k"}, "needs the in-process server"},
+		{"webhooks without invoices", Config{Scenarios: webhooks, Shape: Shape{Conns: 1}}, "webhook invoices must be at least 1"},
 	}
 	for _, tt := range tests {
 		if _, err := Run(context.Background(), tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -8,7 +8,10 @@
 //
 // The run is: setup (start a server in-process, or use -url; create a
 // project; seed invoices for the read scenarios), the baselines, then each
-// scenario with an optional warmup. Cancelling the context stops issuing
+// scenario with an optional warmup. Event scenarios (payments, expiry,
+// restart, webhooks; see events.go) are not request streams: each starts
+// its own server and measures how long the engine takes to work through a
+// load it sets up, polling /metrics or recording webhook arrivals. Cancelling the context stops issuing
 // requests, lets in-flight ones finish for a short grace, and still returns
 // the report of everything measured so far.
 package bench

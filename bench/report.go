@@ -85,7 +85,26 @@ type Result struct {
 	VsTrivial    *Ratio  `json:"vs_trivial,omitempty"`
 	VsPebble     *Ratio  `json:"vs_pebble,omitempty"`
 	Series       []Point `json:"series"`
+
+	// Unit is what an event scenario counts in Requests and Throughput
+	// ("payments", "expiries", "restarts", "webhooks"); empty for request
+	// phases. An event scenario's Latency is per item (block → completed,
+	// clock jump → expired, PATCH → delivered; none for restart), its
+	// ElapsedS the measured time (setup excluded), its Series items per
+	// second, and it has no ratios to the baselines. Its own figures are
+	// in the field named after it.
+	Unit     string           `json:"unit,omitempty"`
+	Payments *PaymentsFigures `json:"payments,omitempty"`
+	Expiry   *ExpiryFigures   `json:"expiry,omitempty"`
+	Restart  *RestartFigures  `json:"restart,omitempty"`
+	Webhooks *WebhookFigures  `json:"webhooks,omitempty"`
 }
+
+// Event reports whether r is an event scenario's result.
+func (r *Result) Event() bool { return r.Unit != "" }
+
+// eventUnits is each event scenario's Unit.
+var eventUnits = map[string]string{"payments": "payments", "expiry": "expiries", "restart": "restarts", "webhooks": "webhooks"}
 
 // Latency is a phase's latency distribution in milliseconds: closed loop
 // from send to the end of the body, open loop from the intended send time.
@@ -217,11 +236,17 @@ func (r *Report) finish() {
 	trivial, pebble := r.Baseline(baselineTrivial), r.Baseline(baselinePebble)
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
+		if s.Event() {
+			continue // events per second are not requests per second
+		}
 		s.VsTrivial, s.VsPebble = ratio(s, trivial), ratio(s, pebble)
 	}
 	if trivial != nil && trivial.Requests > 0 {
 		c := &Ceiling{Throughput: trivial.Throughput, P99: trivial.Latency.P99, CPUCores: trivial.CPUCores, Fractions: map[string]float64{}}
 		for _, s := range r.Scenarios {
+			if s.Event() {
+				continue
+			}
 			c.Fractions[s.Name] = s.Throughput / trivial.Throughput
 			if !r.Settings.isOpenLoop() && s.Throughput/trivial.Throughput >= clientBoundWarnAtRatio {
 				r.Notes = append(r.Notes, fmt.Sprintf("%s reached %.0f%% of the client's ceiling: it may measure the client more than the engine", s.Name, 100*s.Throughput/trivial.Throughput))

@@ -14,8 +14,9 @@ import (
 	"github.com/invoiced/invoiced/server"
 )
 
-// Env is what scenarios run against: one server, the run's own project and
-// the seeded invoices. It is built once per run and read-only afterwards.
+// Env is what request scenarios run against: one server, the run's own
+// project and the seeded invoices. It is built once per run and read-only
+// afterwards.
 type Env struct {
 	Client     *http.Client
 	BaseURL    string // http://host:port
@@ -26,29 +27,40 @@ type Env struct {
 	Invoices []string
 	// SeededAt is just before seeding; list queries filter by it.
 	SeededAt time.Time
-	// Server is the in-process server, nil when driving -url. Scenarios
-	// that act on the server itself (restart recovery) will need it.
+	// Server is the in-process server, nil when driving -url. (Event
+	// scenarios start servers of their own.)
 	Server *server.Server
 }
 
-// Scenario is a named load of the engine. Each worker gets its own Op from
-// NewOp, called once before the warmup, so per-worker state (order_id
-// counters, random streams) needs no locks.
+// Scenario is a named load of the engine: a stream of requests (NewOp) or
+// an event scenario (Run).
 //
-// DESIGN.md §8 also names payment storms, expiry, restart recovery and
-// webhooks; they wait for the chain watcher and the webhook outbox (see
-// planned). A request-shaped one is a new entry in scenarios; a load that is
-// not a stream of requests (restart: time to recover N invoices) will add
-// its own field beside NewOp.
+// A request scenario's workers each get their own Op from NewOp, called
+// once before the warmup, so per-worker state (order_id counters, random
+// streams) needs no locks; the run's Shape drives them.
+//
+// An event scenario (payments, expiry, restart, webhooks) is not a stream
+// of requests: Run sets up its own load on a server of its own, waits for
+// the engine to work through it, and returns its figures; the Shape's
+// conns only bound its setup requests.
 type Scenario struct {
 	Name string
 	Help string
 	// Seeded scenarios read invoices; the run creates Env.Invoices first.
 	Seeded bool
 	NewOp  func(env *Env, worker int) Op
+	Run    func(ctx context.Context, x *eventRun) (Result, error)
+	// InProcess event scenarios need the server in-process (the dev chain,
+	// a settable clock or a restart): they cannot drive -url.
+	InProcess bool
 }
 
-// scenarios is the registry, in the order "all" runs them.
+// Event reports whether s is an event scenario.
+func (s Scenario) Event() bool { return s.Run != nil }
+
+// scenarios is the registry, in the order "all" runs them. restart goes
+// first among the event scenarios: the servers of the others keep some
+// memory until their actors' idle timers fire (see runRestart).
 var scenarios = []Scenario{
 	{Name: "create", Help: "POST /api/v1/invoices with a unique order_id each (durable: one synced batch per create)", NewOp: func(env *Env, worker int) Op {
 		return newCreateOp(env, "c", worker)
@@ -56,15 +68,22 @@ var scenarios = []Scenario{
 	{Name: "get", Help: "GET /api/v1/invoices/{id} of a random seeded invoice", Seeded: true, NewOp: newGetOp},
 	{Name: "list", Help: "GET /api/v1/invoices with rotating status/currency/created filters, sorts, pages and page sizes", Seeded: true, NewOp: newListOp},
 	{Name: "mixed", Help: fmt.Sprintf("merchant traffic: %d%% get, %d%% create, %d%% list", mixGet, mixCreate, 100-mixGet-mixCreate), Seeded: true, NewOp: newMixedOp},
+	{Name: "restart", InProcess: true, Run: runRestart,
+		Help: "-restart-invoices invoices, shutdown, start again on the same data dir: time to /readyz 200 and to the first GET, RSS before and after"},
+	{Name: "payments", InProcess: true, Run: runPayments,
+		Help: "-blocks dev chain blocks, each paying -block-outputs invoices exactly (plus -watched unpaid ones watched): time from Mine to every invoice completed on /metrics, payments matched/s, per-invoice latency"},
+	{Name: "expiry", InProcess: true, Run: runExpiry,
+		Help: "-expiry-invoices invoices with expire_min 1 created under a stopped clock, then the clock moved past expires_at: time until /metrics shows them all expired"},
+	{Name: "webhooks", Run: runWebhooks,
+		Help: "-webhook-invoices invoices with a callback_url to a loopback sink, each cancelled by PATCH: deliveries/s and PATCH-to-delivered latency (with -url: the server must be on this machine and allow private callbacks)"},
 }
 
-// planned are the scenarios of DESIGN.md §8 that wait for other work.
-var planned = map[string]string{
-	"payments": "needs the dev chain simulator and the chain watcher",
-	"expiry":   "needs the expiry scheduler",
-	"restart":  "needs restart recovery with many invoices",
-	"webhooks": "needs the durable webhook outbox",
-}
+// Scenario groups, besides single names.
+const (
+	groupAll      = "all"
+	groupRequests = "requests"
+	groupEvents   = "events"
+)
 
 // The mixed scenario's shares, in percent; list gets the rest.
 const (
@@ -75,34 +94,31 @@ const (
 // Scenarios returns the registry.
 func Scenarios() []Scenario { return slices.Clone(scenarios) }
 
-// PlannedScenarios returns the names of the scenarios not built yet and
-// what each waits for.
-func PlannedScenarios() map[string]string {
-	out := make(map[string]string, len(planned))
-	for k, v := range planned {
-		out[k] = v
-	}
-	return out
-}
-
-// LookupScenarios resolves a comma-separated list of names, or "all", to
-// scenarios in registry order, without duplicates.
+// LookupScenarios resolves a comma-separated list of names and groups
+// ("requests": create, get, list, mixed; "events": restart, payments,
+// expiry, webhooks; "all": both) to scenarios in registry order, without
+// duplicates. An empty spec is "requests".
 func LookupScenarios(spec string) ([]Scenario, error) {
 	spec = strings.TrimSpace(spec)
-	if spec == "" || spec == "all" {
-		return Scenarios(), nil
+	if spec == "" {
+		spec = groupRequests
 	}
 	want := map[string]bool{}
 	for _, name := range strings.Split(spec, ",") {
 		name = strings.TrimSpace(name)
-		if name == "" {
+		switch name {
+		case "":
+			continue
+		case groupAll, groupRequests, groupEvents:
+			for _, s := range scenarios {
+				if name == groupAll || (name == groupEvents) == s.Event() {
+					want[s.Name] = true
+				}
+			}
 			continue
 		}
-		if why, ok := planned[name]; ok {
-			return nil, fmt.Errorf("scenario %q is not built yet: it %s", name, why)
-		}
 		if !slices.ContainsFunc(scenarios, func(s Scenario) bool { return s.Name == name }) {
-			return nil, fmt.Errorf("unknown scenario %q; have %s (or all)", name, strings.Join(scenarioNames(scenarios), ", "))
+			return nil, fmt.Errorf("unknown scenario %q; have %s (or the groups %s, %s, %s)", name, strings.Join(scenarioNames(scenarios), ", "), groupRequests, groupEvents, groupAll)
 		}
 		want[name] = true
 	}

@@ -13,12 +13,14 @@ func TestLookupScenarios(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{"all", []string{"create", "get", "list", "mixed"}, ""},
+		{"requests", []string{"create", "get", "list", "mixed"}, ""},
 		{"", []string{"create", "get", "list", "mixed"}, ""},
+		{"events", []string{"restart", "payments", "expiry", "webhooks"}, ""},
+		{"all", []string{"create", "get", "list", "mixed", "restart", "payments", "expiry", "webhooks"}, ""},
 		{"get, create,get", []string{"create", "get"}, ""},
 		{"mixed", []string{"mixed"}, ""},
-		{"payments", nil, "not built yet"},
-		{"create,restart", nil, "not built yet"},
+		{"webhooks,get,events", []string{"get", "restart", "payments", "expiry", "webhooks"}, ""},
+		{"restart,create", []string{"create", "restart"}, ""},
 		{"delete", nil, "unknown scenario"},
 		{",", nil, "no scenario"},
 	}

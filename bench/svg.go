@@ -71,7 +71,14 @@ type svgSeries struct {
 // writeSVG draws two charts, throughput and p99 per second, with a line per
 // baseline (dashed) and scenario.
 func writeSVG(w io.Writer, rep *Report) {
-	results := append(append([]Result(nil), rep.Baselines...), rep.Scenarios...)
+	// Event scenarios count payments, expiries or webhooks, not requests:
+	// they stay out of these charts (their series are in the JSON).
+	results := append([]Result(nil), rep.Baselines...)
+	for _, r := range rep.Scenarios {
+		if !r.Event() {
+			results = append(results, r)
+		}
+	}
 	var thrSeries, p99Series []svgSeries
 	for i, r := range results {
 		s := svgSeries{name: r.Name, dashed: i < len(rep.Baselines), color: palette[i%len(palette)]}

@@ -14,32 +14,33 @@ import (
 func WriteTable(w io.Writer, rep *Report) error {
 	var b strings.Builder
 	st, m := rep.Settings, rep.Machine
-	fmt.Fprintf(&b, "invoicebench: %s, %s loop, %d conns, %s per phase (warmup %gs); %s/%s, %d CPUs, GOMAXPROCS %d, %s\n",
-		targetWords(st.Target), st.Loop, st.Conns, phaseWords(st), st.WarmupS, m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS, m.GoVersion)
+	var phases []Result // baselines and request scenarios
+	phases = append(phases, rep.Baselines...)
+	for _, r := range rep.Scenarios {
+		if !r.Event() {
+			phases = append(phases, r)
+		}
+	}
+	requestRun := len(phases) > 0 || !slices.ContainsFunc(rep.Scenarios, func(r Result) bool { return r.Event() })
+	if requestRun {
+		fmt.Fprintf(&b, "invoicebench: %s, %s loop, %d conns, %s per phase (warmup %gs); %s/%s, %d CPUs, GOMAXPROCS %d, %s\n",
+			targetWords(st.Target), st.Loop, st.Conns, phaseWords(st), st.WarmupS, m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS, m.GoVersion)
+	} else {
+		fmt.Fprintf(&b, "invoicebench: event scenarios, %d conns for their setup; %s/%s, %d CPUs, GOMAXPROCS %d, %s\n",
+			st.Conns, m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS, m.GoVersion)
+	}
 	if rep.Seed != nil {
 		fmt.Fprintf(&b, "seeded %d invoices in %.1fs (%.0f creates/s)\n", rep.Seed.Invoices, rep.Seed.Seconds, rep.Seed.Throughput)
 	}
 	if rep.Interrupted {
 		b.WriteString("INTERRUPTED: the figures cover what ran before Ctrl-C\n")
 	}
-	b.WriteString("\n")
-
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	nameWidth := 8
-	fmt.Fprintf(tw, "%-*s\trequests\treq/s\terrors\tp50\tp90\tp99\tp999\tmax\tcpu\treq/s÷triv\treq/s÷pebble\tp99÷triv\tp99÷pebble\t\n", nameWidth, "")
-	row := func(r Result) {
-		fmt.Fprintf(tw, "%-*s\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", nameWidth, r.Name,
-			r.Requests, r.Throughput, r.Errors,
-			fmtMs(r.Latency.P50), fmtMs(r.Latency.P90), fmtMs(r.Latency.P99), fmtMs(r.Latency.P999), fmtMs(r.Latency.Max),
-			r.CPUCores, fmtRatio(r.VsTrivial, thr), fmtRatio(r.VsPebble, thr), fmtRatio(r.VsTrivial, p99), fmtRatio(r.VsPebble, p99))
+	if requestRun {
+		if err := writePhases(&b, phases); err != nil {
+			return err
+		}
 	}
-	for _, r := range rep.Baselines {
-		row(r)
-	}
-	for _, r := range rep.Scenarios {
-		row(r)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := writeEvents(&b, rep.Scenarios); err != nil {
 		return err
 	}
 
@@ -69,7 +70,9 @@ func WriteTable(w io.Writer, rep *Report) error {
 			c.Throughput, st.Conns, fmtMs(c.P99), c.CPUCores)
 		var parts []string
 		for _, s := range rep.Scenarios {
-			parts = append(parts, fmt.Sprintf("%s %.0f%%", s.Name, 100*c.Fractions[s.Name]))
+			if !s.Event() {
+				parts = append(parts, fmt.Sprintf("%s %.0f%%", s.Name, 100*c.Fractions[s.Name]))
+			}
 		}
 		if len(parts) > 0 {
 			b.WriteString("; scenarios reached " + strings.Join(parts, ", ") + " of it")
@@ -106,6 +109,24 @@ func WriteTable(w io.Writer, rep *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePhases is the table of the baselines and request scenarios.
+func writePhases(b *strings.Builder, phases []Result) error {
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	nameWidth := 8
+	fmt.Fprintf(tw, "%-*s\trequests\treq/s\terrors\tp50\tp90\tp99\tp999\tmax\tcpu\treq/s÷triv\treq/s÷pebble\tp99÷triv\tp99÷pebble\t\n", nameWidth, "")
+	row := func(r Result) {
+		fmt.Fprintf(tw, "%-*s\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t\n", nameWidth, r.Name,
+			r.Requests, r.Throughput, r.Errors,
+			fmtMs(r.Latency.P50), fmtMs(r.Latency.P90), fmtMs(r.Latency.P99), fmtMs(r.Latency.P999), fmtMs(r.Latency.Max),
+			r.CPUCores, fmtRatio(r.VsTrivial, thr), fmtRatio(r.VsPebble, thr), fmtRatio(r.VsTrivial, p99), fmtRatio(r.VsPebble, p99))
+	}
+	for _, r := range phases {
+		row(r)
+	}
+	return tw.Flush()
 }
 
 func targetWords(target string) string {

@@ -3,9 +3,13 @@
 // a running one (-url, -account-key), with -conns connections for a
 // -duration or a number of -requests, closed-loop or at a constant -rate,
 // and measures in the same run a trivial httprouter handler and raw synced
-// Pebble batches as baselines. See -help and package bench.
+// Pebble batches as baselines. The event scenarios (payments, expiry,
+// restart, webhooks) each start a server of their own in-process and time
+// how long the engine takes to work through a block of payments, a wave of
+// expiries, a restart or a burst of webhooks. See -help and package bench.
 //
 //	go run ./cmd/invoicebench -scenario create,get -conns 64 -duration 10s
+//	go run ./cmd/invoicebench -scenario events
 //
 // Ctrl-C stops the run and still reports what was measured; a second Ctrl-C
 // quits at once.
@@ -23,7 +27,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,12 +37,18 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
 	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills the process
-		fmt.Fprintln(os.Stderr, "invoicebench: interrupted: finishing in-flight requests, then reporting (Ctrl-C again to quit)")
+		select {
+		case <-ctx.Done():
+			stop() // a second Ctrl-C kills the process
+			fmt.Fprintln(os.Stderr, "invoicebench: interrupted: finishing in-flight requests, then reporting (Ctrl-C again to quit)")
+		case <-finished: // the deferred stop must not read as an interrupt
+		}
 	}()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	close(finished)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
 		}
@@ -60,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("invoicebench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	scenario := fs.String("scenario", "all", "comma-separated scenarios, or all")
+	scenario := fs.String("scenario", "requests", "comma-separated scenarios and groups: requests (create,get,list,mixed), events (restart,payments,expiry,webhooks), all")
 	fs.IntVar(&o.cfg.Shape.Conns, "conns", 64, "connections (one worker each)")
 	fs.DurationVar(&o.cfg.Shape.Duration, "duration", 10*time.Second, "length of each measured phase (baselines and scenarios)")
 	fs.Int64Var(&o.cfg.Shape.Requests, "requests", 0, "requests per measured phase instead of -duration")
@@ -74,6 +83,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.cfg.Timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.BoolVar(&o.json, "json", false, "write the report as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.report, "report", "", "write a report with throughput and latency over time to this .svg or .html file")
+	o.cfg.Events = bench.DefaultEventConfig()
+	ev := &o.cfg.Events
+	fs.IntVar(&ev.BlockOutputs, "block-outputs", ev.BlockOutputs, "payments: invoices each block pays (one output each)")
+	fs.IntVar(&ev.Watched, "watched", ev.Watched, "payments: more invoices created unpaid first, so blocks are matched against block-outputs×blocks+watched addresses (see -help)")
+	fs.IntVar(&ev.Blocks, "blocks", ev.Blocks, "payments: blocks mined, one at a time")
+	fs.BoolVar(&ev.Cold, "cold", ev.Cold, "payments: let every invoice actor passivate before paying (as when a block comes minutes after checkout)")
+	fs.IntVar(&ev.ExpiryInvoices, "expiry-invoices", ev.ExpiryInvoices, "expiry: invoices expiring at the same instant")
+	fs.IntVar(&ev.RestartInvoices, "restart-invoices", ev.RestartInvoices, "restart: invoices on disk when the server restarts")
+	fs.IntVar(&ev.WebhookInvoices, "webhook-invoices", ev.WebhookInvoices, "webhooks: invoices cancelled, one webhook each")
+	fs.DurationVar(&ev.Settle, "settle", ev.Settle, "event scenarios: how long to wait for payments, expiries, readiness or deliveries before counting the rest as errors")
 	quiet := fs.Bool("quiet", false, "no per-second progress on stderr")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, baselines and in-process server) to this file")
 	fs.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines waited (channels, locks, I/O) to this file")
@@ -106,19 +125,32 @@ func usage(fs *flag.FlagSet) {
 	w := fs.Output()
 	fmt.Fprintf(w, "usage: invoicebench [flags]\n\nflags:\n")
 	fs.PrintDefaults()
-	fmt.Fprintf(w, "\nscenarios:\n")
+	fmt.Fprintf(w, "\nrequest scenarios (group \"requests\", the default; -conns, -duration or -requests, -rate, -warmup):\n")
 	for _, s := range bench.Scenarios() {
-		fmt.Fprintf(w, "  %-9s %s\n", s.Name, s.Help)
+		if !s.Event() {
+			fmt.Fprintf(w, "  %-9s %s\n", s.Name, s.Help)
+		}
 	}
-	planned := bench.PlannedScenarios()
-	names := make([]string, 0, len(planned))
-	for n := range planned {
-		names = append(names, n)
+	fmt.Fprintf(w, "\nevent scenarios (group \"events\"; each on a fresh server of its own; -conns bounds their setup requests):\n")
+	for _, s := range bench.Scenarios() {
+		if s.Event() {
+			where := "in-process only"
+			if !s.InProcess {
+				where = "in-process, or -url"
+			}
+			fmt.Fprintf(w, "  %-9s (%s) %s\n", s.Name, where, s.Help)
+		}
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s (not built yet: %s)\n", n, planned[n])
-	}
+	fmt.Fprintf(w, `
+payments and the target's 1,000,000 watched addresses: the server has no way to
+watch an address without an invoice, so -watched N creates N more unpaid invoices
+through the API (3,000-4,000 creates/s on 2 cores: -watched 990000 is 5 minutes or
+more of setup). Add -cold, or the invoice actors created in the last 2 minutes stay
+in memory (about 7 KB each). For the block match alone at 1,000,000 addresses
+(watch entries added directly, no invoices), see BenchmarkBlockMatch in package
+actors:
+  go run ./cmd/invoicebench -scenario payments -blocks 1 -watched 990000 -cold
+`)
 }
 
 // writeProfile writes the named runtime profile to path.

@@ -26,8 +26,16 @@ func TestParseFlags(t *testing.T) {
 			c := o.cfg
 			return c.Shape.Conns == 64 && c.Shape.Duration == 10*time.Second && c.Shape.Requests == 0 &&
 				c.Shape.Warmup == 2*time.Second && c.Invoices == 2000 && c.Baseline && len(c.Scenarios) == 4 &&
-				c.URL == "" && !o.json && o.report == ""
+				c.URL == "" && !o.json && o.report == "" && c.Events == bench.DefaultEventConfig() &&
+				c.Events.BlockOutputs == 10000 && c.Events.Watched == 0 && c.Events.ExpiryInvoices == 10000 && c.Events.RestartInvoices == 100000
 		}, ""},
+		{"event scenarios", []string{"-scenario", "events", "-block-outputs", "500", "-watched", "2000", "-blocks", "4", "-cold",
+			"-expiry-invoices", "300", "-restart-invoices", "7000", "-webhook-invoices", "90", "-settle", "45s"}, func(o options) bool {
+			e := o.cfg.Events
+			return len(o.cfg.Scenarios) == 4 && o.cfg.Scenarios[0].Name == "restart" && e.BlockOutputs == 500 && e.Watched == 2000 &&
+				e.Blocks == 4 && e.Cold && e.ExpiryInvoices == 300 && e.RestartInvoices == 7000 && e.WebhookInvoices == 90 && e.Settle == 45*time.Second
+		}, ""},
+		{"all", []string{"-scenario", "all"}, func(o options) bool { return len(o.cfg.Scenarios) == 8 }, ""},
 		{"open loop by requests", []string{"-scenario", "create,get", "-conns", "8", "-requests", "500", "-rate", "250.5", "-baseline=false", "-json", "-report", "out.HTML"},
 			func(o options) bool {
 				c := o.cfg
@@ -37,7 +45,6 @@ func TestParseFlags(t *testing.T) {
 		{"remote server", []string{"-url", "http://10.0.0.5:8080", "-account-key", "abc"}, func(o options) bool {
 			return o.cfg.URL == "http://10.0.0.5:8080" && o.cfg.AccountKey == "abc"
 		}, ""},
-		{"planned scenario", []string{"-scenario", "webhooks"}, nil, "not built yet"},
 		{"unknown scenario", []string{"-scenario", "nope"}, nil, "unknown scenario"},
 		{"report format", []string{"-report", "r.png"}, nil, ".svg or .html"},
 		{"stray argument", []string{"create"}, nil, "unexpected argument"},
@@ -58,13 +65,13 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-func TestHelp_ListsScenariosAndPlannedOnes(t *testing.T) {
+func TestHelp_ListsScenariosAndWhereTheyRun(t *testing.T) {
 	var out strings.Builder
 	_, err := parseFlags([]string{"-help"}, &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-help: %v", err)
 	}
-	for _, want := range []string{"-conns", "-rate", "mixed", "payments", "not built yet"} {
+	for _, want := range []string{"-conns", "-rate", "mixed", "payments", "in-process only", "webhooks", "in-process, or -url", "-block-outputs", "-watched", "990000", "-cold", "BenchmarkBlockMatch"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
@@ -100,5 +107,34 @@ func TestRun_JSONOnStdoutTableOnStderrAndReportFile(t *testing.T) {
 	}
 	if svg, err := os.ReadFile(report); err != nil || !strings.HasPrefix(string(svg), "<svg") {
 		t.Fatalf("report file: %v", err)
+	}
+}
+
+func TestRun_EventScenarioJSON(t *testing.T) {
+	dir := t.TempDir()
+	stdout, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	err = run(context.Background(), []string{
+		"-scenario", "payments,expiry", "-conns", "2", "-block-outputs", "6", "-blocks", "1", "-expiry-invoices", "4",
+		"-data-dir", dir, "-json", "-quiet",
+	}, stdout, &stderr)
+	stdout.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(stdout.Name())
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, b)
+	}
+	p, e := rep.Scenario("payments"), rep.Scenario("expiry")
+	if p == nil || p.Payments == nil || p.Payments.MatchedPerSecond <= 0 || p.Errors != 0 || e == nil || e.Expiry == nil || e.Requests != 4 || e.Errors != 0 {
+		t.Fatalf("report: %+v", rep.Scenarios)
+	}
+	if !strings.Contains(stderr.String(), "payments matched/s") || !strings.Contains(stderr.String(), "all expired after") {
+		t.Errorf("stderr lacks the event figures:\n%s", stderr.String())
 	}
 }
