@@ -79,6 +79,7 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	if err := b.Commit(syncWrite); err != nil {
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
 	}
+	s.counts.apply(counterDeltas(c.Old, c.New))
 	if len(c.Outbox) > 0 {
 		s.signalOutbox()
 	}

@@ -2,12 +2,10 @@ package persistence
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/google/uuid"
 )
 
 // counterMerger sums int64 deltas, so commits add to a list counter with
@@ -110,16 +108,4 @@ func counterDeltas(old, new *IndexRow) []counterDelta {
 		}
 	}
 	return out
-}
-
-// count reads one counter through r; a missing counter is zero.
-func count(r reader, project uuid.UUID, mask byte, status, currency string) (int64, error) {
-	v, err := getFrom(r, counterKey(project, mask, status, currency))
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return decodeCount(v)
 }

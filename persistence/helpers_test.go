@@ -104,13 +104,30 @@ func ids(t testing.TB, snaps [][]byte) []uuid.UUID {
 	return out
 }
 
+// counterValue reads a counter from Pebble (folding its merge operands)
+// and checks that the in-memory mirror List uses agrees with it.
 func counterValue(t testing.TB, s *Store, project uuid.UUID, mask byte, status, currency string) int64 {
 	t.Helper()
 	n, err := count(s.db, project, mask, status, currency)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cached := s.counts.get(project, mask, status, currency); cached != n {
+		t.Fatalf("counter mirror says %d, Pebble %d", cached, n)
+	}
 	return n
+}
+
+// count reads one counter through r; a missing counter is zero.
+func count(r reader, project uuid.UUID, mask byte, status, currency string) (int64, error) {
+	v, err := getFrom(r, counterKey(project, mask, status, currency))
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return decodeCount(v)
 }
 
 func mustGet(t testing.TB, db *pebble.DB, key []byte) []byte {

@@ -117,9 +117,7 @@ func (s *Store) List(q Query) (snapshots [][]byte, total int, err error) {
 	case q.ranged():
 		total, err = countCreated(view, q)
 	default:
-		var n int64
-		n, err = count(view, q.ProjectID, q.mask(), q.Status, q.Currency)
-		total = int(n)
+		total = int(s.counts.get(q.ProjectID, q.mask(), q.Status, q.Currency))
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("list project %s: total: %w", q.ProjectID, err)

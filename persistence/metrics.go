@@ -1,43 +1,26 @@
 package persistence
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
 // StatusTotals returns the number of invoices per status across all
-// projects, summed from the per-project status counters (a few keys per
-// project: no invoice is read).
+// projects, summed from the in-memory mirror of the per-project status
+// counters (no invoice, and no Pebble key, is read).
 func (s *Store) StatusTotals() (map[string]int64, error) {
-	lower := []byte{prefixCounter}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
-	if err != nil {
-		return nil, fmt.Errorf("status totals: %w", err)
-	}
 	out := map[string]int64{}
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	for k, n := range s.counts.v {
 		// 0x05 project(16) mask(1) str(status)
 		if len(k) < 19 || k[17] != maskStatus || int(k[18]) != len(k)-19 {
 			continue
 		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("status totals: %w", err), it.Close())
-		}
-		n, err := decodeCount(v)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("status totals: %w", err), it.Close())
-		}
-		out[string(k[19:])] += n
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return nil, fmt.Errorf("status totals: %w", err)
+		out[k[19:]] += n
 	}
 	return out, nil
 }

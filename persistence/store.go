@@ -46,6 +46,8 @@ type Store struct {
 	log     *slog.Logger
 	// outboxSignal has room for one signal; see OutboxSignal.
 	outboxSignal chan struct{}
+	// counts mirrors the list counters (see counterCache).
+	counts counterCache
 	// commitLatency observes every Commit, checks and fsync included.
 	commitLatency prometheus.Histogram
 }
@@ -92,6 +94,9 @@ func Open(dir string, opts Options) (*Store, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs .. 3.3 s
 		})}
 	s.stripes.init()
+	if err := s.counts.load(db); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	return s, nil
 }
 
