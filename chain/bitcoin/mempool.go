@@ -10,6 +10,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // mempoolBatch is how many getrawtransaction calls share one round trip.
@@ -48,7 +49,7 @@ func (n *Node) Mempool(ctx context.Context) ([]chain.Output, error) {
 	defer func() { <-c.lock }()
 
 	var txids []string
-	if err := n.rpc.call(ctx, "getrawmempool", nil, &txids); err != nil {
+	if err := n.rpc.Call(ctx, "getrawmempool", nil, &txids); err != nil {
 		return nil, fmt.Errorf("bitcoin mempool: %w", err)
 	}
 	current := make(map[string]bool, len(txids))
@@ -105,11 +106,11 @@ func (n *Node) Mempool(ctx context.Context) ([]chain.Output, error) {
 // batch. A transaction that left the mempool since getrawmempool is
 // skipped.
 func (n *Node) fetchMempoolTxs(ctx context.Context, ids []string) error {
-	calls := make([]batchCall, len(ids))
+	calls := make([]jsonrpc.Call, len(ids))
 	for i, id := range ids {
-		calls[i] = batchCall{Method: "getrawtransaction", Params: []any{id}}
+		calls[i] = jsonrpc.Call{Method: "getrawtransaction", Params: []any{id}}
 	}
-	if err := n.rpc.callBatch(ctx, calls); err != nil {
+	if err := n.rpc.CallBatch(ctx, calls); err != nil {
 		return err
 	}
 	for i, id := range ids {

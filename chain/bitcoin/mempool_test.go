@@ -16,6 +16,8 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
+	"github.com/invoiced/invoiced/chain/jsonrpc/jsonrpctest"
 )
 
 // fakeMempool is a node whose mempool the test edits.
@@ -27,9 +29,9 @@ type fakeMempool struct {
 	vanish map[string]bool
 }
 
-func newFakeMempool(t *testing.T) (*fakeMempool, *fakeNode, *Node) {
+func newFakeMempool(t *testing.T) (*fakeMempool, *jsonrpctest.Server, *Node) {
 	m := &fakeMempool{txs: map[string]string{}, vanish: map[string]bool{}}
-	f := newFakeNode(t, func(method string, params []json.RawMessage) (any, *RPCError) {
+	f := jsonrpctest.NewServer(t, func(method string, params []json.RawMessage) (any, *jsonrpc.Error) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		switch method {
@@ -45,11 +47,11 @@ func newFakeMempool(t *testing.T) (*fakeMempool, *fakeNode, *Node) {
 			if raw, ok := m.txs[id]; ok {
 				return raw, nil
 			}
-			return nil, &RPCError{Code: -5, Message: "No information available about transaction"}
+			return nil, &jsonrpc.Error{Code: -5, Message: "No information available about transaction"}
 		}
-		return nil, &RPCError{Code: -32601, Message: "Method not found"}
+		return nil, &jsonrpc.Error{Code: -32601, Message: "Method not found"}
 	})
-	return m, f, testNode(t, f.srv.URL, 2*time.Second)
+	return m, f, testNode(t, f.URL, 2*time.Second)
 }
 
 func (m *fakeMempool) add(t *testing.T, txs ...*wire.MsgTx) {
@@ -112,14 +114,14 @@ func TestMempool_DecodesOnlyNewTransactionsAndForgetsGoneOnes(t *testing.T) {
 	if len(got) != 2 || len(got[a.TxHash().String()]) != 2 || len(got[b.TxHash().String()]) != 1 {
 		t.Fatalf("first call: %+v", got)
 	}
-	if f.count("getrawtransaction") != 2 {
-		t.Fatalf("first call fetched %d transactions, want 2", f.count("getrawtransaction"))
+	if f.Count("getrawtransaction") != 2 {
+		t.Fatalf("first call fetched %d transactions, want 2", f.Count("getrawtransaction"))
 	}
 
 	m.add(t, c)
 	got = mempoolByTx(t, n)
-	if len(got) != 3 || f.count("getrawtransaction") != 3 {
-		t.Fatalf("second call: %d txs, %d fetches in all; want 3 and 3", len(got), f.count("getrawtransaction"))
+	if len(got) != 3 || f.Count("getrawtransaction") != 3 {
+		t.Fatalf("second call: %d txs, %d fetches in all; want 3 and 3", len(got), f.Count("getrawtransaction"))
 	}
 	for _, o := range got[c.TxHash().String()] {
 		if !o.RBF || o.Currency != "BTC" || o.Amount.Int64() < 1000 {
@@ -132,8 +134,8 @@ func TestMempool_DecodesOnlyNewTransactionsAndForgetsGoneOnes(t *testing.T) {
 	if _, ok := got[a.TxHash().String()]; ok || len(got) != 2 {
 		t.Fatalf("after a left: %+v", got)
 	}
-	if f.count("getrawtransaction") != 3 {
-		t.Fatalf("a call with nothing new fetched %d more", f.count("getrawtransaction")-3)
+	if f.Count("getrawtransaction") != 3 {
+		t.Fatalf("a call with nothing new fetched %d more", f.Count("getrawtransaction")-3)
 	}
 	if len(n.mempool.txs) != 2 {
 		t.Fatalf("cache holds %d txs, want the 2 in the mempool", len(n.mempool.txs))
@@ -141,8 +143,8 @@ func TestMempool_DecodesOnlyNewTransactionsAndForgetsGoneOnes(t *testing.T) {
 
 	// A transaction that comes back (a reorg) is fetched again.
 	m.add(t, a)
-	if got = mempoolByTx(t, n); len(got) != 3 || f.count("getrawtransaction") != 4 {
-		t.Fatalf("after a came back: %d txs, %d fetches", len(got), f.count("getrawtransaction"))
+	if got = mempoolByTx(t, n); len(got) != 3 || f.Count("getrawtransaction") != 4 {
+		t.Fatalf("after a came back: %d txs, %d fetches", len(got), f.Count("getrawtransaction"))
 	}
 }
 
@@ -157,8 +159,8 @@ func TestMempool_TransactionGoneBeforeFetchIsSkipped(t *testing.T) {
 	}
 	// Not cached: asked again while getrawmempool still lists it.
 	mempoolByTx(t, n)
-	if f.count("getrawtransaction") != 3 {
-		t.Fatalf("%d fetches, want 3 (a once, the vanished tx twice)", f.count("getrawtransaction"))
+	if f.Count("getrawtransaction") != 3 {
+		t.Fatalf("%d fetches, want 3 (a once, the vanished tx twice)", f.Count("getrawtransaction"))
 	}
 }
 
@@ -175,8 +177,8 @@ func TestMempool_FetchesInBatches(t *testing.T) {
 		t.Fatalf("%d outputs, want 150", len(outs))
 	}
 	// One getrawmempool and ceil(150/64) = 3 batches.
-	if f.postCount() != 4 {
-		t.Fatalf("%d HTTP requests, want 4", f.postCount())
+	if f.Posts() != 4 {
+		t.Fatalf("%d HTTP requests, want 4", f.Posts())
 	}
 	if !slices.IsSortedFunc(outs, func(a, b chain.Output) int {
 		if a.TxID < b.TxID {
@@ -253,7 +255,7 @@ func TestMempool_ConcurrentCallsAreSerialised(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if f.count("getrawtransaction") != 10 {
-		t.Fatalf("%d fetches for 10 transactions under concurrent calls", f.count("getrawtransaction"))
+	if f.Count("getrawtransaction") != 10 {
+		t.Fatalf("%d fetches for 10 transactions under concurrent calls", f.Count("getrawtransaction"))
 	}
 }

@@ -6,20 +6,19 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // Node is a chain.Node backed by a bitcoind or btcd JSON-RPC endpoint. It is
 // safe for concurrent use.
 type Node struct {
-	rpc      *rpcClient
+	rpc      *jsonrpc.Client
 	currency string
 	net      string
 	params   *chaincfg.Params
@@ -40,17 +39,22 @@ func New(cfg Config) (*Node, error) {
 		timeout = DefaultTimeout
 	}
 	return &Node{
-		rpc: &rpcClient{
-			endpoint: endpoint,
-			user:     user,
-			password: password,
-			timeout:  timeout,
-			// Its own transport: no connection pool shared with other
-			// clients, no proxy settings from the environment.
-			http: &http.Client{Transport: &http.Transport{
-				MaxIdleConnsPerHost: 4,
-				IdleConnTimeout:     90 * time.Second,
-			}},
+		// JSON-RPC 1.0, the dialect both bitcoind and btcd serve. Not
+		// btcd's rpcclient (v0.26.2, which does use the same /v2
+		// modules): it takes no per-call context, sends every call
+		// through one goroutine and retries a failed POST ten times with
+		// backoff, about 22 s against a closed port, whatever the
+		// caller's deadline. Here a call is one HTTP request bounded by
+		// Config.Timeout and the caller's context; the monitor's poll
+		// loop is the retry.
+		rpc: &jsonrpc.Client{
+			URL:              endpoint, // no credentials: errors name it
+			User:             user,
+			Password:         password,
+			Version:          "1.0",
+			Timeout:          timeout,
+			MaxResponseBytes: maxResponseBytes,
+			AuthHint:         "check the RPC user and password",
 		},
 		currency: cfg.Currency,
 		net:      cfg.Net,
@@ -73,7 +77,7 @@ func (n *Node) Tip(ctx context.Context) (chain.Cursor, error) {
 		Blocks        *int64 `json:"blocks"`
 		BestBlockHash string `json:"bestblockhash"`
 	}
-	if err := n.rpc.call(ctx, "getblockchaininfo", nil, &info); err != nil {
+	if err := n.rpc.Call(ctx, "getblockchaininfo", nil, &info); err != nil {
 		return chain.Cursor{}, fmt.Errorf("bitcoin tip: %w", err)
 	}
 	if info.Blocks == nil || *info.Blocks < 0 {
@@ -94,7 +98,7 @@ func (n *Node) BlockAt(ctx context.Context, height uint64) (chain.Block, error) 
 		return chain.Block{}, fmt.Errorf("bitcoin block %d: %w", height, chain.ErrNotFound)
 	}
 	var hash string
-	if err := n.rpc.call(ctx, "getblockhash", []any{height}, &hash); err != nil {
+	if err := n.rpc.Call(ctx, "getblockhash", []any{height}, &hash); err != nil {
 		if isOutOfRange(err) {
 			return chain.Block{}, fmt.Errorf("bitcoin block %d: %w", height, chain.ErrNotFound)
 		}
@@ -104,7 +108,7 @@ func (n *Node) BlockAt(ctx context.Context, height uint64) (chain.Block, error) 
 		return chain.Block{}, fmt.Errorf("bitcoin block %d: getblockhash: %w", height, err)
 	}
 	var raw rawResult
-	if err := n.rpc.call(ctx, "getblock", []any{hash, 0}, &raw); err != nil {
+	if err := n.rpc.Call(ctx, "getblock", []any{hash, 0}, &raw); err != nil {
 		// A reorg between the two calls can remove the block; the
 		// monitor's next Tip/BlockAt sees the new chain.
 		return chain.Block{}, fmt.Errorf("bitcoin block %d %s: %w", height, hash, err)

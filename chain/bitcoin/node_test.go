@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
+	"github.com/invoiced/invoiced/chain/jsonrpc/jsonrpctest"
 )
 
 func TestNew_RejectsBadConfig(t *testing.T) {
@@ -56,9 +57,27 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 	if n.Network() != "bitcoin-regtest" || len(n.Currencies()) != 1 || n.Currencies()[0] != "BTC" {
 		t.Fatalf("Network/Currencies = %q %q", n.Network(), n.Currencies())
 	}
-	if n.rpc.timeout != DefaultTimeout {
-		t.Fatalf("zero Timeout gave %v, want DefaultTimeout", n.rpc.timeout)
+	if n.rpc.Timeout != DefaultTimeout {
+		t.Fatalf("zero Timeout gave %v, want DefaultTimeout", n.rpc.Timeout)
 	}
+	good.Timeout = 5 * time.Second
+	n, err = New(good)
+	if err != nil || n.rpc.Timeout != good.Timeout {
+		t.Fatalf("Timeout 5s gave %+v, %v", n, err)
+	}
+}
+
+// testNode returns a Node for url with a short timeout.
+func testNode(t *testing.T, url string, timeout time.Duration) *Node {
+	t.Helper()
+	n, err := New(Config{
+		URL: url, User: "user", Password: "pass", Currency: "BTC",
+		Net: "bitcoin-regtest", Params: &chaincfg.RegressionNetParams, Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestNew_URLCredentialsBecomeBasicAuth: credentials in the URL reach the
@@ -116,7 +135,9 @@ func TestNode_GarbageIsAnErrorNotAPanic(t *testing.T) {
 	}
 	results := func(byMethod map[string]string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			var req fakeRequest
+			var req struct {
+				Method string `json:"method"`
+			}
 			_ = json.NewDecoder(r.Body).Decode(&req)
 			res, ok := byMethod[req.Method]
 			if !ok {
@@ -181,16 +202,16 @@ func TestNode_GarbageIsAnErrorNotAPanic(t *testing.T) {
 
 func TestBlockAt_BlockOtherThanAskedIsAnError(t *testing.T) {
 	block, _ := testBlock(t)
-	f := newFakeNode(t, func(method string, _ []json.RawMessage) (any, *RPCError) {
+	f := jsonrpctest.NewServer(t, func(method string, _ []json.RawMessage) (any, *jsonrpc.Error) {
 		switch method {
 		case "getblockhash":
 			return strings.Repeat("00", 32), nil
 		case "getblock":
 			return json.RawMessage(rawHex(t, block)), nil
 		}
-		return nil, &RPCError{Code: -32601, Message: "Method not found"}
+		return nil, &jsonrpc.Error{Code: -32601, Message: "Method not found"}
 	})
-	_, err := testNode(t, f.srv.URL, time.Second).BlockAt(context.Background(), 3)
+	_, err := testNode(t, f.URL, time.Second).BlockAt(context.Background(), 3)
 	if err == nil || !strings.Contains(err.Error(), "node sent") {
 		t.Fatalf("BlockAt = %v, want a hash mismatch error", err)
 	}
@@ -201,87 +222,26 @@ func TestBlockAt_BlockOtherThanAskedIsAnError(t *testing.T) {
 func TestBlockAt_AboveTipIsNotFound(t *testing.T) {
 	tests := []struct {
 		name         string
-		err          RPCError
+		err          jsonrpc.Error
 		wantNotFound bool
 	}{
-		{"bitcoind", RPCError{Code: -8, Message: "Block height out of range"}, true},
-		{"btcd", RPCError{Code: -1, Message: "Block number out of range"}, true},
-		{"other -1", RPCError{Code: -1, Message: "database is corrupt"}, false},
-		{"warming up", RPCError{Code: -28, Message: "Loading block index..."}, false},
+		{"bitcoind", jsonrpc.Error{Code: -8, Message: "Block height out of range"}, true},
+		{"btcd", jsonrpc.Error{Code: -1, Message: "Block number out of range"}, true},
+		{"other -1", jsonrpc.Error{Code: -1, Message: "database is corrupt"}, false},
+		{"warming up", jsonrpc.Error{Code: -28, Message: "Loading block index..."}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeNode(t, func(string, []json.RawMessage) (any, *RPCError) { return nil, &tt.err })
-			_, err := testNode(t, f.srv.URL, time.Second).BlockAt(context.Background(), 7)
+			f := jsonrpctest.NewServer(t, func(string, []json.RawMessage) (any, *jsonrpc.Error) { return nil, &tt.err })
+			_, err := testNode(t, f.URL, time.Second).BlockAt(context.Background(), 7)
 			if err == nil || errors.Is(err, chain.ErrNotFound) != tt.wantNotFound {
 				t.Fatalf("BlockAt = %v, want ErrNotFound: %v", err, tt.wantNotFound)
 			}
 		})
 	}
-	f := newFakeNode(t, func(string, []json.RawMessage) (any, *RPCError) { return strings.Repeat("00", 32), nil })
-	_, err := testNode(t, f.srv.URL, time.Second).BlockAt(context.Background(), math.MaxInt32+1)
-	if !errors.Is(err, chain.ErrNotFound) || f.postCount() != 0 {
-		t.Fatalf("BlockAt(2^31) = %v after %d calls; want ErrNotFound without asking (btcd truncates to int32)", err, f.postCount())
-	}
-}
-
-func TestNode_DownNodeFailsFast(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	n := testNode(t, "http://"+addr, 5*time.Second)
-	ctx := context.Background()
-	start := time.Now()
-	if _, err := n.Tip(ctx); err == nil {
-		t.Error("Tip succeeded against a closed port")
-	}
-	if _, err := n.BlockAt(ctx, 0); err == nil {
-		t.Error("BlockAt succeeded against a closed port")
-	}
-	if _, err := n.Mempool(ctx); err == nil {
-		t.Error("Mempool succeeded against a closed port")
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("three calls to a closed port took %v: retrying?", d)
-	}
-}
-
-// TestNode_HungNodeTimesOut: a node that accepts and never answers costs
-// one Timeout per call, not forever.
-func TestNode_HungNodeTimesOut(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	n := testNode(t, srv.URL, 200*time.Millisecond)
-	for name, call := range map[string]func(context.Context) error{
-		"Tip":     func(ctx context.Context) error { _, err := n.Tip(ctx); return err },
-		"BlockAt": func(ctx context.Context) error { _, err := n.BlockAt(ctx, 1); return err },
-		"Mempool": func(ctx context.Context) error { _, err := n.Mempool(ctx); return err },
-	} {
-		start := time.Now()
-		err := call(context.Background())
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s = %v, want a deadline error", name, err)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("%s took %v with a 200ms timeout", name, d)
-		}
-	}
-	// A caller's shorter deadline wins over Config.Timeout.
-	slow := testNode(t, srv.URL, time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := slow.Tip(ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
-		t.Errorf("Tip with a 100ms context = %v after %v", err, time.Since(start))
+	f := jsonrpctest.NewServer(t, func(string, []json.RawMessage) (any, *jsonrpc.Error) { return strings.Repeat("00", 32), nil })
+	_, err := testNode(t, f.URL, time.Second).BlockAt(context.Background(), math.MaxInt32+1)
+	if !errors.Is(err, chain.ErrNotFound) || f.Posts() != 0 {
+		t.Fatalf("BlockAt(2^31) = %v after %d calls; want ErrNotFound without asking (btcd truncates to int32)", err, f.Posts())
 	}
 }

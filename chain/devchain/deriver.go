@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/evm"
+	"github.com/invoiced/invoiced/chain/segwit"
 )
 
 // Human-readable parts of the regtest networks. Regtest prefixes make a
@@ -59,12 +61,12 @@ func (d *Deriver) Derive(currency string, index uint64) (string, error) {
 	var encode func([20]byte) (string, error)
 	switch currency {
 	case "BTC":
-		encode = func(p [20]byte) (string, error) { return segwitV0Address(hrpBitcoinRegtest, p) }
+		encode = func(p [20]byte) (string, error) { return segwit.EncodeV0(hrpBitcoinRegtest, p) }
 	case "LTC":
-		encode = func(p [20]byte) (string, error) { return segwitV0Address(hrpLitecoinRegtest, p) }
+		encode = func(p [20]byte) (string, error) { return segwit.EncodeV0(hrpLitecoinRegtest, p) }
 	case "ETH", "USDT":
 		// USDT is an ERC-20 token: its deposit address is an Ethereum account.
-		encode = func(p [20]byte) (string, error) { return eip55Address(p), nil }
+		encode = func(p [20]byte) (string, error) { return evm.ChecksumAddress(p), nil }
 	default:
 		return "", fmt.Errorf("devchain derive %q index %d: %w", currency, index, chain.ErrUnsupportedCurrency)
 	}

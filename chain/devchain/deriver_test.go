@@ -185,31 +185,6 @@ func TestDerive_UnsupportedCurrency(t *testing.T) {
 	}
 }
 
-// TestSegwitV0Address_BIP173Vector checks the encoder against the P2WPKH
-// vectors published in BIP173.
-func TestSegwitV0Address_BIP173Vector(t *testing.T) {
-	var program [20]byte
-	if _, err := hex.Decode(program[:], []byte("751e76e8199196d454941c45d1b3a323f1433bd6")); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		hrp  string
-		want string
-	}{
-		{"bc", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"},
-		{"tb", "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"},
-	}
-	for _, tt := range tests {
-		got, err := segwitV0Address(tt.hrp, program)
-		if err != nil {
-			t.Fatalf("segwitV0Address(%s): %v", tt.hrp, err)
-		}
-		if got != tt.want {
-			t.Errorf("segwitV0Address(%s) = %s, want %s", tt.hrp, got, tt.want)
-		}
-	}
-}
-
 // specBytes restates the derivation from the Deriver doc comment, so the tests
 // hold the implementation to the documented formula.
 func specBytes(seed []byte, currency string, index uint64) []byte {

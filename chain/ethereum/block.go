@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // transferTopic is topic 0 of an ERC-20 Transfer log: the Keccak-256 of
@@ -90,27 +91,27 @@ type rpcLog struct {
 // candidate transactions succeeded and for the block's Transfer logs of
 // the configured tokens; either is skipped when not needed.
 func (n *Node) fetchDetails(ctx context.Context, hash word, cands []word) (map[word]bool, []rpcLog, error) {
-	var calls []batchCall
+	var calls []jsonrpc.Call
 	receiptsAt, logsAt := -1, -1
 	if len(cands) > 0 && !n.noBlockReceipts.Load() {
 		receiptsAt = len(calls)
-		calls = append(calls, batchCall{Method: "eth_getBlockReceipts", Params: []any{hash.String()}})
+		calls = append(calls, jsonrpc.Call{Method: "eth_getBlockReceipts", Params: []any{hash.String()}})
 	}
 	if len(n.logFilter) > 0 {
 		logsAt = len(calls)
-		calls = append(calls, batchCall{Method: "eth_getLogs", Params: []any{map[string]any{
+		calls = append(calls, jsonrpc.Call{Method: "eth_getLogs", Params: []any{map[string]any{
 			"blockHash": hash.String(),
 			"address":   n.logFilter,
 			"topics":    []any{transferTopic.String()},
 		}}})
 	}
-	if err := n.rpc.callAll(ctx, calls); err != nil {
+	if err := n.callAll(ctx, calls); err != nil {
 		return nil, nil, err
 	}
 	var logs []rpcLog
 	if logsAt >= 0 {
 		c := calls[logsAt]
-		if err := resultOf(c, &logs); err != nil {
+		if err := c.Decode(&logs); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", c.Method, err)
 		}
 	}
@@ -120,7 +121,7 @@ func (n *Node) fetchDetails(ctx context.Context, hash word, cands []word) (map[w
 	if receiptsAt >= 0 {
 		c := calls[receiptsAt]
 		var receipts []rpcReceipt
-		err := resultOf(c, &receipts)
+		err := c.Decode(&receipts)
 		if err == nil {
 			succeeded, err := statuses(receipts, hash)
 			if err != nil {
@@ -149,18 +150,18 @@ func (n *Node) receiptsByTx(ctx context.Context, hash word, cands []word) (map[w
 	succeeded := make(map[word]bool, len(cands))
 	for len(cands) > 0 {
 		k := min(len(cands), receiptBatch)
-		calls := make([]batchCall, k)
+		calls := make([]jsonrpc.Call, k)
 		for i, tx := range cands[:k] {
-			calls[i] = batchCall{Method: "eth_getTransactionReceipt", Params: []any{tx.String()}}
+			calls[i] = jsonrpc.Call{Method: "eth_getTransactionReceipt", Params: []any{tx.String()}}
 		}
-		if err := n.rpc.callAll(ctx, calls); err != nil {
+		if err := n.callAll(ctx, calls); err != nil {
 			return nil, err
 		}
 		receipts := make([]rpcReceipt, k)
 		for i, c := range calls {
 			// null: the transaction is no longer on the best chain (a
 			// reorg since eth_getBlockByNumber); the monitor retries.
-			if err := resultOf(c, &receipts[i]); err != nil {
+			if err := c.Decode(&receipts[i]); err != nil {
 				return nil, fmt.Errorf("%s %s: %w", c.Method, cands[i], err)
 			}
 			if receipts[i].TransactionHash != cands[i] {
@@ -177,14 +178,6 @@ func (n *Node) receiptsByTx(ctx context.Context, hash word, cands []word) (map[w
 		cands = cands[k:]
 	}
 	return succeeded, nil
-}
-
-// resultOf decodes one call's outcome.
-func resultOf(c batchCall, out any) error {
-	if c.Err != nil {
-		return c.Err
-	}
-	return decodeResult(c.Result, out)
 }
 
 // statuses maps each receipt's transaction to whether it succeeded,

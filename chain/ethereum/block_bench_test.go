@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invoiced/invoiced/chain/jsonrpc"
+	"github.com/invoiced/invoiced/chain/jsonrpc/jsonrpctest"
 )
 
 // benchBlock returns eth_getBlockByNumber's answer (full transactions, in
@@ -83,7 +86,7 @@ func BenchmarkDecodeBlock1000Txs(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var blk rpcBlock
-		if err := decodeResult(block, &blk); err != nil {
+		if err := (jsonrpc.Call{Result: block}).Decode(&blk); err != nil {
 			b.Fatal(err)
 		}
 		if err := blk.check(); err != nil {
@@ -91,7 +94,7 @@ func BenchmarkDecodeBlock1000Txs(b *testing.B) {
 		}
 		cands := n.nativeCandidates(&blk)
 		var rs []rpcReceipt
-		if err := decodeResult(receipts, &rs); err != nil {
+		if err := (jsonrpc.Call{Result: receipts}).Decode(&rs); err != nil {
 			b.Fatal(err)
 		}
 		succeeded, err := statuses(rs, *blk.Hash)
@@ -99,7 +102,7 @@ func BenchmarkDecodeBlock1000Txs(b *testing.B) {
 			b.Fatal(err)
 		}
 		var ls []rpcLog
-		if err := decodeResult(logs, &ls); err != nil {
+		if err := (jsonrpc.Call{Result: logs}).Decode(&ls); err != nil {
 			b.Fatal(err)
 		}
 		out, err := n.assemble(&blk, cands, succeeded, ls)
@@ -116,7 +119,7 @@ func BenchmarkDecodeBlock1000Txs(b *testing.B) {
 // server serving the same answers: two round trips, the second a batch.
 func BenchmarkBlockAt1000Txs(b *testing.B) {
 	block, receipts, logs := benchBlock(b)
-	f := newFakeNode(b, func(method string, _ []json.RawMessage) (any, *RPCError) {
+	f := jsonrpctest.NewServer(b, func(method string, _ []json.RawMessage) (any, *jsonrpc.Error) {
 		switch method {
 		case "eth_getBlockByNumber":
 			return block, nil
@@ -127,7 +130,7 @@ func BenchmarkBlockAt1000Txs(b *testing.B) {
 		}
 		return nil, errMethodNotFound(method)
 	})
-	n := testNode(b, f.srv.URL, 10*time.Second)
+	n := testNode(b, f.URL, 10*time.Second)
 	b.SetBytes(int64(len(block) + len(receipts) + len(logs)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
+	"github.com/invoiced/invoiced/chain/jsonrpc/jsonrpctest"
 )
 
 // Hand-made logs for what the recorded block does not hold.
@@ -164,7 +166,7 @@ func TestStatuses_CheckEveryReceipt(t *testing.T) {
 
 // syntheticBlock is a block at height 1 whose transactions each send 1 wei
 // to payee1, with receipts answered by receipt (nil: not found).
-func syntheticBlock(t *testing.T, txs int, blockReceipts func() any, receipt func(tx string) any) *fakeNode {
+func syntheticBlock(t *testing.T, txs int, blockReceipts func() any, receipt func(tx string) any) *jsonrpctest.Server {
 	t.Helper()
 	var list []string
 	for i := range txs {
@@ -172,7 +174,7 @@ func syntheticBlock(t *testing.T, txs int, blockReceipts func() any, receipt fun
 	}
 	block := json.RawMessage(fmt.Sprintf(`{"number":"0x1","hash":%q,"parentHash":%q,"timestamp":"0x1","transactions":[%s]}`,
 		blockH, txOne, strings.Join(list, ",")))
-	return newFakeNode(t, func(method string, params []json.RawMessage) (any, *RPCError) {
+	return jsonrpctest.NewServer(t, func(method string, params []json.RawMessage) (any, *jsonrpc.Error) {
 		switch method {
 		case "eth_getBlockByNumber":
 			return block, nil
@@ -214,7 +216,7 @@ func TestBlockAt_ReceiptsMustCoverEveryCandidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := syntheticBlock(t, 1, tt.blockReceipts, tt.receipt)
-			n, err := New(Config{URL: f.srv.URL, Net: "ethereum-dev", Native: "ETH"})
+			n, err := New(Config{URL: f.URL, Net: "ethereum-dev", Native: "ETH"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +238,7 @@ func TestBlockAt_PerTransactionReceiptsInBatches(t *testing.T) {
 		}
 		return receiptJSON(tx, blockH, status)
 	})
-	n, err := New(Config{URL: f.srv.URL, Net: "ethereum-dev", Native: "ETH"})
+	n, err := New(Config{URL: f.URL, Net: "ethereum-dev", Native: "ETH"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +261,7 @@ func TestBlockAt_PerTransactionReceiptsInBatches(t *testing.T) {
 		}
 	}
 	// Block, the refused eth_getBlockReceipts, then 3 batches.
-	if f.postCount() != 5 || f.count("eth_getTransactionReceipt") != 250 {
-		t.Fatalf("%d posts, %d receipts asked", f.postCount(), f.count("eth_getTransactionReceipt"))
+	if f.Posts() != 5 || f.Count("eth_getTransactionReceipt") != 250 {
+		t.Fatalf("%d posts, %d receipts asked", f.Posts(), f.Count("eth_getTransactionReceipt"))
 	}
 }

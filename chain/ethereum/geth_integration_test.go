@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/ethereum/gethtest"
 )
 
 // TestGeth_NativeAndTokenPayments follows real payments on a geth --dev
@@ -16,10 +17,10 @@ import (
 // deployment, transfer and batch transfer, and transactions that revert.
 func TestGeth_NativeAndTokenPayments(t *testing.T) {
 	start := time.Now()
-	h := startGeth(t, 0)
+	h := gethtest.Start(t, 0)
 	t.Logf("geth ready in %v", time.Since(start).Round(time.Millisecond))
 	ctx := context.Background()
-	n := h.node(t)
+	n := adapterOn(t, h)
 
 	ok := t.Run("TipAndBlockAt", func(t *testing.T) {
 		tip, err := n.Tip(ctx)
@@ -45,9 +46,9 @@ func TestGeth_NativeAndTokenPayments(t *testing.T) {
 	ethAmount, _ := new(big.Int).SetString("20000000000000000000", 10)
 	var payee string
 	ok = t.Run("NativePayment", func(t *testing.T) {
-		payee = freshAddress(t)
-		txid := h.send(t, sendTx{To: payee, Value: ethAmount})
-		r := h.waitReceipt(t, txid)
+		payee = gethtest.FreshAddress(t)
+		txid := h.Send(t, gethtest.Tx{To: payee, Value: ethAmount})
+		r := h.WaitReceipt(t, txid)
 		b := blockAt(t, n, uint64(r.BlockNumber))
 		if b.Hash != r.BlockHash {
 			t.Fatalf("BlockAt(%d).Hash = %s, receipt says %s", r.BlockNumber, b.Hash, r.BlockHash)
@@ -75,17 +76,17 @@ func TestGeth_NativeAndTokenPayments(t *testing.T) {
 	var token string
 	var tn *Node // reports ETH and USDT
 	ok = t.Run("TokenDeploymentMintsToDeployer", func(t *testing.T) {
-		var r receipt
-		token, r = h.deployToken(t, supply)
-		tn = h.node(t, Token{Currency: "USDT", Contract: token})
+		var r gethtest.Receipt
+		token, r = h.DeployToken(t, supply)
+		tn = adapterOn(t, h, Token{Currency: "USDT", Contract: token})
 		if got := tn.Currencies(); len(got) != 2 || got[0] != "ETH" || got[1] != "USDT" {
 			t.Fatalf("Currencies = %v", got)
 		}
 		b := blockAt(t, tn, uint64(r.BlockNumber))
 		// The constructor's Transfer from the zero address: a mint.
 		if len(b.Outputs) != 1 || b.Outputs[0].Currency != "USDT" || b.Outputs[0].Index != 0 ||
-			!strings.EqualFold(b.Outputs[0].Address, h.dev) || b.Outputs[0].Amount.Cmp(supply) != 0 {
-			t.Fatalf("deployment block outputs = %v, want the mint of %v to %s", b.Outputs, supply, h.dev)
+			!strings.EqualFold(b.Outputs[0].Address, h.Dev) || b.Outputs[0].Amount.Cmp(supply) != 0 {
+			t.Fatalf("deployment block outputs = %v, want the mint of %v to %s", b.Outputs, supply, h.Dev)
 		}
 		// The ETH-only node does not ask for logs at all.
 		if b := blockAt(t, n, uint64(r.BlockNumber)); len(b.Outputs) != 0 {
@@ -97,10 +98,10 @@ func TestGeth_NativeAndTokenPayments(t *testing.T) {
 	}
 
 	ok = t.Run("TokenTransfer", func(t *testing.T) {
-		to := freshAddress(t)
+		to := gethtest.FreshAddress(t)
 		value := big.NewInt(1_234_567)
-		txid := h.send(t, sendTx{To: token, Data: abiCall(selectorTransfer, to, value)})
-		r := h.waitReceipt(t, txid)
+		txid := h.Send(t, gethtest.Tx{To: token, Data: gethtest.ABICall(selectorTransfer, to, value)})
+		r := h.WaitReceipt(t, txid)
 		if r.Status != 1 || len(r.Logs) != 1 {
 			t.Fatalf("transfer receipt: status %d, %d logs", r.Status, len(r.Logs))
 		}
@@ -115,15 +116,15 @@ func TestGeth_NativeAndTokenPayments(t *testing.T) {
 	}
 
 	ok = t.Run("BatchTransferHasOneKeyPerLog", func(t *testing.T) {
-		a, c := freshAddress(t), freshAddress(t)
+		a, c := gethtest.FreshAddress(t), gethtest.FreshAddress(t)
 		sel := selector("transferBatch(address[],uint256[])")
-		data := append(sel[:], abiWord(64)...)   // offset of to[]
-		data = append(data, abiWord(64+32*4)...) // offset of value[]
+		data := append(sel[:], gethtest.ABIWord(64)...)   // offset of to[]
+		data = append(data, gethtest.ABIWord(64+32*4)...) // offset of value[]
 		for _, w := range []any{3, a, c, a, 3, 10, 20, 30} {
-			data = append(data, abiWord(w)...)
+			data = append(data, gethtest.ABIWord(w)...)
 		}
-		txid := h.send(t, sendTx{To: token, Data: data})
-		r := h.waitReceipt(t, txid)
+		txid := h.Send(t, gethtest.Tx{To: token, Data: data})
+		r := h.WaitReceipt(t, txid)
 		if r.Status != 1 || len(r.Logs) != 3 {
 			t.Fatalf("transferBatch receipt: status %d, %d logs", r.Status, len(r.Logs))
 		}
@@ -144,13 +145,13 @@ func TestGeth_NativeAndTokenPayments(t *testing.T) {
 	ok = t.Run("RevertedTransactionsPayNothing", func(t *testing.T) {
 		// More tokens than exist: transfer reverts, no Transfer log.
 		tooMuch := new(big.Int).Add(supply, big.NewInt(1))
-		txToken := h.send(t, sendTx{To: token, Data: abiCall(selectorTransfer, freshAddress(t), tooMuch), Gas: 100_000})
+		txToken := h.Send(t, gethtest.Tx{To: token, Data: gethtest.ABICall(selectorTransfer, gethtest.FreshAddress(t), tooMuch), Gas: 100_000})
 		// ETH to the token, which has no payable function: reverts, and
 		// the value stays with the sender although the transaction has
 		// a value and a recipient.
-		txETH := h.send(t, sendTx{To: token, Value: big.NewInt(1e18), Gas: 100_000})
+		txETH := h.Send(t, gethtest.Tx{To: token, Value: big.NewInt(1e18), Gas: 100_000})
 		for _, txid := range []string{txToken, txETH} {
-			r := h.waitReceipt(t, txid)
+			r := h.WaitReceipt(t, txid)
 			if r.Status != 0 {
 				t.Fatalf("%s: status %d, want a revert", txid, r.Status)
 			}
@@ -170,7 +171,7 @@ func TestGeth_NativeAndTokenPayments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		perTx := h.node(t, Token{Currency: "USDT", Contract: token})
+		perTx := adapterOn(t, h, Token{Currency: "USDT", Contract: token})
 		perTx.noBlockReceipts.Store(true)
 		for height := uint64(0); height <= tip.Height; height++ {
 			want, got := blockAt(t, tn, height), blockAt(t, perTx, height)
@@ -198,10 +199,10 @@ func TestGeth_NativeAndTokenPayments(t *testing.T) {
 func TestGeth_MempoolKeyIsTheMinedKey(t *testing.T) {
 	start := time.Now()
 	const period = 1 // second a transaction stays pending at most
-	h := startGeth(t, period)
+	h := gethtest.Start(t, period)
 	ctx := context.Background()
-	token, _ := h.deployToken(t, big.NewInt(1e12))
-	n := h.node(t, Token{Currency: "USDT", Contract: token})
+	token, _ := h.DeployToken(t, big.NewInt(1e12))
+	n := adapterOn(t, h, Token{Currency: "USDT", Contract: token})
 
 	// Send right after a block, so the next is a period away; if the
 	// block still comes first (a slow machine), try again.
@@ -209,10 +210,10 @@ func TestGeth_MempoolKeyIsTheMinedKey(t *testing.T) {
 	var txids []string
 	for attempt := 1; len(pending) == 0; attempt++ {
 		waitNextBlock(t, n)
-		payee, tokenPayee := freshAddress(t), freshAddress(t)
+		payee, tokenPayee := gethtest.FreshAddress(t), gethtest.FreshAddress(t)
 		txids = []string{
-			h.send(t, sendTx{To: payee, Value: big.NewInt(5e17)}),
-			h.send(t, sendTx{To: token, Data: abiCall(selectorTransfer, tokenPayee, big.NewInt(42_000_000))}),
+			h.Send(t, gethtest.Tx{To: payee, Value: big.NewInt(5e17)}),
+			h.Send(t, gethtest.Tx{To: token, Data: gethtest.ABICall(selectorTransfer, tokenPayee, big.NewInt(42_000_000))}),
 		}
 		outs, err := n.Mempool(ctx)
 		if err != nil {
@@ -233,7 +234,7 @@ func TestGeth_MempoolKeyIsTheMinedKey(t *testing.T) {
 	}
 	var mined []chain.Output
 	for _, txid := range txids {
-		r := h.waitReceipt(t, txid)
+		r := h.WaitReceipt(t, txid)
 		mined = append(mined, outputsOf(blockAt(t, n, uint64(r.BlockNumber)).Outputs, txid)...)
 	}
 	if sortOutputs(mined); !sameOutputs(mined, pending) {

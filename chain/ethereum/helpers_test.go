@@ -1,12 +1,17 @@
 package ethereum
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/sha3"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // checksummed returns the EIP-55 form of a hex address.
@@ -72,4 +77,36 @@ func sortOutputs(outs []chain.Output) {
 		}
 		return outs[i].Currency < outs[j].Currency
 	})
+}
+
+// errMethodNotFound is geth's answer for a method it lacks.
+func errMethodNotFound(method string) *jsonrpc.Error {
+	return &jsonrpc.Error{Code: -32601, Message: "the method " + method + " does not exist/is not available"}
+}
+
+// recorded returns the result of a recorded response body in testdata.
+func recorded(t testing.TB, name string) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(b, &resp); err != nil || resp.Result == nil {
+		t.Fatalf("testdata/%s: not a JSON-RPC response: %v", name, err)
+	}
+	return resp.Result
+}
+
+// testNode returns a Node for url reporting ETH and the recorded token.
+func testNode(t testing.TB, url string, timeout time.Duration) *Node {
+	t.Helper()
+	n, err := New(Config{URL: url, Net: "ethereum-dev", Native: "ETH",
+		Tokens: []Token{{Currency: "USDT", Contract: recToken}}, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

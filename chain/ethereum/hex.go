@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math/big"
 
-	"golang.org/x/crypto/sha3"
+	"github.com/invoiced/invoiced/chain/evm"
 )
 
 // The JSON-RPC encodings this package reads: quantities are "0x" and hex
@@ -19,28 +19,7 @@ import (
 // addresses as strings.
 type address [20]byte
 
-// String formats a as "0x" plus 40 hex digits with the EIP-55 mixed-case
-// checksum: a letter is upper case when the matching nibble of the
-// Keccak-256 of the lower-case hex is 8 or more.
-func (a address) String() string {
-	var buf [42]byte
-	buf[0], buf[1] = '0', 'x'
-	hex.Encode(buf[2:], a[:])
-	h := sha3.NewLegacyKeccak256()
-	h.Write(buf[2:])
-	var sum [32]byte
-	h.Sum(sum[:0])
-	for i := 2; i < len(buf); i++ {
-		nibble := sum[(i-2)/2]
-		if i%2 == 0 {
-			nibble >>= 4
-		}
-		if buf[i] >= 'a' && nibble&0xf >= 8 {
-			buf[i] -= 'a' - 'A'
-		}
-	}
-	return string(buf[:])
-}
+func (a address) String() string { return evm.ChecksumAddress(a) }
 
 // parseAddress reads a configured address: "0x" and 40 hex digits, all
 // lower case, all upper case, or mixed case with a valid EIP-55 checksum.

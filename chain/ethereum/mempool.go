@@ -44,7 +44,7 @@ type rpcPoolTx struct {
 // transactions makes every poll several megabytes.
 func (n *Node) Mempool(ctx context.Context) ([]chain.Output, error) {
 	var pool txpoolContent
-	err := n.rpc.call(ctx, "txpool_content", nil, &pool)
+	err := n.rpc.Call(ctx, "txpool_content", nil, &pool)
 	if isMethodNotFound(err) {
 		return nil, nil
 	}

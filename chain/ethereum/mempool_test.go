@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/ethereum/gethtest"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
+	"github.com/invoiced/invoiced/chain/jsonrpc/jsonrpctest"
 )
 
 func TestDecodeTransferCall(t *testing.T) {
@@ -21,17 +24,17 @@ func TestDecodeTransferCall(t *testing.T) {
 		amount int64
 		ok     bool
 	}{
-		{"transfer", abiCall(selectorTransfer, to, 77), to, 77, true},
-		{"transfer with trailing bytes", append(abiCall(selectorTransfer, to, 77), 1, 2, 3), to, 77, true},
-		{"transferFrom", abiCall(selectorTransferFrom, payee2, to, 88), to, 88, true},
-		{"transfer one byte short", abiCall(selectorTransfer, to, 77)[:67], "", 0, false},
-		{"transferFrom one word short", abiCall(selectorTransferFrom, payee2, to), "", 0, false},
+		{"transfer", gethtest.ABICall(selectorTransfer, to, 77), to, 77, true},
+		{"transfer with trailing bytes", append(gethtest.ABICall(selectorTransfer, to, 77), 1, 2, 3), to, 77, true},
+		{"transferFrom", gethtest.ABICall(selectorTransferFrom, payee2, to, 88), to, 88, true},
+		{"transfer one byte short", gethtest.ABICall(selectorTransfer, to, 77)[:67], "", 0, false},
+		{"transferFrom one word short", gethtest.ABICall(selectorTransferFrom, payee2, to), "", 0, false},
 		{"dirty address", func() []byte {
-			b := abiCall(selectorTransfer, to, 77)
+			b := gethtest.ABICall(selectorTransfer, to, 77)
 			b[4] = 1
 			return b
 		}(), "", 0, false},
-		{"approve", abiCall(selector("approve(address,uint256)"), to, 77), "", 0, false},
+		{"approve", gethtest.ABICall(selector("approve(address,uint256)"), to, 77), "", 0, false},
 		{"empty", nil, "", 0, false},
 		{"selector only", selectorTransfer[:], "", 0, false},
 	}
@@ -57,12 +60,12 @@ func TestDecodeTransferCall(t *testing.T) {
 func TestMempool_TokenCallWithValue(t *testing.T) {
 	huge := new(big.Int).Lsh(big.NewInt(1), 70) // beyond 2^64 wei
 	tx := fmt.Sprintf(`{"hash":%q,"to":%q,"value":"0x%x","input":"0x%s"}`,
-		txOne, recToken, huge, hex.EncodeToString(abiCall(selectorTransfer, payee1, 0)))
+		txOne, recToken, huge, hex.EncodeToString(gethtest.ABICall(selectorTransfer, payee1, 0)))
 	zero := fmt.Sprintf(`{"hash":%q,"to":%q,"value":"0x0","input":"0x%s"}`,
-		txTwo, recToken, hex.EncodeToString(abiCall(selectorTransfer, payee1, 5)))
+		txTwo, recToken, hex.EncodeToString(gethtest.ABICall(selectorTransfer, payee1, 5)))
 	pool := json.RawMessage(`{"pending":{"0xabc":{"1":` + tx + `,"2":` + zero + `}},"queued":{}}`)
-	f := newFakeNode(t, func(string, []json.RawMessage) (any, *RPCError) { return pool, nil })
-	outs, err := testNode(t, f.srv.URL, time.Second).Mempool(t.Context())
+	f := jsonrpctest.NewServer(t, func(string, []json.RawMessage) (any, *jsonrpc.Error) { return pool, nil })
+	outs, err := testNode(t, f.URL, time.Second).Mempool(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

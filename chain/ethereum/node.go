@@ -5,19 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // Node is a chain.Node backed by an Ethereum JSON-RPC endpoint (geth, or
 // any node serving the standard eth_ methods). It is safe for concurrent
 // use.
 type Node struct {
-	rpc        *rpcClient
+	rpc        *jsonrpc.Client
 	net        string
 	native     string
 	tokens     []token
@@ -40,18 +40,15 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		rpc: &rpcClient{
-			endpoint: s.endpoint,
-			name:     s.name,
-			user:     s.user,
-			password: s.password,
-			timeout:  s.timeout,
-			// Its own transport: no connection pool shared with other
-			// clients, no proxy settings from the environment.
-			http: &http.Client{Transport: &http.Transport{
-				MaxIdleConnsPerHost: 4,
-				IdleConnTimeout:     90 * time.Second,
-			}},
+		rpc: &jsonrpc.Client{
+			URL:              s.endpoint,
+			Name:             s.name, // the URL may hold an API key
+			User:             s.user,
+			Password:         s.password,
+			Version:          "2.0",
+			Timeout:          s.timeout,
+			MaxResponseBytes: maxResponseBytes,
+			AuthHint:         "check the credentials or API key in the URL",
 		},
 		net:        s.net,
 		native:     s.native,
@@ -112,7 +109,7 @@ func (h *header) check() error {
 // lookup by number would not.
 func (n *Node) Tip(ctx context.Context) (chain.Cursor, error) {
 	var h header
-	if err := n.rpc.call(ctx, "eth_getBlockByNumber", []any{"latest", false}, &h); err != nil {
+	if err := n.rpc.Call(ctx, "eth_getBlockByNumber", []any{"latest", false}, &h); err != nil {
 		return chain.Cursor{}, fmt.Errorf("ethereum tip: %w", err)
 	}
 	if err := h.check(); err != nil {
@@ -130,8 +127,8 @@ func (n *Node) BlockAt(ctx context.Context, height uint64) (chain.Block, error) 
 		return chain.Block{}, fmt.Errorf("ethereum block %d: %w", height, chain.ErrNotFound)
 	}
 	var blk rpcBlock
-	err := n.rpc.call(ctx, "eth_getBlockByNumber", []any{hexUint(height), true}, &blk)
-	if errors.Is(err, errNull) {
+	err := n.rpc.Call(ctx, "eth_getBlockByNumber", []any{hexUint(height), true}, &blk)
+	if errors.Is(err, jsonrpc.ErrNull) {
 		return chain.Block{}, fmt.Errorf("ethereum block %d: %w", height, chain.ErrNotFound)
 	}
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
+	"github.com/invoiced/invoiced/chain/jsonrpc/jsonrpctest"
 )
 
 // The accounts and transactions of the recorded fixtures (testdata/geth_*.json,
@@ -60,7 +62,7 @@ func recordedBlockOutputs(t testing.TB) []chain.Output {
 
 // recordedNode serves the recorded block 4 the way geth does; blockReceipts
 // false answers eth_getBlockReceipts as a node without it.
-func recordedNode(t testing.TB, blockReceipts bool) *fakeNode {
+func recordedNode(t testing.TB, blockReceipts bool) *jsonrpctest.Server {
 	t.Helper()
 	block := recorded(t, "geth_block.json")
 	receipts := recorded(t, "geth_block_receipts.json")
@@ -75,7 +77,7 @@ func recordedNode(t testing.TB, blockReceipts bool) *fakeNode {
 	if err := json.Unmarshal(receipts, &receiptList); err != nil {
 		t.Fatal(err)
 	}
-	return newFakeNode(t, func(method string, params []json.RawMessage) (any, *RPCError) {
+	return jsonrpctest.NewServer(t, func(method string, params []json.RawMessage) (any, *jsonrpc.Error) {
 		switch method {
 		case "eth_getBlockByNumber":
 			if len(params) == 2 && string(params[0]) == `"0x4"` && string(params[1]) == "true" {
@@ -89,7 +91,7 @@ func recordedNode(t testing.TB, blockReceipts bool) *fakeNode {
 			if len(params) == 1 && string(params[0]) == `"`+recHash+`"` {
 				return receipts, nil
 			}
-			return nil, &RPCError{Code: -32000, Message: "unexpected params " + string(params[0])}
+			return nil, &jsonrpc.Error{Code: -32000, Message: "unexpected params " + string(params[0])}
 		case "eth_getTransactionReceipt":
 			for i, r := range byTx {
 				if len(params) == 1 && string(params[0]) == `"`+r.TransactionHash+`"` {
@@ -106,7 +108,7 @@ func recordedNode(t testing.TB, blockReceipts bool) *fakeNode {
 			if len(params) != 1 || json.Unmarshal(params[0], &filter) != nil || filter.BlockHash != recHash ||
 				len(filter.Address) != 1 || !strings.EqualFold(filter.Address[0], recToken) ||
 				len(filter.Topics) != 1 || filter.Topics[0] != transferTopic.String() {
-				return nil, &RPCError{Code: -32000, Message: "unexpected filter"}
+				return nil, &jsonrpc.Error{Code: -32000, Message: "unexpected filter"}
 			}
 			return logs, nil
 		}
@@ -116,7 +118,7 @@ func recordedNode(t testing.TB, blockReceipts bool) *fakeNode {
 
 func TestBlockAt_RecordedGethBlock(t *testing.T) {
 	f := recordedNode(t, true)
-	n := testNode(t, f.srv.URL, 5*time.Second)
+	n := testNode(t, f.URL, 5*time.Second)
 	b, err := n.BlockAt(context.Background(), recHeight)
 	if err != nil {
 		t.Fatal(err)
@@ -136,8 +138,8 @@ func TestBlockAt_RecordedGethBlock(t *testing.T) {
 		t.Fatalf("Outputs = %v\nwant %v", b.Outputs, want)
 	}
 	// One round trip for the block, one batch for receipts and logs.
-	if f.postCount() != 2 || f.count("eth_getTransactionReceipt") != 0 {
-		t.Fatalf("%d posts, %d per-transaction receipts; want 2 and 0", f.postCount(), f.count("eth_getTransactionReceipt"))
+	if f.Posts() != 2 || f.Count("eth_getTransactionReceipt") != 0 {
+		t.Fatalf("%d posts, %d per-transaction receipts; want 2 and 0", f.Posts(), f.Count("eth_getTransactionReceipt"))
 	}
 }
 
@@ -146,7 +148,7 @@ func TestBlockAt_RecordedGethBlock(t *testing.T) {
 // transaction that moves native value, and is not asked again.
 func TestBlockAt_WithoutBlockReceiptsAsksPerCandidate(t *testing.T) {
 	f := recordedNode(t, false)
-	n := testNode(t, f.srv.URL, 5*time.Second)
+	n := testNode(t, f.URL, 5*time.Second)
 	for range 2 {
 		b, err := n.BlockAt(context.Background(), recHeight)
 		if err != nil {
@@ -157,10 +159,10 @@ func TestBlockAt_WithoutBlockReceiptsAsksPerCandidate(t *testing.T) {
 		}
 	}
 	// Candidates: the 20 ETH and the reverted 1 ETH, in each of 2 calls.
-	if got := f.count("eth_getBlockReceipts"); got != 1 {
+	if got := f.Count("eth_getBlockReceipts"); got != 1 {
 		t.Errorf("eth_getBlockReceipts asked %d times, want once", got)
 	}
-	if got := f.count("eth_getTransactionReceipt"); got != 4 {
+	if got := f.Count("eth_getTransactionReceipt"); got != 4 {
 		t.Errorf("eth_getTransactionReceipt asked %d times, want 2 per block", got)
 	}
 }
@@ -182,7 +184,7 @@ func TestBlockAt_OnlyWhatIsConfiguredIsAskedFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := recordedNode(t, true)
-			tt.cfg.URL, tt.cfg.Net = f.srv.URL, "ethereum-dev"
+			tt.cfg.URL, tt.cfg.Net = f.URL, "ethereum-dev"
 			n, err := New(tt.cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -194,8 +196,8 @@ func TestBlockAt_OnlyWhatIsConfiguredIsAskedFor(t *testing.T) {
 			if !sameOutputs(b.Outputs, tt.want) {
 				t.Fatalf("Outputs = %v, want %v", b.Outputs, tt.want)
 			}
-			if (f.count("eth_getLogs") == 0) != tt.noLogs || (f.count("eth_getBlockReceipts") == 0) != tt.noRc {
-				t.Fatalf("asked eth_getLogs %d times, eth_getBlockReceipts %d times", f.count("eth_getLogs"), f.count("eth_getBlockReceipts"))
+			if (f.Count("eth_getLogs") == 0) != tt.noLogs || (f.Count("eth_getBlockReceipts") == 0) != tt.noRc {
+				t.Fatalf("asked eth_getLogs %d times, eth_getBlockReceipts %d times", f.Count("eth_getLogs"), f.Count("eth_getBlockReceipts"))
 			}
 		})
 	}
@@ -226,13 +228,13 @@ func TestMempool_RecordedGethTxpool(t *testing.T) {
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			pool := recorded(t, tt.file)
-			f := newFakeNode(t, func(method string, _ []json.RawMessage) (any, *RPCError) {
+			f := jsonrpctest.NewServer(t, func(method string, _ []json.RawMessage) (any, *jsonrpc.Error) {
 				if method == "txpool_content" {
 					return pool, nil
 				}
 				return nil, errMethodNotFound(method)
 			})
-			outs, err := testNode(t, f.srv.URL, 5*time.Second).Mempool(context.Background())
+			outs, err := testNode(t, f.URL, 5*time.Second).Mempool(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,12 +251,12 @@ func TestMempool_RecordedGethTxpool(t *testing.T) {
 // reverted are gone.
 func TestMempool_KeysSurviveMining(t *testing.T) {
 	pool := recorded(t, "geth_txpool_content.json")
-	f := newFakeNode(t, func(string, []json.RawMessage) (any, *RPCError) { return pool, nil })
-	pending, err := testNode(t, f.srv.URL, 5*time.Second).Mempool(context.Background())
+	f := jsonrpctest.NewServer(t, func(string, []json.RawMessage) (any, *jsonrpc.Error) { return pool, nil })
+	pending, err := testNode(t, f.URL, 5*time.Second).Mempool(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := testNode(t, recordedNode(t, true).srv.URL, 5*time.Second).BlockAt(context.Background(), recHeight)
+	b, err := testNode(t, recordedNode(t, true).URL, 5*time.Second).BlockAt(context.Background(), recHeight)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,28 +278,28 @@ func TestMempool_KeysSurviveMining(t *testing.T) {
 }
 
 func TestMempool_WithoutTxpoolAPIIsNil(t *testing.T) {
-	f := newFakeNode(t, func(method string, _ []json.RawMessage) (any, *RPCError) { return nil, errMethodNotFound(method) })
-	outs, err := testNode(t, f.srv.URL, time.Second).Mempool(context.Background())
+	f := jsonrpctest.NewServer(t, func(method string, _ []json.RawMessage) (any, *jsonrpc.Error) { return nil, errMethodNotFound(method) })
+	outs, err := testNode(t, f.URL, time.Second).Mempool(context.Background())
 	if err != nil || outs != nil {
 		t.Fatalf("Mempool = %v, %v; want nil, nil", outs, err)
 	}
 	// Other errors are errors.
-	f = newFakeNode(t, func(string, []json.RawMessage) (any, *RPCError) {
-		return nil, &RPCError{Code: -32000, Message: "internal error"}
+	f = jsonrpctest.NewServer(t, func(string, []json.RawMessage) (any, *jsonrpc.Error) {
+		return nil, &jsonrpc.Error{Code: -32000, Message: "internal error"}
 	})
-	if _, err := testNode(t, f.srv.URL, time.Second).Mempool(context.Background()); err == nil {
+	if _, err := testNode(t, f.URL, time.Second).Mempool(context.Background()); err == nil {
 		t.Fatal("Mempool hid a node error")
 	}
 }
 
 func TestBlockAt_AboveTipIsNotFound(t *testing.T) {
 	f := recordedNode(t, true)
-	n := testNode(t, f.srv.URL, time.Second)
+	n := testNode(t, f.URL, time.Second)
 	if _, err := n.BlockAt(context.Background(), recHeight+1); !errors.Is(err, chain.ErrNotFound) {
 		t.Fatalf("BlockAt(5) = %v, want ErrNotFound", err)
 	}
-	posts := f.postCount()
-	if _, err := n.BlockAt(context.Background(), 1<<63); !errors.Is(err, chain.ErrNotFound) || f.postCount() != posts {
+	posts := f.Posts()
+	if _, err := n.BlockAt(context.Background(), 1<<63); !errors.Is(err, chain.ErrNotFound) || f.Posts() != posts {
 		t.Fatalf("BlockAt(2^63) = %v; want ErrNotFound without asking (nodes reject numbers above int64)", err)
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	"github.com/btcsuite/btcd/address/v2"
-	"github.com/btcsuite/btcd/address/v2/bech32"
 	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/segwit"
 )
 
 // MaxIndex is the largest derivation index: indexes are non-hardened BIP32
@@ -103,7 +103,7 @@ func (b *BIP84) Derive(currency string, index uint64) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bip84 derive %s index %d: %w", currency, index, err)
 	}
-	addr, err := p2wpkhAddress(b.hrp, address.Hash160(pub.SerializeCompressed()))
+	addr, err := segwit.EncodeV0(b.hrp, [20]byte(address.Hash160(pub.SerializeCompressed())))
 	if err != nil {
 		return "", fmt.Errorf("bip84 derive %s index %d: %w", currency, index, err)
 	}
@@ -122,22 +122,4 @@ func deriveChild(parent *hdkeychain.ExtendedKey, index uint64) (*hdkeychain.Exte
 		return nil, fmt.Errorf("index %d: %w", index, err)
 	}
 	return child, nil
-}
-
-// p2wpkhAddress encodes a 20-byte public key hash as a BIP173 segwit v0
-// address: the witness version is one 5-bit group ahead of the program in
-// 5-bit groups, with the original bech32 checksum (not bech32m).
-func p2wpkhAddress(hrp string, pubKeyHash []byte) (string, error) {
-	groups, err := bech32.ConvertBits(pubKeyHash, 8, 5, true)
-	if err != nil {
-		return "", fmt.Errorf("convert witness program to 5-bit groups: %w", err)
-	}
-	data := make([]byte, 0, 1+len(groups))
-	data = append(data, 0) // witness version 0
-	data = append(data, groups...)
-	addr, err := bech32.Encode(hrp, data)
-	if err != nil {
-		return "", fmt.Errorf("bech32 encode with hrp %q: %w", hrp, err)
-	}
-	return addr, nil
 }

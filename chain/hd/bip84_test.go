@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/address/v2/bech32"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/segwit"
 )
 
 // BIP84 test vectors (mnemonic abandonMnemonic), account m/84'/0'/0'.
@@ -67,7 +68,7 @@ func TestBIP84_SpecVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := p2wpkhAddress("bc", address.Hash160(pub.SerializeCompressed())); got != bip84Change0 {
+	if got, _ := segwit.EncodeV0("bc", [20]byte(address.Hash160(pub.SerializeCompressed()))); got != bip84Change0 {
 		t.Errorf("first change address = %s, want %s", got, bip84Change0)
 	}
 }
@@ -130,7 +131,7 @@ func TestBIP84_LitecoinMatchesPrivateDerivation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := p2wpkhAddress("ltc", address.Hash160(priv.PubKey().SerializeCompressed()))
+		want, err := segwit.EncodeV0("ltc", [20]byte(address.Hash160(priv.PubKey().SerializeCompressed())))
 		if err != nil {
 			t.Fatal(err)
 		}

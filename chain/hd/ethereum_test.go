@@ -1,12 +1,13 @@
 package hd
 
 import (
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 
 	"golang.org/x/crypto/sha3"
+
+	"github.com/invoiced/invoiced/chain/evm"
 )
 
 // ethAccount0 is m/44'/60'/0'/0/0 of abandonMnemonic, as every Ethereum
@@ -46,32 +47,10 @@ func TestEthereum_BranchesMatchPrivateDerivation(t *testing.T) {
 			h.Write(priv.PubKey().SerializeUncompressed()[1:])
 			var addr [20]byte
 			copy(addr[:], h.Sum(nil)[12:])
-			want := eip55Address(addr)
+			want := evm.ChecksumAddress(addr)
 			if got := mustDerive(t, d, "ETH", uint64(i)); got != want {
 				t.Errorf("branch %d index %d = %s, want %s", branch, i, got, want)
 			}
-		}
-	}
-}
-
-func TestEIP55_SpecVectors(t *testing.T) {
-	// The examples of EIP-55.
-	for _, want := range []string{
-		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-		"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-		"0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
-		"0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
-		"0x52908400098527886E0F7030069857D2E4169EE7",
-		"0x8617E340B3D01FA5F11F306F4090FD50E238070D",
-		"0xde709f2102306220921060314715629080e2fb77",
-		"0x27b1fdb04752bbc536007a920d24acb045561c26",
-	} {
-		var addr [20]byte
-		if _, err := hex.Decode(addr[:], []byte(want[2:])); err != nil {
-			t.Fatal(err)
-		}
-		if got := eip55Address(addr); got != want {
-			t.Errorf("eip55Address = %s, want %s", got, want)
 		}
 	}
 }

@@ -4,7 +4,7 @@
 // adapter tests and the server's end-to-end tests); nothing in the server
 // imports it.
 //
-// It speaks JSON-RPC itself rather than through chain/bitcoin, so that
+// It speaks JSON-RPC through chain/jsonrpc, not chain/bitcoin, so that
 // package's own tests can import it without an import cycle.
 //
 // Without a btcd binary (in GOBIN, GOPATH/bin or on PATH) Start skips the
@@ -15,19 +15,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"go/build"
-	"io"
 	"math"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +28,9 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/invoiced/invoiced/chain/internal/nodeproc"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // Params are the network parameters of every node started here.
@@ -60,8 +54,7 @@ type Node struct {
 	Miner Key
 
 	logPath string
-	http    *http.Client
-	nextID  atomic.Uint64
+	rpc     *jsonrpc.Client
 }
 
 // Key is a P2WPKH key on regtest.
@@ -102,209 +95,48 @@ func KeyOf(t testing.TB, priv *btcec.PrivateKey) Key {
 	return Key{Priv: priv, Addr: addr.EncodeAddress(), Script: script}
 }
 
-// Binary finds btcd where .ci/install-btcd puts it (GOBIN, else the first
-// GOPATH's bin), then on PATH.
-func Binary() (string, error) {
-	var dirs []string
-	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
-	if lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n"); err == nil && len(lines) == 2 {
-		if lines[0] != "" {
-			dirs = append(dirs, lines[0])
-		}
-		for _, p := range filepath.SplitList(lines[1]) {
-			dirs = append(dirs, filepath.Join(p, "bin"))
-		}
-	} else {
-		dirs = append(dirs, filepath.Join(build.Default.GOPATH, "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "btcd")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("btcd")
-	if err != nil {
-		return "", fmt.Errorf("btcd is in none of %v nor on PATH", dirs)
-	}
-	return p, nil
-}
-
 // Start starts btcd --regtest on loopback ports and waits until its RPC
 // answers. t.Cleanup kills it (and, if the test failed, logs the tail of
 // its output). Without a btcd binary the test is skipped.
 func Start(t testing.TB) *Node {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		t.Skipf("skipping: needs a btcd node: %v; run .ci/install-btcd to install it", err)
-	}
-	n := &Node{
-		Miner: NewKey(t),
-		// Its own transport: no proxy settings from the environment.
-		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
-	}
-	t.Cleanup(n.http.CloseIdleConnections)
-	// A port picked free can be taken before btcd binds it: try again.
-	for attempt := 1; ; attempt++ {
-		err := n.launch(t, bin)
-		if err == nil {
-			return n
-		}
-		if attempt == 3 || !errors.Is(err, errPortTaken) {
-			t.Fatalf("start btcd: %v\n%s", err, n.LogTail())
-		}
-	}
-}
-
-var errPortTaken = errors.New("port taken")
-
-func (n *Node) launch(t testing.TB, bin string) error {
-	dir := t.TempDir()
-	rpcAddr, p2pAddr := freeAddr(t), freeAddr(t)
-	n.URL, n.User, n.Password = "http://"+rpcAddr, "invoiced", "regtest-password"
-	n.logPath = filepath.Join(dir, "btcd.out")
-	logFile, err := os.Create(n.logPath)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin,
-		"--regtest",
-		"--datadir="+filepath.Join(dir, "data"),
-		"--logdir="+filepath.Join(dir, "logs"),
-		"--listen="+p2pAddr,
-		"--rpclisten="+rpcAddr,
-		"--notls", // allowed on loopback only
-		"--rpcuser="+n.User,
-		"--rpcpass="+n.Password,
-		"--miningaddr="+n.Miner.Addr,
-		"--nocfilters",
-		"--debuglevel=info",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	killWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	logPath := n.logPath
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("btcd output (tail):\n%s", tail(logPath))
+	n := &Node{Miner: NewKey(t)}
+	// Its own transport: no proxy settings from the environment.
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	t.Cleanup(httpClient.CloseIdleConnections)
+	n.logPath = nodeproc.Start(t, "btcd", func(dir string) nodeproc.Launch {
+		rpcAddr := fmt.Sprintf("127.0.0.1:%d", nodeproc.FreePort(t))
+		p2pAddr := fmt.Sprintf("127.0.0.1:%d", nodeproc.FreePort(t))
+		n.URL, n.User, n.Password = "http://"+rpcAddr, "invoiced", "regtest-password"
+		n.rpc = &jsonrpc.Client{URL: n.URL, User: n.User, Password: n.Password, Version: "1.0", HTTP: httpClient}
+		return nodeproc.Launch{
+			Args: []string{
+				"--regtest",
+				"--datadir=" + filepath.Join(dir, "data"),
+				"--logdir=" + filepath.Join(dir, "logs"),
+				"--listen=" + p2pAddr,
+				"--rpclisten=" + rpcAddr,
+				"--notls", // allowed on loopback only
+				"--rpcuser=" + n.User,
+				"--rpcpass=" + n.Password,
+				"--miningaddr=" + n.Miner.Addr,
+				"--nocfilters",
+				"--debuglevel=info",
+			},
+			Ready:  func(ctx context.Context) error { return n.Call(ctx, "getblockchaininfo", nil) },
+			Within: 20 * time.Second,
 		}
 	})
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-exited:
-			if bytes.Contains(readFile(logPath), []byte("address already in use")) {
-				return errPortTaken
-			}
-			return errors.New("btcd exited during startup")
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := n.Call(ctx, "getblockchaininfo", nil)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return fmt.Errorf("btcd RPC not ready after 20s: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func readFile(path string) []byte {
-	b, _ := os.ReadFile(path)
-	return b
-}
-
-func tail(path string) string {
-	b := readFile(path)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	return n
 }
 
 // LogTail returns the last 4000 bytes of btcd's output.
-func (n *Node) LogTail() string { return tail(n.logPath) }
-
-// RPCError is an error object the node returned.
-type RPCError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *RPCError) Error() string { return fmt.Sprintf("rpc error %d: %s", e.Code, e.Message) }
+func (n *Node) LogTail() string { return nodeproc.Tail(n.logPath) }
 
 // Call invokes a JSON-RPC method and decodes its result into out (nil:
 // discard it).
 func (n *Node) Call(ctx context.Context, method string, out any, params ...any) error {
-	if params == nil {
-		params = []any{} // btcd rejects a request without params
-	}
-	body, err := json.Marshal(map[string]any{"jsonrpc": "1.0", "id": n.nextID.Add(1), "method": method, "params": params})
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth(n.User, n.Password)
-	resp, err := n.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *RPCError       `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("%s: HTTP %d, not a JSON-RPC response: %.200q", method, resp.StatusCode, b)
-	}
-	if r.Error != nil {
-		return fmt.Errorf("%s: %w", method, r.Error)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(r.Result, out); err != nil {
-		return fmt.Errorf("%s: decode result %.200q: %w", method, r.Result, err)
-	}
-	return nil
+	return n.rpc.Call(ctx, method, params, out)
 }
 
 // RPC is Call that fails the test on error, with a 20 s timeout.

@@ -5,37 +5,35 @@
 // only by tests (the server's end-to-end tests); nothing in the server
 // imports it.
 //
-// It speaks JSON-RPC itself rather than through chain/ethereum, so that
-// package's own tests could import it without an import cycle.
+// It speaks JSON-RPC through chain/jsonrpc, not chain/ethereum, so that
+// package's own tests import it without an import cycle.
 //
 // Without a geth binary (in GOBIN, GOPATH/bin or on PATH) Start skips the
 // test with a message: .ci/install-geth installs the pinned version.
 package gethtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/build"
-	"io"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/sha3"
+
+	"github.com/invoiced/invoiced/chain/evm"
+	"github.com/invoiced/invoiced/chain/internal/nodeproc"
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // SelectorTransfer is the ABI selector of ERC-20 transfer(address,uint256).
@@ -53,37 +51,7 @@ type Node struct {
 	// unlocked, the sender of every transaction sent here.
 	Dev string
 
-	logPath string
-	http    *http.Client
-	nextID  atomic.Uint64
-}
-
-// Binary finds geth where .ci/install-geth puts it (GOBIN, else the first
-// GOPATH's bin), then on PATH.
-func Binary() (string, error) {
-	var dirs []string
-	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
-	if lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n"); err == nil && len(lines) == 2 {
-		if lines[0] != "" {
-			dirs = append(dirs, lines[0])
-		}
-		for _, p := range filepath.SplitList(lines[1]) {
-			dirs = append(dirs, filepath.Join(p, "bin"))
-		}
-	} else {
-		dirs = append(dirs, filepath.Join(build.Default.GOPATH, "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "geth")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("geth")
-	if err != nil {
-		return "", fmt.Errorf("geth is in none of %v nor on PATH", dirs)
-	}
-	return p, nil
+	rpc *jsonrpc.Client
 }
 
 // Start starts geth --dev on loopback ports and waits until its RPC
@@ -93,167 +61,37 @@ func Binary() (string, error) {
 // geth binary the test is skipped.
 func Start(t testing.TB, period int) *Node {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		t.Skipf("skipping: %v; run .ci/install-geth to install it", err)
-	}
-	n := &Node{http: &http.Client{Timeout: 20 * time.Second}}
-	// A port picked free can be taken before geth binds it: try again.
-	for attempt := 1; ; attempt++ {
-		err := n.launch(t, bin, period)
-		if err == nil {
-			return n
-		}
-		if attempt == 3 || !errors.Is(err, errPortTaken) {
-			t.Fatalf("start geth: %v\n%s", err, logTail(n.logPath))
-		}
-	}
-}
-
-var errPortTaken = errors.New("port taken")
-
-func (n *Node) launch(t testing.TB, bin string, period int) error {
-	dir := t.TempDir()
-	httpPort, authPort := freePort(t), freePort(t)
-	n.logPath = filepath.Join(dir, "geth.out")
-	logFile, err := os.Create(n.logPath)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin,
-		"--dev", "--dev.period", strconv.Itoa(period),
-		"--datadir", filepath.Join(dir, "data"),
-		"--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(httpPort),
-		"--http.api", "eth,net,web3,txpool",
-		"--authrpc.addr", "127.0.0.1", "--authrpc.port", strconv.Itoa(authPort),
-		"--port", "0", "--nodiscover", "--maxpeers", "0", "--ipcdisable",
-		"--cache", "128", // of the 2-4 GB default: a dev chain of a few blocks
-		"--verbosity", "3",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	killWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	logPath := n.logPath
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("geth output (tail):\n%s", logTail(logPath))
+	n := &Node{}
+	nodeproc.Start(t, "geth", func(dir string) nodeproc.Launch {
+		httpPort, authPort := nodeproc.FreePort(t), nodeproc.FreePort(t)
+		n.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		n.rpc = &jsonrpc.Client{URL: n.URL, Timeout: 20 * time.Second}
+		return nodeproc.Launch{
+			Args: []string{
+				"--dev", "--dev.period", strconv.Itoa(period),
+				"--datadir", filepath.Join(dir, "data"),
+				"--http", "--http.addr", "127.0.0.1", "--http.port", strconv.Itoa(httpPort),
+				"--http.api", "eth,net,web3,txpool",
+				"--authrpc.addr", "127.0.0.1", "--authrpc.port", strconv.Itoa(authPort),
+				"--port", "0", "--nodiscover", "--maxpeers", "0", "--ipcdisable",
+				"--cache", "128", // of the 2-4 GB default: a dev chain of a few blocks
+				"--verbosity", "3",
+			},
+			Ready: func(ctx context.Context) error {
+				var accounts []string
+				if err := n.rpc.Call(ctx, "eth_accounts", nil, &accounts); err != nil {
+					return err
+				}
+				if len(accounts) == 0 {
+					return errors.New("no developer account yet")
+				}
+				n.Dev = accounts[0]
+				return nil
+			},
+			Within: 30 * time.Second,
 		}
 	})
-
-	n.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-exited:
-			if bytes.Contains(readFile(n.logPath), []byte("address already in use")) {
-				return errPortTaken
-			}
-			return errors.New("geth exited during startup")
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		var accounts []string
-		err := n.rpc(ctx, "eth_accounts", nil, &accounts)
-		cancel()
-		if err == nil && len(accounts) > 0 {
-			n.Dev = accounts[0]
-			return nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return fmt.Errorf("geth RPC not ready after 30s: accounts %v, %v", accounts, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func readFile(path string) []byte {
-	b, _ := os.ReadFile(path)
-	return b
-}
-
-func logTail(path string) string {
-	b := readFile(path)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-// errNull is a call's result being JSON null (e.g. the receipt of a
-// transaction not mined yet).
-var errNull = errors.New("result is null")
-
-// rpc is one JSON-RPC call; out receives the result.
-func (n *Node) rpc(ctx context.Context, method string, params []any, out any) error {
-	if params == nil {
-		params = []any{}
-	}
-	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": n.nextID.Add(1), "method": method, "params": params})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", n.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d: %s", method, resp.StatusCode, b)
-	}
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	if r.Error != nil {
-		return fmt.Errorf("%s: error %d: %s", method, r.Error.Code, r.Error.Message)
-	}
-	if len(r.Result) == 0 || string(r.Result) == "null" {
-		return errNull
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(r.Result, out)
+	return n
 }
 
 // Call invokes method with params and decodes its result into out (nil:
@@ -262,7 +100,10 @@ func (n *Node) Call(t testing.TB, method string, out any, params ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := n.rpc(ctx, method, params, out); err != nil {
+	if out == nil {
+		out = new(json.RawMessage) // a null result still fails
+	}
+	if err := n.rpc.Call(ctx, method, params, out); err != nil {
 		t.Fatalf("%s: %v", method, err)
 	}
 }
@@ -333,14 +174,14 @@ func (n *Node) WaitReceipt(t testing.TB, txid string) Receipt {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		var r Receipt
-		err := n.rpc(ctx, "eth_getTransactionReceipt", []any{txid}, &r)
+		err := n.rpc.Call(ctx, "eth_getTransactionReceipt", []any{txid}, &r)
 		cancel()
 		if err == nil {
 			return r
 		}
 		// null: not mined yet. Just after startup geth may still be
 		// indexing transactions and says so.
-		if !errors.Is(err, errNull) && !strings.Contains(err.Error(), "indexing is in progress") {
+		if !errors.Is(err, jsonrpc.ErrNull) && !strings.Contains(err.Error(), "indexing is in progress") {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
@@ -523,27 +364,15 @@ func PubKeyAddress(uncompressed []byte) string {
 	if len(uncompressed) != 65 || uncompressed[0] != 4 {
 		panic(fmt.Sprintf("PubKeyAddress: not an uncompressed public key (%d bytes)", len(uncompressed)))
 	}
-	return Checksum("0x" + hex.EncodeToString(Keccak256(uncompressed[1:])[12:]))
+	return evm.ChecksumAddress([20]byte(Keccak256(uncompressed[1:])[12:]))
 }
 
 // Checksum returns the EIP-55 mixed-case form of a 0x-prefixed hex address
-// in any case: a letter is upper case when the matching nibble of
-// Keccak-256 of the lower-case hex is 8 or more. A malformed address panics.
+// in any case. A malformed address panics.
 func Checksum(addr string) string {
-	lower := strings.ToLower(strings.TrimPrefix(addr, "0x"))
-	if _, err := hex.DecodeString(lower); err != nil || len(lower) != 40 {
+	b, err := hex.DecodeString(strings.TrimPrefix(addr, "0x"))
+	if err != nil || len(b) != 20 {
 		panic("Checksum: bad address " + addr)
 	}
-	digest := Keccak256([]byte(lower))
-	out := []byte("0x" + lower)
-	for i := range 40 {
-		nibble := digest[i/2] >> 4
-		if i%2 == 1 {
-			nibble = digest[i/2] & 0x0f
-		}
-		if c := out[2+i]; c >= 'a' && nibble >= 8 {
-			out[2+i] = c - ('a' - 'A')
-		}
-	}
-	return string(out)
+	return evm.ChecksumAddress([20]byte(b))
 }
