@@ -31,11 +31,16 @@ func ParseIPList(s string) (IPList, error) {
 				return IPList{}, fmt.Errorf("entry %d %q is not an IP address or CIDR block", i+1, item)
 			}
 			p = pp.Masked()
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				// ::ffff:10.0.0.0/104 is 10.0.0.0/8: peers are compared unmapped.
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
 		} else {
 			a, err := netip.ParseAddr(item)
 			if err != nil || a.Zone() != "" {
 				return IPList{}, fmt.Errorf("entry %d %q is not an IP address or CIDR block", i+1, item)
 			}
+			a = a.Unmap() // peers are compared unmapped, so ::ffff:10.0.0.1 is 10.0.0.1
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		l.prefixes = append(l.prefixes, p)
@@ -53,8 +58,9 @@ func (l IPList) Allows(addr netip.Addr) bool {
 		return true
 	}
 	addr = addr.Unmap().WithZone("")
+	mapped := netip.AddrFrom16(addr.As16()) // an IPv4 peer as ::ffff:a.b.c.d, for IPv6 blocks covering it
 	for _, p := range l.prefixes {
-		if p.Contains(addr) {
+		if p.Contains(addr) || (addr.Is4() && p.Addr().Is6() && p.Contains(mapped)) {
 			return true
 		}
 	}

@@ -18,6 +18,8 @@ func TestParseIPList(t *testing.T) {
 		{"10.0.0.0/8,172.16.1.100", true, []string{"10.255.0.1", "172.16.1.100"}, []string{"11.0.0.1", "172.16.1.101"}},
 		{"10.1.2.3/8", true, []string{"10.9.9.9"}, nil}, // host bits are masked off
 		{"2001:db8::/32, ::1", true, []string{"2001:db8::5", "::1"}, []string{"2001:db9::1", "127.0.0.1"}},
+		{"::ffff:10.0.0.1", true, []string{"10.0.0.1", "::ffff:10.0.0.1"}, []string{"10.0.0.2"}},
+		{"::ffff:10.0.0.0/104", true, []string{"10.9.9.9"}, []string{"11.0.0.1"}},
 		{"10.0.0.0/33", false, nil, nil},
 		{"300.1.1.1", false, nil, nil},
 		{"10.0.0.1,", false, nil, nil},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
@@ -202,8 +203,16 @@ func loadInvoice(store *persistence.Store, id uuid.UUID) (_ engine.Invoice, err 
 	return inv, nil
 }
 
-// indexRow is what the list indexes know of inv.
+// indexRow is what the store's derived records (list indexes, counters,
+// expiry schedule, watch list) know of inv.
 func (r *Registry) indexRow(inv engine.Invoice) *persistence.IndexRow {
+	return IndexRow(r.cfg.Rules, r.cfg.WatchGrace, inv)
+}
+
+// IndexRow maps an invoice to the row its commits derive the store's
+// indexes, counters, expiry schedule and watch list from. It is exported
+// so the integrity checker rebuilds exactly what commits wrote.
+func IndexRow(rules *engine.Rules, watchGrace time.Duration, inv engine.Invoice) *persistence.IndexRow {
 	row := &persistence.IndexRow{
 		ProjectID: inv.ProjectID,
 		InvoiceID: inv.ID,
@@ -216,7 +225,7 @@ func (r *Registry) indexRow(inv engine.Invoice) *persistence.IndexRow {
 		row.Fiat = inv.FiatAmount.Big()
 	}
 	decimals := 18
-	if c, ok := r.cfg.Rules.Currencies.Lookup(inv.Currency); ok {
+	if c, ok := rules.Currencies.Lookup(inv.Currency); ok {
 		decimals = c.Decimals
 	}
 	row.Crypto = engine.Scale18(inv.Amount, decimals)
@@ -232,7 +241,7 @@ func (r *Registry) indexRow(inv engine.Invoice) *persistence.IndexRow {
 		case engine.StatusCompleted, engine.StatusExpired, engine.StatusCancelled, engine.StatusArchived:
 			// Final: keep watching for a grace period, so late payments,
 			// overpayments and reorgs are still recorded.
-			row.Watch.Until = inv.UpdatedAt.Add(r.cfg.WatchGrace).UnixNano()
+			row.Watch.Until = inv.UpdatedAt.Add(watchGrace).UnixNano()
 		}
 	}
 	return row

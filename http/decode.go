@@ -67,6 +67,9 @@ func jsonError(err error) *apiError {
 		return newError(http.StatusBadRequest, "invalid_json", "request body is empty or truncated")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if field == "" {
+			return fieldError(http.StatusBadRequest, "unknown_field", `""`, "an empty field name is not a known field")
+		}
 		return fieldError(http.StatusBadRequest, "unknown_field", field, "is not a known field")
 	}
 	var fe *apiError

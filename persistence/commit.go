@@ -76,7 +76,7 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 		}
 		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, &ClaimTakenError{Kind: cl.kind, Existing: existing})
 	}
-	if err := b.Commit(syncWrite); err != nil {
+	if err := s.commitSynced(b); err != nil {
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
 	}
 	s.counts.apply(counterDeltas(c.Old, c.New))
@@ -176,4 +176,18 @@ func batchSizeHint(c Commit) int {
 		n += len(o.Body) + 256
 	}
 	return n
+}
+
+// commitSynced commits b with Sync. Pebble panics (rather than returning an
+// error) when its WAL fails mid-commit, possibly holding its commit lock and
+// with the batch already visible in memory: that is not an error a caller
+// can handle, so it goes to OnFatal, which stops the process.
+func (s *Store) commitSynced(b *pebble.Batch) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.onFatal(fmt.Sprintf("commit: %v", p))
+			panic(p)
+		}
+	}()
+	return b.Commit(syncWrite)
 }

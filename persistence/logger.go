@@ -8,7 +8,10 @@ import (
 
 // pebbleLogger routes Pebble's log lines to slog, so Pebble never writes to
 // stderr on its own.
-type pebbleLogger struct{ log *slog.Logger }
+type pebbleLogger struct {
+	log     *slog.Logger
+	onFatal func(msg string)
+}
 
 func (l pebbleLogger) Infof(format string, args ...any) {
 	l.log.Info(fmt.Sprintf(format, args...))
@@ -18,13 +21,15 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 	l.log.Error(fmt.Sprintf(format, args...))
 }
 
-// Fatalf is called by Pebble when it cannot continue (e.g. data corruption)
-// and must not return; Pebble's default exits the process. Panicking instead
-// logs first and lets a test or a supervisor see the message.
+// Fatalf is called by Pebble when it cannot continue (a failed WAL write,
+// corruption) and must not return. It logs and hands over to OnFatal, which
+// stops the process: recovering from it would keep serving state the disk
+// may not have.
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.log.Error(msg, "fatal", true)
-	panic("pebble: " + msg)
+	l.onFatal("pebble: " + msg)
+	panic("pebble: " + msg) // OnFatal must not return; never continue if it does
 }
 
 // Eventf carries per-operation traces; they are only emitted when

@@ -9,7 +9,7 @@ import (
 
 func TestPebbleLogger_RoutesToSlog(t *testing.T) {
 	var buf bytes.Buffer
-	l := pebbleLogger{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	l := pebbleLogger{log: slog.New(slog.NewTextHandler(&buf, nil)), onFatal: func(string) {}}
 	l.Infof("flushed %d tables", 3)
 	l.Errorf("background error: %s", "disk full")
 	func() {

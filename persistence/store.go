@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -35,6 +36,19 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheBytes is the block cache size; 0 means 64 MiB.
 	CacheBytes int64
+	// OnFatal is called when Pebble cannot go on (a failed WAL write or
+	// fsync, corruption): the write that failed may be visible in memory
+	// without being durable, so serving on would answer from state the
+	// disk does not have. It must not return; nil logs and exits the
+	// process with status 70 so a supervisor restarts it from the WAL.
+	// Tests pass a hook that records the call and panics.
+	OnFatal func(msg string)
+}
+
+// exitOnFatal is the default OnFatal.
+func exitOnFatal(msg string) {
+	fmt.Fprintln(os.Stderr, "invoiced: storage failure, stopping:", msg)
+	os.Exit(70)
 }
 
 const defaultCacheBytes = 64 << 20
@@ -46,6 +60,7 @@ type Store struct {
 	log     *slog.Logger
 	// outboxSignal has room for one signal; see OutboxSignal.
 	outboxSignal chan struct{}
+	onFatal      func(msg string)
 	// counts mirrors the list counters (see counterCache).
 	counts counterCache
 	// commitLatency observes every Commit, checks and fsync included.
@@ -70,7 +85,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	// The DB takes its own reference; ours is dropped once Open returns.
 	defer cache.Unref()
 
-	lg := pebbleLogger{log: log.With("component", "pebble")}
+	onFatal := opts.OnFatal
+	if onFatal == nil {
+		onFatal = exitOnFatal
+	}
+	lg := pebbleLogger{log: log.With("component", "pebble"), onFatal: onFatal}
 	po := &pebble.Options{
 		FS:                 fs,
 		Cache:              cache,
@@ -88,7 +107,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, log: log, outboxSignal: make(chan struct{}, 1),
+	s := &Store{db: db, log: log, outboxSignal: make(chan struct{}, 1), onFatal: onFatal,
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "invoiced_pebble_commit_duration_seconds", Help: "Latency of one synced invoice commit: checks, batch and fsync.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs .. 3.3 s

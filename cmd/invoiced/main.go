@@ -2,6 +2,8 @@
 //
 //	invoiced [flags]                 serve the API (the default)
 //	invoiced account create [flags]  create an account and print its key once
+//	invoiced check [-repair] [flags] verify (and rebuild) indexes and counters from the event log
+//	invoiced backup -to DIR [flags]  copy the data dir (a store checkpoint), checked
 //
 // Every flag also reads an INVOICED_* environment variable; see -help.
 package main
@@ -32,6 +34,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return createAccount(cfg, stdout)
+	}
+	if len(args) >= 1 && args[0] == "check" {
+		return checkCommand(args[1:], getenv, stdout)
+	}
+	if len(args) >= 1 && args[0] == "backup" {
+		return backupCommand(args[1:], getenv, stdout)
 	}
 	if len(args) >= 1 && args[0] == "serve" {
 		args = args[1:]

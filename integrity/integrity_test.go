@@ -1,0 +1,259 @@
+package integrity_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/persistence"
+	"github.com/invoiced/invoiced/server"
+)
+
+const accountKey = "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func call(t *testing.T, srv *server.Server, method, path, key, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+srv.Addr+path, bytes.NewReader([]byte(body)))
+	req.Header.Set("Api-Key", key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// populate runs a real server over dir and takes invoices through every
+// kind of change: created, paid in part and in full, confirmed,
+// reorganised, cancelled, expired, archived.
+func populate(t *testing.T, dir string) *fakeClock {
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	srv, err := server.Start(server.Config{
+		Listen: "127.0.0.1:0", DataDir: dir, Mode: "dev", BootstrapAccountKey: accountKey,
+		ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := true
+	t.Cleanup(func() {
+		if running {
+			_ = srv.Shutdown(context.Background())
+		}
+	})
+	var p struct {
+		APIKey string `json:"api_key"`
+	}
+	if code := call(t, srv, "POST", "/api/v1/projects", accountKey, `{"name":"shop"}`, &p); code != 201 {
+		t.Fatalf("project: %d", code)
+	}
+	type inv struct {
+		ID     string `json:"invoice_id"`
+		Status string `json:"status"`
+		BD     struct {
+			Address string `json:"blockchainAddress"`
+		} `json:"blockchain_details"`
+	}
+	var invs []inv
+	for i := range 12 {
+		var v inv
+		body := fmt.Sprintf(`{"order_id":"o%d","crypto_amount":"0.01","currency":"%s","expire_min":%d}`, i, []string{"BTC", "LTC", "ETH"}[i%3], 10+i)
+		if i%4 == 3 {
+			body = fmt.Sprintf(`{"order_id":"o%d","fiat_amount":"25.50","currency":"BTC","expire_min":12}`, i)
+		}
+		if code := call(t, srv, "POST", "/api/v1/invoices", p.APIKey, body, &v); code != 201 {
+			t.Fatalf("create %d: %d", i, code)
+		}
+		invs = append(invs, v)
+	}
+	if code := call(t, srv, "POST", "/api/v1/archived", p.APIKey, `{"order_id":"old","crypto_amount":"1","currency":"BTC","created_at":"2024-01-02"}`, nil); code != 201 {
+		t.Fatalf("archived: %d", code)
+	}
+	pay := func(i int, amount string) string {
+		cur := []string{"BTC", "LTC", "ETH"}[i%3]
+		units, _ := engine.ParseDecimal(amount, map[string]int{"BTC": 8, "LTC": 8, "ETH": 18}[cur])
+		txid, err := srv.DevChain(cur).Pay(invs[i].BD.Address, units.Big(), devchain.PayOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return txid
+	}
+	pay(0, "0.01")
+	pay(1, "0.004")
+	pay(2, "0.02")
+	tx := pay(4, "0.01")
+	awaitStatus(t, srv, p.APIKey, invs[0].ID, "pending")
+	awaitStatus(t, srv, p.APIKey, invs[1].ID, "paid_partial")
+	for _, c := range []string{"BTC", "LTC", "ETH"} {
+		if _, err := srv.DevChain(c).Mine(1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awaitStatus(t, srv, p.APIKey, invs[0].ID, "completed")
+	awaitStatus(t, srv, p.APIKey, invs[4].ID, "completed")
+	if err := srv.DevChain("LTC").Disconnect(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.DevChain("LTC").Drop(tx); err != nil {
+		t.Fatal(err)
+	}
+	awaitStatus(t, srv, p.APIKey, invs[4].ID, "new")
+	call(t, srv, "PATCH", "/api/v1/invoices/"+invs[5].ID, p.APIKey, `{"status":"cancelled","comment":"left"}`, nil)
+	call(t, srv, "PATCH", "/api/v1/invoices/"+invs[0].ID, p.APIKey, `{"status":"archived"}`, nil)
+	clock.Add(15 * time.Minute)
+	awaitStatus(t, srv, p.APIKey, invs[3].ID, "expired")
+	awaitStatus(t, srv, p.APIKey, invs[1].ID, "expired")
+	running = false
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return clock
+}
+
+func awaitStatus(t *testing.T, srv *server.Server, key, id, status string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var v struct {
+			Status string `json:"status"`
+		}
+		call(t, srv, "GET", "/api/v1/invoices/"+id, key, "", &v)
+		if v.Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("invoice %s is %s, want %s", id, v.Status, status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCheck_StoreWrittenByTheServerIsConsistent(t *testing.T) {
+	dir := t.TempDir()
+	clock := populate(t, dir)
+	s, err := persistence.Open(filepath.Join(dir, "store"), persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rep, err := integrity.Check(s, integrity.Config{Now: clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("problems in a store the server wrote: %v", rep.Problems)
+	}
+	if rep.Streams != 13 || rep.IndexKeys != 16*13 || rep.Watches == 0 || rep.Expiries == 0 || rep.Claims == 0 {
+		t.Fatalf("not everything was checked: %+v", rep)
+	}
+}
+
+// TestCheck_RepairsDamageFromTheEventLog throws away every derived record
+// (list indexes, counters, expiry schedule, watch list) and a snapshot,
+// and rebuilds them all from the events.
+func TestCheck_RepairsDamageFromTheEventLog(t *testing.T) {
+	dir := t.TempDir()
+	clock := populate(t, dir)
+	s, err := persistence.Open(filepath.Join(dir, "store"), persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := s.DB()
+	for _, prefix := range []byte{0x04, 0x05, 0x0A, 0x0B} {
+		if err := db.DeleteRange([]byte{prefix}, []byte{prefix + 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A snapshot that says something its events do not.
+	_, total, err := s.List(persistence.Query{})
+	if err != nil || total != 0 {
+		t.Fatalf("indexes not gone: %d %v", total, err)
+	}
+	var victim uuid.UUID
+	rep, err := integrity.Check(s, integrity.Config{Now: clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Problems {
+		if p.Invoice != uuid.Nil {
+			victim = p.Invoice
+			break
+		}
+	}
+	snap, v, err := s.Snapshot(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := engine.DecodeSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.OrderName = "tampered"
+	bad, _ := engine.EncodeSnapshot(inv)
+	key := append(append([]byte{0x01}, victim[:]...), 0x02)
+	if err := db.Set(key, append(binaryVersion(v), bad...), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err = integrity.Check(s, integrity.Config{Now: clock.Now(), Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, p := range rep.Problems {
+		kinds[p.Kind]++
+	}
+	if kinds["index"] == 0 || kinds["counter"] == 0 || kinds["expiry"] == 0 || kinds["watch"] == 0 || kinds["snapshot"] != 1 {
+		t.Fatalf("damage not found: %v\n%v", kinds, rep.Problems)
+	}
+	if after, err := integrity.Check(s, integrity.Config{Now: clock.Now()}); err != nil || !after.OK() {
+		t.Fatalf("after repair: %v %v", err, after.Problems)
+	}
+	snap, _, _ = s.Snapshot(victim)
+	if inv, _ := engine.DecodeSnapshot(snap); inv.OrderName == "tampered" {
+		t.Fatal("snapshot not rebuilt from the events")
+	}
+	t.Logf("repaired %d keys: %v", rep.Repaired, kinds)
+}
+
+func binaryVersion(v uint64) []byte {
+	b := make([]byte, 8)
+	for i := range 8 {
+		b[7-i] = byte(v >> (8 * i))
+	}
+	return b
+}
