@@ -38,27 +38,18 @@ func DecodeEvent(b []byte) (Event, error) {
 		e   Event
 		err error
 	)
+	body := b[2:]
 	switch EventKind(b[1]) {
 	case KindCreated:
-		var v Created
-		err = json.Unmarshal(b[2:], &v)
-		e = v
+		e, err = decodeAs[Created](body)
 	case KindStatusChanged:
-		var v StatusChanged
-		err = json.Unmarshal(b[2:], &v)
-		e = v
+		e, err = decodeAs[StatusChanged](body)
 	case KindPaymentSeen:
-		var v PaymentSeen
-		err = json.Unmarshal(b[2:], &v)
-		e = v
+		e, err = decodeAs[PaymentSeen](body)
 	case KindPaymentUpdated:
-		var v PaymentUpdated
-		err = json.Unmarshal(b[2:], &v)
-		e = v
+		e, err = decodeAs[PaymentUpdated](body)
 	case KindPaymentReverted:
-		var v PaymentReverted
-		err = json.Unmarshal(b[2:], &v)
-		e = v
+		e, err = decodeAs[PaymentReverted](body)
 	default:
 		return nil, fmt.Errorf("decode event: %w: unknown kind %d", ErrCorrupt, b[1])
 	}
@@ -66,6 +57,13 @@ func DecodeEvent(b []byte) (Event, error) {
 		return nil, fmt.Errorf("decode event kind %d: %w: %v", b[1], ErrCorrupt, err)
 	}
 	return e, nil
+}
+
+// decodeAs decodes one event of kind T.
+func decodeAs[T Event](body []byte) (Event, error) {
+	var v T
+	err := json.Unmarshal(body, &v)
+	return v, err
 }
 
 // EncodeSnapshot encodes the state of an invoice for storage.
