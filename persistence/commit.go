@@ -48,7 +48,8 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 		return 0, fmt.Errorf("commit stream %s: no events: %w", c.Stream, ErrInvalidArgument)
 	}
 	version := c.ExpectedVersion + uint64(len(c.Events))
-	b, err := s.commitBatch(c, version)
+	deltas := counterDeltas(c.Old, c.New) // written in the batch, then applied to the mirror
+	b, err := s.commitBatch(c, version, deltas)
 	if err != nil {
 		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
 	}
@@ -79,7 +80,7 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	if err := s.commitSynced(b); err != nil {
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
 	}
-	s.counts.apply(counterDeltas(c.Old, c.New))
+	s.counts.apply(deltas)
 	if len(c.Outbox) > 0 {
 		s.signalOutbox()
 	}
@@ -88,16 +89,16 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 
 // commitBatch encodes everything c writes. It runs before the stripe locks
 // are taken, so the critical section is only the checks and the sync.
-func (s *Store) commitBatch(c Commit, version uint64) (*pebble.Batch, error) {
+func (s *Store) commitBatch(c Commit, version uint64, deltas []counterDelta) (*pebble.Batch, error) {
 	b := s.db.NewBatchWithSize(batchSizeHint(c))
-	if err := fillCommitBatch(b, c, version); err != nil {
+	if err := fillCommitBatch(b, c, version, deltas); err != nil {
 		_ = b.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-func fillCommitBatch(b *pebble.Batch, c Commit, version uint64) error {
+func fillCommitBatch(b *pebble.Batch, c Commit, version uint64, deltas []counterDelta) error {
 	if err := b.Set(streamKey(c.Stream, streamHead), binary.BigEndian.AppendUint64(nil, version), nil); err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func fillCommitBatch(b *pebble.Batch, c Commit, version uint64) error {
 	if err := indexWrites(b, c.Old, c.New); err != nil {
 		return err
 	}
-	for _, d := range counterDeltas(c.Old, c.New) {
+	for _, d := range deltas {
 		if err := b.Merge(d.key, encodeCount(d.delta), nil); err != nil {
 			return err
 		}

@@ -53,8 +53,7 @@ type Node struct {
 	// Spend signs with.
 	Miner Key
 
-	logPath string
-	rpc     *jsonrpc.Client
+	rpc *jsonrpc.Client
 }
 
 // Key is a P2WPKH key on regtest.
@@ -104,7 +103,7 @@ func Start(t testing.TB) *Node {
 	// Its own transport: no proxy settings from the environment.
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	t.Cleanup(httpClient.CloseIdleConnections)
-	n.logPath = nodeproc.Start(t, "btcd", func(dir string) nodeproc.Launch {
+	nodeproc.Start(t, "btcd", func(dir string) nodeproc.Launch {
 		rpcAddr := fmt.Sprintf("127.0.0.1:%d", nodeproc.FreePort(t))
 		p2pAddr := fmt.Sprintf("127.0.0.1:%d", nodeproc.FreePort(t))
 		n.URL, n.User, n.Password = "http://"+rpcAddr, "invoiced", "regtest-password"
@@ -129,9 +128,6 @@ func Start(t testing.TB) *Node {
 	})
 	return n
 }
-
-// LogTail returns the last 4000 bytes of btcd's output.
-func (n *Node) LogTail() string { return nodeproc.Tail(n.logPath) }
 
 // Call invokes a JSON-RPC method and decodes its result into out (nil:
 // discard it).
