@@ -7,39 +7,54 @@ import (
 )
 
 // The stored encoding of events and snapshots is one format byte followed
-// by a JSON body. JSON keeps the log readable by tools and tolerant of added
-// fields; the leading byte lets a later format (or a binary one) coexist
-// with old records.
+// by the body: 2 is the binary form (binary.go), written since it replaced
+// 1, a JSON body, which stays readable so stores written before keep
+// working. The format byte lets a later format coexist the same way.
 const (
-	eventFormatJSON    = 1
-	snapshotFormatJSON = 1
+	formatJSON   = 1
+	formatBinary = 2
 )
 
 // ErrCorrupt marks a stored record that cannot be decoded.
 var ErrCorrupt = errors.New("corrupt record")
 
-// EncodeEvent encodes e for storage: [format][kind][json].
+// EncodeEvent encodes e for storage: [format][kind][body].
 func EncodeEvent(e Event) ([]byte, error) {
-	body, err := json.Marshal(e)
-	if err != nil {
+	enc := encoder{b: make([]byte, 0, 256)}
+	enc.b = append(enc.b, formatBinary, byte(e.Kind()))
+	if err := enc.event(e); err != nil {
 		return nil, fmt.Errorf("encode event %T: %w", e, err)
 	}
-	out := make([]byte, 0, len(body)+2)
-	out = append(out, eventFormatJSON, byte(e.Kind()))
-	return append(out, body...), nil
+	return enc.b, nil
 }
 
-// DecodeEvent is the inverse of EncodeEvent.
+// DecodeEvent is the inverse of EncodeEvent, for either format.
 func DecodeEvent(b []byte) (Event, error) {
-	if len(b) < 2 || b[0] != eventFormatJSON {
-		return nil, fmt.Errorf("decode event: %w: unknown format", ErrCorrupt)
+	if len(b) < 2 {
+		return nil, fmt.Errorf("decode event: %w: too short", ErrCorrupt)
 	}
+	kind, body := EventKind(b[1]), b[2:]
+	switch b[0] {
+	case formatBinary:
+		d := decoder{b: body}
+		e := d.event(kind)
+		if err := d.end(); err != nil {
+			return nil, fmt.Errorf("decode event kind %d: %w: %v", kind, ErrCorrupt, err)
+		}
+		return e, nil
+	case formatJSON:
+		return decodeJSONEvent(kind, body)
+	default:
+		return nil, fmt.Errorf("decode event: %w: unknown format %d", ErrCorrupt, b[0])
+	}
+}
+
+func decodeJSONEvent(kind EventKind, body []byte) (Event, error) {
 	var (
 		e   Event
 		err error
 	)
-	body := b[2:]
-	switch EventKind(b[1]) {
+	switch kind {
 	case KindCreated:
 		e, err = decodeAs[Created](body)
 	case KindStatusChanged:
@@ -51,10 +66,10 @@ func DecodeEvent(b []byte) (Event, error) {
 	case KindPaymentReverted:
 		e, err = decodeAs[PaymentReverted](body)
 	default:
-		return nil, fmt.Errorf("decode event: %w: unknown kind %d", ErrCorrupt, b[1])
+		return nil, fmt.Errorf("decode event: %w: unknown kind %d", ErrCorrupt, kind)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("decode event kind %d: %w: %v", b[1], ErrCorrupt, err)
+		return nil, fmt.Errorf("decode event kind %d: %w: %v", kind, ErrCorrupt, err)
 	}
 	return e, nil
 }
@@ -68,21 +83,32 @@ func decodeAs[T Event](body []byte) (Event, error) {
 
 // EncodeSnapshot encodes the state of an invoice for storage.
 func EncodeSnapshot(inv Invoice) ([]byte, error) {
-	body, err := json.Marshal(inv)
-	if err != nil {
-		return nil, fmt.Errorf("encode snapshot %s: %w", inv.ID, err)
-	}
-	return append([]byte{snapshotFormatJSON}, body...), nil
+	enc := encoder{b: make([]byte, 0, 256)}
+	enc.b = append(enc.b, formatBinary)
+	enc.invoice(inv)
+	return enc.b, nil
 }
 
-// DecodeSnapshot is the inverse of EncodeSnapshot.
+// DecodeSnapshot is the inverse of EncodeSnapshot, for either format.
 func DecodeSnapshot(b []byte) (Invoice, error) {
-	var inv Invoice
-	if len(b) < 1 || b[0] != snapshotFormatJSON {
-		return inv, fmt.Errorf("decode snapshot: %w: unknown format", ErrCorrupt)
+	if len(b) < 1 {
+		return Invoice{}, fmt.Errorf("decode snapshot: %w: empty", ErrCorrupt)
 	}
-	if err := json.Unmarshal(b[1:], &inv); err != nil {
-		return inv, fmt.Errorf("decode snapshot: %w: %v", ErrCorrupt, err)
+	switch b[0] {
+	case formatBinary:
+		d := decoder{b: b[1:]}
+		inv := d.invoice()
+		if err := d.end(); err != nil {
+			return Invoice{}, fmt.Errorf("decode snapshot: %w: %v", ErrCorrupt, err)
+		}
+		return inv, nil
+	case formatJSON:
+		var inv Invoice
+		if err := json.Unmarshal(b[1:], &inv); err != nil {
+			return Invoice{}, fmt.Errorf("decode snapshot: %w: %v", ErrCorrupt, err)
+		}
+		return inv, nil
+	default:
+		return Invoice{}, fmt.Errorf("decode snapshot: %w: unknown format %d", ErrCorrupt, b[0])
 	}
-	return inv, nil
 }

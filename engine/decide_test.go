@@ -20,7 +20,7 @@ func newCreate(req CreateRequest) CreateInvoice {
 	return CreateInvoice{ID: uuid.New(), ProjectID: uuid.New(), Request: req, Rate: eurRate(), Address: "bcrt1qexample", AddressIndex: 7, At: t0}
 }
 
-func created(t *testing.T, r *Rules, req CreateRequest) Invoice {
+func created(t testing.TB, r *Rules, req CreateRequest) Invoice {
 	t.Helper()
 	evs, err := r.Decide(Invoice{}, newCreate(req))
 	if err != nil {
