@@ -46,7 +46,7 @@ func (r *Registry) ExpireDue(ctx context.Context) (int, error) {
 		errs := make(chan error, len(ids))
 		for _, id := range ids {
 			go func(id uuid.UUID) {
-				rep, err := r.ask(ctx, id, false, decideMsg{internal: true, cmd: engine.Expire{At: now}})
+				rep, err := r.ask(ctx, id, decideMsg{internal: true, cmd: engine.Expire{At: now}})
 				if err == nil {
 					err = rep.err
 				}

@@ -36,7 +36,6 @@ type reply struct {
 // events, one message at a time.
 type invoiceActor struct {
 	id    uuid.UUID
-	fresh bool // known not to exist: skip the load on activation
 	reg   *Registry
 	entry *entry
 
@@ -51,9 +50,7 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		ctx.SetReceiveTimeout(a.reg.cfg.IdleTimeout)
-		if !a.fresh {
-			a.load()
-		}
+		a.load()
 	case *actor.ReceiveTimeout:
 		if a.reg.invoices.retire(a.id, a.entry, false) {
 			ctx.Stop(ctx.Self())
@@ -61,8 +58,9 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 	case decideMsg:
 		ctx.Respond(a.handle(msg))
 		a.entry.processed.Add(1)
-		// A create that was refused (duplicate order_id, say) leaves no
-		// invoice behind: free the actor now rather than after the idle time.
+		// A message for an id that has no invoice (a PATCH of an unknown
+		// id, say) leaves nothing to keep: free the actor now rather than
+		// after the idle time.
 		if !a.inv.Exists() && a.reg.invoices.retire(a.id, a.entry, false) {
 			ctx.Stop(ctx.Self())
 		}
@@ -109,7 +107,7 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 		return reply{inv: a.inv} // nothing changed (a repeated observation): nothing to write
 	}
 	next := engine.ApplyAll(a.inv, events)
-	if err := a.persist(next, events, msg.claims); err != nil {
+	if err := a.reg.persist(a.id, a.inv, next, events, msg.claims); err != nil {
 		a.stale = true
 		return reply{err: err}
 	}
@@ -122,9 +120,12 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 	return reply{inv: next}
 }
 
-// persist commits the events, the new snapshot, the index rows, claims and
-// the outbox records of the webhooks they cause in one synced batch.
-func (a *invoiceActor) persist(next engine.Invoice, events []engine.Event, claims []persistence.Claim) error {
+// persist commits the decision that took prev to next (events) for
+// invoice id: the events, the new snapshot, the index rows, claims and the
+// outbox records of the webhooks they cause, in one synced batch; then the
+// watch map follows the committed watch. prev is the zero Invoice for a
+// create.
+func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim) error {
 	encoded := make([][]byte, len(events))
 	for i, e := range events {
 		b, err := engine.EncodeEvent(e)
@@ -133,29 +134,35 @@ func (a *invoiceActor) persist(next engine.Invoice, events []engine.Event, claim
 		}
 		encoded[i] = b
 	}
-	snap, err := engine.EncodeSnapshot(next)
-	if err != nil {
-		return err
+	// A create writes no snapshot: its one event is its state (see
+	// persistence.Commit.Snapshot).
+	var snap []byte
+	if prev.Exists() {
+		var err error
+		if snap, err = engine.EncodeSnapshot(next); err != nil {
+			return err
+		}
 	}
 	c := persistence.Commit{
-		Stream:          a.id,
-		ExpectedVersion: a.inv.Version,
+		Stream:          id,
+		ExpectedVersion: prev.Version,
 		Events:          encoded,
 		Snapshot:        snap,
-		New:             a.reg.indexRow(next),
+		New:             r.indexRow(next),
 		Claims:          claims,
 	}
-	if c.Outbox, err = a.reg.outboxRecords(a.inv, next, events); err != nil {
+	var err error
+	if c.Outbox, err = r.outboxRecords(prev, next, events); err != nil {
 		return err
 	}
-	if a.inv.Exists() {
-		c.Old = a.reg.indexRow(a.inv)
+	if prev.Exists() {
+		c.Old = r.indexRow(prev)
 	}
-	if _, err := a.reg.cfg.Store.Commit(c); err != nil {
-		return fmt.Errorf("commit invoice %s: %w", a.id, err)
+	if _, err := r.cfg.Store.Commit(c); err != nil {
+		return fmt.Errorf("commit invoice %s: %w", id, err)
 	}
 	if w := c.New.Watch; w != nil {
-		a.reg.watch.set(w.Currency, w.Address, a.id, w.Until)
+		r.watch.set(w.Currency, w.Address, id, w.Until)
 	}
 	return nil
 }
@@ -172,14 +179,7 @@ func (a *invoiceActor) load() {
 }
 
 // loadInvoice reads an invoice's state: its snapshot plus any later events.
-// A log that does not replay (engine.Apply panics on events that do not fit)
-// is reported as an error, never as a guessed state.
-func loadInvoice(store *persistence.Store, id uuid.UUID) (_ engine.Invoice, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("load invoice %s: %w: %v", id, engine.ErrCorrupt, p)
-		}
-	}()
+func loadInvoice(store *persistence.Store, id uuid.UUID) (engine.Invoice, error) {
 	snap, _, events, err := store.Load(id)
 	if errors.Is(err, persistence.ErrNotFound) {
 		return engine.Invoice{}, engine.ErrNotFound
@@ -187,18 +187,36 @@ func loadInvoice(store *persistence.Store, id uuid.UUID) (_ engine.Invoice, err 
 	if err != nil {
 		return engine.Invoice{}, fmt.Errorf("load invoice %s: %w", id, err)
 	}
-	var inv engine.Invoice
+	inv, err := replay(snap, events)
+	if err != nil {
+		return engine.Invoice{}, fmt.Errorf("load invoice %s: %w", id, err)
+	}
+	return inv, nil
+}
+
+// replay rebuilds a state from a snapshot (nil: none) and the events after
+// it. A log that does not replay (engine.Apply panics on events that do not
+// fit) is reported as an error, never as a guessed state.
+func replay(snap []byte, events [][]byte) (inv engine.Invoice, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", engine.ErrCorrupt, p)
+		}
+	}()
 	if snap != nil {
 		if inv, err = engine.DecodeSnapshot(snap); err != nil {
-			return engine.Invoice{}, fmt.Errorf("load invoice %s: %w", id, err)
+			return engine.Invoice{}, err
 		}
 	}
 	for _, b := range events {
 		e, err := engine.DecodeEvent(b)
 		if err != nil {
-			return engine.Invoice{}, fmt.Errorf("load invoice %s: %w", id, err)
+			return engine.Invoice{}, err
 		}
 		inv = engine.Apply(inv, e)
+	}
+	if !inv.Exists() {
+		return engine.Invoice{}, fmt.Errorf("%w: no state to replay", engine.ErrCorrupt)
 	}
 	return inv, nil
 }

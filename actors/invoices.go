@@ -27,9 +27,8 @@ var (
 // same body): the earlier invoice is returned and nothing is written.
 func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (inv engine.Invoice, created bool, err error) {
 	now := r.cfg.Now()
-	rate := r.quote(req.Currency)
 	// Validate before allocating, so bad input spends no address index.
-	fp, err := r.cfg.Rules.CheckCreate(req, false, rate, now)
+	chk, err := r.cfg.Rules.CheckCreate(req, false, r.quote(req.Currency), now)
 	if err != nil {
 		return engine.Invoice{}, false, err
 	}
@@ -39,8 +38,10 @@ func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.Cre
 		return engine.Invoice{}, false, err
 	}
 	id := uuid.Must(uuid.NewV7())
-	cmd := engine.CreateInvoice{ID: id, ProjectID: project, Request: req, Rate: rate, Address: addr, AddressIndex: idx, At: now}
-	inv, created, err = r.create(ctx, id, project, req.OrderID, fp, cmd, idempotencyKey, persistence.AddressClaim(cur.Code, idx, addr, id))
+	e, err := chk.Event(id, project, addr, idx)
+	if err == nil {
+		inv, created, err = r.create(ctx, project, req.OrderID, chk.Fingerprint, e, idempotencyKey, persistence.AddressClaim(cur.Code, idx, addr, id))
+	}
 	if !created {
 		r.addresses.release(cur.Code, idx, addr)
 	}
@@ -49,14 +50,15 @@ func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.Cre
 
 // CreateArchived records a historical invoice (status archived, no address).
 func (r *Registry) CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error) {
-	now, rate := r.cfg.Now(), r.quote(req.Currency)
-	fp, err := r.cfg.Rules.CheckCreate(req, true, rate, now)
+	chk, err := r.cfg.Rules.CheckCreate(req, true, r.quote(req.Currency), r.cfg.Now())
 	if err != nil {
 		return engine.Invoice{}, false, err
 	}
-	id := uuid.Must(uuid.NewV7())
-	cmd := engine.CreateArchived{ID: id, ProjectID: project, Request: req, Rate: rate, At: now}
-	return r.create(ctx, id, project, req.OrderID, fp, cmd, idempotencyKey)
+	e, err := chk.Event(uuid.Must(uuid.NewV7()), project, "", 0)
+	if err != nil {
+		return engine.Invoice{}, false, err
+	}
+	return r.create(ctx, project, req.OrderID, chk.Fingerprint, e, idempotencyKey)
 }
 
 // quote returns the current EUR rate for currency, or nil when there is
@@ -73,28 +75,33 @@ func (r *Registry) quote(currency string) *engine.Rate {
 	return &engine.Rate{Fiat: q.Fiat, Value: q.Rate, Source: q.Source, At: q.At}
 }
 
-// create sends a create command to a fresh actor together with the order_id
-// (and Idempotency-Key) claims, and resolves a taken claim into either the
+// create commits the creation event e together with the order_id (and
+// Idempotency-Key) claims, and resolves a taken claim into either the
 // earlier invoice (same request) or a conflict.
-func (r *Registry) create(ctx context.Context, id, project uuid.UUID, orderID, fp string, cmd engine.Command, idempotencyKey string, extra ...persistence.Claim) (engine.Invoice, bool, error) {
+//
+// It commits directly rather than through an invoice actor: the id is new
+// and known to no one until this returns, so no other decision can race
+// the commit (and the store refuses a second version 1 regardless). The
+// invoice's actor is activated from the store when its first message
+// comes, which spares every create an actor spawn and two mailbox hops,
+// and keeps invoices nobody touches out of memory.
+func (r *Registry) create(_ context.Context, project uuid.UUID, orderID, fp string, e engine.Created, idempotencyKey string, extra ...persistence.Claim) (engine.Invoice, bool, error) {
+	id := e.Invoice.ID
 	claim := claimValue(id, fp)
 	claims := append([]persistence.Claim{persistence.OrderIDClaim(project, orderID, claim)}, extra...)
 	if idempotencyKey != "" {
 		claims = append(claims, persistence.IdempotencyClaim(project, idempotencyKey, claim))
 	}
-	rep, err := r.ask(ctx, id, true, decideMsg{project: project, cmd: cmd, claims: claims})
+	events := []engine.Event{e}
+	inv := engine.ApplyAll(engine.Invoice{}, events)
+	err := r.persist(id, engine.Invoice{}, inv, events, claims)
 	if err == nil {
-		err = rep.err
-	}
-	if err == nil {
-		r.metrics.created.WithLabelValues(rep.inv.Currency).Inc()
+		r.metrics.created.WithLabelValues(inv.Currency).Inc()
+		return inv, true, nil
 	}
 	var taken *persistence.ClaimTakenError
 	if !errors.As(err, &taken) {
-		if err != nil {
-			return engine.Invoice{}, false, err
-		}
-		return rep.inv, true, nil
+		return engine.Invoice{}, false, err
 	}
 	existingID, existingFP, ok := parseClaimValue(taken.Existing)
 	if !ok {
@@ -106,11 +113,11 @@ func (r *Registry) create(ctx context.Context, id, project uuid.UUID, orderID, f
 		}
 		return engine.Invoice{}, false, ErrOrderIDConflict
 	}
-	inv, err := r.Get(ctx, project, existingID)
+	earlier, err := r.Get(context.Background(), project, existingID)
 	if err != nil {
 		return engine.Invoice{}, false, fmt.Errorf("load earlier invoice %s: %w", existingID, err)
 	}
-	return inv, false, nil
+	return earlier, false, nil
 }
 
 // claimValue is what an order_id or Idempotency-Key claim stores: the
@@ -128,7 +135,7 @@ func parseClaimValue(b []byte) (uuid.UUID, string, bool) {
 
 // ChangeStatus applies a merchant's status change (PATCH).
 func (r *Registry) ChangeStatus(ctx context.Context, project, id uuid.UUID, target engine.Status, comment string) (engine.Invoice, error) {
-	rep, err := r.ask(ctx, id, false, decideMsg{project: project, cmd: engine.ChangeStatus{Target: target, Comment: comment, At: r.cfg.Now()}})
+	rep, err := r.ask(ctx, id, decideMsg{project: project, cmd: engine.ChangeStatus{Target: target, Comment: comment, At: r.cfg.Now()}})
 	if err != nil {
 		return engine.Invoice{}, err
 	}
@@ -186,13 +193,13 @@ func (r *Registry) List(_ context.Context, lq ListQuery) ([]engine.Invoice, int,
 	if !lq.CreatedBefore.IsZero() {
 		q.CreatedBefore = lq.CreatedBefore.UnixNano()
 	}
-	snaps, total, err := r.cfg.Store.List(q)
+	states, total, err := r.cfg.Store.List(q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list invoices: %w", err)
 	}
-	out := make([]engine.Invoice, len(snaps))
-	for i, s := range snaps {
-		if out[i], err = engine.DecodeSnapshot(s); err != nil {
+	out := make([]engine.Invoice, len(states))
+	for i, s := range states {
+		if out[i], err = replay(s.Snapshot, s.Events); err != nil {
 			return nil, 0, fmt.Errorf("list invoices: %w", err)
 		}
 	}

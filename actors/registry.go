@@ -131,13 +131,13 @@ func (r *Registry) guarded(work func(context.Context)) func(context.Context) {
 // LiveActors is the number of invoice actors in memory.
 func (r *Registry) LiveActors() int64 { return r.invoices.live.Load() }
 
-// invoiceActorFor returns the producer of id's actor; fresh marks an invoice
-// known not to exist yet, so activation skips the load.
-func (r *Registry) invoiceActorFor(id uuid.UUID, fresh bool) func(*entry) actor.Actor {
-	return func(e *entry) actor.Actor { return &invoiceActor{id: id, fresh: fresh, reg: r, entry: e} }
+// invoiceActorFor returns the producer of id's actor, which activates from
+// the store.
+func (r *Registry) invoiceActorFor(id uuid.UUID) func(*entry) actor.Actor {
+	return func(e *entry) actor.Actor { return &invoiceActor{id: id, reg: r, entry: e} }
 }
 
 // ask sends msg to the actor for invoice id and waits for its reply.
-func (r *Registry) ask(ctx context.Context, id uuid.UUID, fresh bool, msg any) (reply, error) {
-	return r.invoices.ask(ctx, id, r.invoiceActorFor(id, fresh), msg)
+func (r *Registry) ask(ctx context.Context, id uuid.UUID, msg any) (reply, error) {
+	return r.invoices.ask(ctx, id, r.invoiceActorFor(id), msg)
 }

@@ -48,7 +48,7 @@ func (w *watcherActor) Receive(ctx actor.Context) {
 // with the monitor as the sender: the invoice answers the monitor directly
 // once it has durably applied them, and the watcher is free at once.
 func (w *watcherActor) forward(ctx actor.Context, msg watchMsg) {
-	e := w.reg.invoices.route(msg.invoice, w.reg.invoiceActorFor(msg.invoice, false))
+	e := w.reg.invoices.route(msg.invoice, w.reg.invoiceActorFor(msg.invoice))
 	ctx.RequestWithCustomSender(e.pid, decideMsg{internal: true, cmds: msg.cmds}, ctx.Sender())
 }
 

@@ -49,70 +49,93 @@ func (r *Rules) Decide(inv Invoice, cmd Command) ([]Event, error) {
 	}
 }
 
+// CheckedCreate is a create request that passed CheckCreate: validated,
+// defaults filled in and priced. Event turns it into the creation event
+// once the caller has allocated what the invoice needs (an id and, for a
+// live invoice, a deposit address), so a create is validated exactly once.
+type CheckedCreate struct {
+	// Fingerprint identifies the request by its meaning; uniqueness claims
+	// (order_id, Idempotency-Key) carry it to tell a repeat from a conflict.
+	Fingerprint string
+	req         CreateRequest
+	v           validCreate
+	amount      Units
+	rate        *Rate
+	at          time.Time
+	archived    bool
+}
+
 // CheckCreate validates a create request and prices it at rate without
-// deciding anything, and returns the request's fingerprint. Callers use it
-// to refuse bad input before spending resources on it (a deposit address),
-// and to know the fingerprint their uniqueness claims will carry; Decide
-// checks the same again.
-func (r *Rules) CheckCreate(req CreateRequest, archived bool, rate *Rate, at time.Time) (string, error) {
+// deciding anything. Callers use it to refuse bad input before spending
+// resources on it (a deposit address) and to learn the fingerprint their
+// uniqueness claims will carry; Decide of a create command runs the same
+// check.
+func (r *Rules) CheckCreate(req CreateRequest, archived bool, rate *Rate, at time.Time) (CheckedCreate, error) {
 	v, err := r.validateCreate(req, archived, at)
 	if err != nil {
-		return "", err
+		return CheckedCreate{}, err
 	}
+	amount := v.amount
 	if !archived || req.CryptoAmount == nil {
-		if _, err := priceInUnits(v, rate); err != nil {
-			return "", err
+		if amount, err = priceInUnits(v, rate); err != nil {
+			return CheckedCreate{}, err
 		}
 	}
-	return v.fingerprint, nil
+	return CheckedCreate{Fingerprint: v.fingerprint, req: req, v: v, amount: amount, rate: rate, at: at, archived: archived}, nil
+}
+
+// Event is the event creating the checked invoice as id of project. A live
+// invoice needs its deposit address (address, index); an archived one has
+// none and ignores them.
+func (c CheckedCreate) Event(id, project uuid.UUID, address string, index uint64) (Created, error) {
+	at := c.at.UTC()
+	inv := baseInvoice(id, project, c.req, c.v, c.amount, c.rate)
+	if c.archived {
+		if c.req.CreatedAt != nil {
+			at = c.v.createdAt
+		}
+		inv.Status = StatusArchived
+		inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = at, at, at
+		return Created{Invoice: inv}, nil
+	}
+	if address == "" {
+		return Created{}, errors.New("create invoice: no deposit address allocated")
+	}
+	inv.Status = StatusNew
+	inv.CreatedAt, inv.UpdatedAt = at, at
+	inv.ExpiresAt = at.Add(time.Duration(c.v.expireMin) * time.Minute)
+	inv.Address, inv.AddressIndex = address, index
+	return Created{Invoice: inv}, nil
 }
 
 func (r *Rules) decideCreate(inv Invoice, c CreateInvoice) ([]Event, error) {
 	if inv.Exists() {
 		return nil, ErrExists
 	}
-	v, err := r.validateCreate(c.Request, false, c.At)
+	chk, err := r.CheckCreate(c.Request, false, c.Rate, c.At)
 	if err != nil {
 		return nil, err
 	}
-	amount, err := priceInUnits(v, c.Rate)
+	e, err := chk.Event(c.ID, c.ProjectID, c.Address, c.AddressIndex)
 	if err != nil {
 		return nil, err
 	}
-	if c.Address == "" {
-		return nil, errors.New("create invoice: no deposit address allocated")
-	}
-	at := c.At.UTC()
-	created := baseInvoice(c.ID, c.ProjectID, c.Request, v, amount, c.Rate)
-	created.Status = StatusNew
-	created.CreatedAt, created.UpdatedAt = at, at
-	created.ExpiresAt = at.Add(time.Duration(v.expireMin) * time.Minute)
-	created.Address, created.AddressIndex = c.Address, c.AddressIndex
-	return []Event{Created{Invoice: created}}, nil
+	return []Event{e}, nil
 }
 
 func (r *Rules) decideArchived(inv Invoice, c CreateArchived) ([]Event, error) {
 	if inv.Exists() {
 		return nil, ErrExists
 	}
-	v, err := r.validateCreate(c.Request, true, c.At)
+	chk, err := r.CheckCreate(c.Request, true, c.Rate, c.At)
 	if err != nil {
 		return nil, err
 	}
-	amount := v.amount
-	if c.Request.CryptoAmount == nil {
-		if amount, err = priceInUnits(v, c.Rate); err != nil {
-			return nil, err
-		}
+	e, err := chk.Event(c.ID, c.ProjectID, "", 0)
+	if err != nil {
+		return nil, err
 	}
-	at := c.At.UTC()
-	if c.Request.CreatedAt != nil {
-		at = v.createdAt
-	}
-	created := baseInvoice(c.ID, c.ProjectID, c.Request, v, amount, c.Rate)
-	created.Status = StatusArchived
-	created.CreatedAt, created.UpdatedAt, created.ExpiresAt = at, at, at
-	return []Event{Created{Invoice: created}}, nil
+	return []Event{e}, nil
 }
 
 // priceInUnits returns the crypto amount owed: the requested crypto amount,

@@ -21,7 +21,10 @@ type Commit struct {
 	Events [][]byte
 	// Snapshot is the opaque state after the last event (version
 	// ExpectedVersion+len(Events)); nil = no new snapshot. List returns the
-	// latest snapshot, so a commit that changes New should carry one.
+	// latest snapshot, or every event of a stream that has none, so a
+	// commit after the first that changes New should carry one. (A stream
+	// of one event needs none: its event is its state, and leaving the
+	// snapshot out of creates cut their bytes by a quarter.)
 	Snapshot []byte
 	// Old and New are the index rows before and after: Old nil = new
 	// invoice; New nil = remove from the indexes; identical rows = no index

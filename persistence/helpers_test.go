@@ -91,10 +91,11 @@ func create(t testing.TB, s *Store, r *IndexRow, claims ...Claim) {
 	}
 }
 
-func ids(t testing.TB, snaps [][]byte) []uuid.UUID {
+func ids(t testing.TB, states []State) []uuid.UUID {
 	t.Helper()
-	out := make([]uuid.UUID, len(snaps))
-	for i, s := range snaps {
+	out := make([]uuid.UUID, len(states))
+	for i, st := range states {
+		s := st.Snapshot
 		id, err := uuid.FromBytes(s)
 		if err != nil {
 			t.Fatalf("snapshot %d is not an id: %x", i, s)

@@ -90,7 +90,7 @@ func (q Query) validate() error {
 	return checkString("currency", q.Currency)
 }
 
-// List returns the snapshots of one page, in order, and the total number of
+// List returns the states of one page, in order, and the total number of
 // matches. Ties in the sort value are broken by invoice id (same direction)
 // so pages are stable.
 //
@@ -100,7 +100,7 @@ func (q Query) validate() error {
 // from the per-project counters when there is no created range; with one,
 // it is a key-only count over the created_at family's bounds for the range
 // (O(matches), done in the page scan itself when sorting by created_at).
-func (s *Store) List(q Query) (snapshots [][]byte, total int, err error) {
+func (s *Store) List(q Query) (states []State, total int, err error) {
 	if err := q.validate(); err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
 	}
@@ -122,19 +122,47 @@ func (s *Store) List(q Query) (snapshots [][]byte, total int, err error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("list project %s: total: %w", q.ProjectID, err)
 	}
-	snapshots = make([][]byte, 0, len(ids))
+	states = make([]State, 0, len(ids))
 	for _, id := range ids {
-		v, err := getFrom(view, streamKey(id, streamSnapshot))
+		st, err := latestFrom(view, id)
 		if err != nil {
-			return nil, 0, fmt.Errorf("list project %s: snapshot of %s: %w", q.ProjectID, id, err)
+			return nil, 0, fmt.Errorf("list project %s: state of %s: %w", q.ProjectID, id, err)
 		}
-		_, snap, err := decodeSnapshot(v)
-		if err != nil {
-			return nil, 0, fmt.Errorf("list project %s: snapshot of %s: %w", q.ProjectID, id, err)
-		}
-		snapshots = append(snapshots, snap)
+		states = append(states, st)
 	}
-	return snapshots, total, nil
+	return states, total, nil
+}
+
+// State is an invoice's latest stored state as List reads it: its
+// snapshot, or, for a stream without one, all its events.
+type State struct {
+	Snapshot []byte
+	Events   [][]byte
+}
+
+// latestFrom reads id's snapshot from view, or its events when it has no
+// snapshot.
+func latestFrom(view *pebble.Snapshot, id uuid.UUID) (State, error) {
+	v, err := getFrom(view, streamKey(id, streamSnapshot))
+	if err == nil {
+		_, snap, err := decodeSnapshot(v)
+		return State{Snapshot: snap}, err
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return State{}, err
+	}
+	it, err := view.NewIter(&pebble.IterOptions{LowerBound: eventKey(id, 1), UpperBound: streamKey(id, streamSnapshot)})
+	if err != nil {
+		return State{}, err
+	}
+	events, err := eventsFrom(it, id, 0)
+	if err = errors.Join(err, it.Close()); err != nil {
+		return State{}, err
+	}
+	if len(events) == 0 {
+		return State{}, fmt.Errorf("indexed but has no events: %w", ErrNotFound)
+	}
+	return State{Events: events}, nil
 }
 
 // scanPage walks q's index range in q's direction and returns the invoice

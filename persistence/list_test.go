@@ -257,7 +257,7 @@ func TestList_ProjectIsolation(t *testing.T) {
 	only := uuid.New()
 	create(t, s, row(p2, only, "new", "BTC", 1, 1))
 	snaps, total, err := s.List(Query{ProjectID: p2, Limit: 100})
-	if err != nil || total != 1 || len(snaps) != 1 || uuid.UUID(snaps[0]) != only {
+	if err != nil || total != 1 || len(snaps) != 1 || uuid.UUID(snaps[0].Snapshot) != only {
 		t.Fatalf("project 2 sees %d items total %d %v", len(snaps), total, err)
 	}
 	if snaps, total, err := s.List(Query{ProjectID: uuid.New(), Limit: 100}); err != nil || total != 0 || len(snaps) != 0 {
@@ -276,5 +276,32 @@ func TestList_InvalidQuery(t *testing.T) {
 		if _, _, err := s.List(q); !errorsIsInvalid(err) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", describe(q), err)
 		}
+	}
+}
+
+// TestList_StreamWithoutSnapshot: a stream committed without a snapshot (a
+// create) is listed with its events, and with its snapshot once a later
+// commit writes one.
+func TestList_StreamWithoutSnapshot(t *testing.T) {
+	s := newStore(t)
+	p, id := uuid.New(), uuid.New()
+	r := row(p, id, "new", "BTC", 1, 1)
+	if _, err := s.Commit(Commit{Stream: id, Events: [][]byte{[]byte("created")}, New: r}); err != nil {
+		t.Fatal(err)
+	}
+	states, total, err := s.List(Query{ProjectID: p, Limit: 10})
+	if err != nil || total != 1 || len(states) != 1 {
+		t.Fatalf("list: %d items total %d %v", len(states), total, err)
+	}
+	if st := states[0]; st.Snapshot != nil || len(st.Events) != 1 || string(st.Events[0]) != "created" {
+		t.Fatalf("state of a stream without snapshot: %q %q", st.Snapshot, st.Events)
+	}
+	paid := row(p, id, "pending", "BTC", 1, 2)
+	if _, err := s.Commit(Commit{Stream: id, ExpectedVersion: 1, Events: [][]byte{[]byte("paid")}, Snapshot: []byte("state 2"), Old: r, New: paid}); err != nil {
+		t.Fatal(err)
+	}
+	states, _, err = s.List(Query{ProjectID: p, Limit: 10})
+	if err != nil || len(states) != 1 || string(states[0].Snapshot) != "state 2" || states[0].Events != nil {
+		t.Fatalf("state after a snapshot: %+v %v", states, err)
 	}
 }

@@ -51,11 +51,11 @@ func verify(t *testing.T, s *Store, f fixture) {
 		t.Fatalf("load a: %x@%d %q %v", snap, v, events, err)
 	}
 	snaps, total, err := s.List(Query{ProjectID: f.project, Status: "pending", Limit: 10})
-	if err != nil || total != 1 || len(snaps) != 1 || !bytes.Equal(snaps[0], f.a[:]) {
+	if err != nil || total != 1 || len(snaps) != 1 || !bytes.Equal(snaps[0].Snapshot, f.a[:]) {
 		t.Fatalf("list pending: %d items total %d %v", len(snaps), total, err)
 	}
 	snaps, total, err = s.List(Query{ProjectID: f.project, SortBy: SortFiatAmount, Limit: 10})
-	if err != nil || total != 2 || len(snaps) != 2 || !bytes.Equal(snaps[0], f.b[:]) {
+	if err != nil || total != 2 || len(snaps) != 2 || !bytes.Equal(snaps[0].Snapshot, f.b[:]) {
 		t.Fatalf("list by fiat: %d items total %d %v", len(snaps), total, err)
 	}
 	if idx, ok, err := s.MaxAddressIndex("BTC"); err != nil || !ok || idx != 41 {
