@@ -47,6 +47,7 @@ func TestCrash_KillAtRandomMoments(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	dir := t.TempDir()
 	a := newAcked()
+	sk := newSink(t)
 
 	p := startProc(t, dir)
 	var proj struct {
@@ -54,6 +55,12 @@ func TestCrash_KillAtRandomMoments(t *testing.T) {
 		APIKey    string    `json:"api_key"`
 	}
 	p.mustDo("POST", "/api/v1/projects", accountKey, `{"name":"crash"}`, 201, &proj)
+	sk.key.Store(proj.APIKey)
+	// The sink fails some first attempts in the first quarter of the kills
+	// only, so their retries (10 s later, the first step of the fixed retry
+	// schedule) are due before the run ends. Runs of fewer than 4 kills
+	// (-short, the race run) would only wait for them: they fail none.
+	failKills := iterations / 4
 	defer func() {
 		if p != nil {
 			p.kill()
@@ -64,7 +71,8 @@ func TestCrash_KillAtRandomMoments(t *testing.T) {
 	for i := range iterations {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		l := &load{p: p, key: proj.APIKey, a: a}
+		sk.failing.Store(i < failKills)
+		l := &load{p: p, key: proj.APIKey, a: a, callback: sk.url()}
 		go func() {
 			defer close(done)
 			l.run(ctx, seed+uint64(i))
@@ -95,12 +103,23 @@ func TestCrash_KillAtRandomMoments(t *testing.T) {
 			i+1, len(a.invoices), len(a.patches), a.payments, a.mines, checkedPaid, facts.cursors)
 		a.mu.Unlock()
 	}
+	// Every webhook owed is delivered: wait for the backlog to drain (the
+	// retries of failed attempts included), then compare the store's
+	// outbox with what the sink received.
+	sk.failing.Store(false)
+	waitStart := time.Now()
+	settled := awaitWebhooks(t, p, sk, 60*time.Second)
+	waited := time.Since(waitStart)
 	// A graceful stop leaves a store as consistent as a crash does.
 	if err := p.stop(); err != nil {
 		t.Fatalf("graceful stop: %v\n%s", err, p.stderr)
 	}
 	p = nil
 	facts := verifyStore(t, dir, a)
+	checkStart := time.Now()
+	wf := verifyWebhooks(t, dir, facts, a, sk, settled)
+	t.Logf("webhooks: %d owed, %d in the outbox, all received (%d pending, written after the backlog drained); %d deliveries to the sink: %d duplicates (a kill between delivery and its record), %d retried after a 500; waited %s for the backlog, checked in %s",
+		wf.owed, wf.records, wf.late, wf.deliveries, wf.duplicates, wf.retried, waited.Round(time.Millisecond), time.Since(checkStart).Round(time.Millisecond))
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t.Logf("%d kill iterations survived (seed %d): %d requests (%d 2xx, %d refused or cut by a kill, %d other); acknowledged %d invoices, %d PATCHes, %d payments, %d mines; final store %d invoices, %d events; %s",

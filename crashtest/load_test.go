@@ -64,6 +64,8 @@ type load struct {
 	p   *proc
 	key string
 	a   *acked
+	// callback is every invoice's callback_url: the test's webhook sink.
+	callback string
 }
 
 func (l *load) run(ctx context.Context, seed uint64) {
@@ -139,10 +141,10 @@ func (l *load) creator(ctx context.Context, rng *rand.Rand) {
 		l.a.seq++
 		order := fmt.Sprintf("order-%d-%d", time.Now().UnixNano(), l.a.seq)
 		l.a.mu.Unlock()
-		path, body := "/api/v1/invoices", fmt.Sprintf(`{"order_id":%q,"crypto_amount":%q,"currency":%q,"expire_min":%d}`, order, c.amount, c.code, 1+rng.IntN(60))
+		path, body := "/api/v1/invoices", fmt.Sprintf(`{"order_id":%q,"crypto_amount":%q,"currency":%q,"expire_min":%d,"callback_url":%q}`, order, c.amount, c.code, 1+rng.IntN(60), l.callback)
 		archived := rng.IntN(10) == 0
 		if archived {
-			path, body = "/api/v1/archived", fmt.Sprintf(`{"order_id":%q,"crypto_amount":%q,"currency":%q,"created_at":"2025-06-01"}`, order, c.amount, c.code)
+			path, body = "/api/v1/archived", fmt.Sprintf(`{"order_id":%q,"crypto_amount":%q,"currency":%q,"created_at":"2025-06-01","callback_url":%q}`, order, c.amount, c.code, l.callback)
 		}
 		code, b, err := l.p.do(ctx, "POST", path, l.key, body)
 		if !l.count(code, err) {

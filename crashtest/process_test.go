@@ -54,7 +54,11 @@ type proc struct {
 	addr   string
 	client *http.Client
 	stderr *bytes.Buffer
-	exited chan error
+	// exited is closed when the process has exited, with exitErr set:
+	// kill may run twice (a failed check after a kill, then the test's
+	// deferred kill), and each must return.
+	exited  chan struct{}
+	exitErr error
 }
 
 var listening = regexp.MustCompile(`listening on http://(\S+)`)
@@ -71,13 +75,14 @@ func startProc(t *testing.T, dataDir string) *proc {
 		"INVOICED_LOG_LEVEL=error",
 		"INVOICED_CONFIRMATIONS="+confirmations,
 		"INVOICED_CURRENCIES=BTC,LTC,ETH",
-		"INVOICED_RATE_LIMIT=0", // the load is one API key at full speed
+		"INVOICED_RATE_LIMIT=0",                 // the load is one API key at full speed
+		"INVOICED_ALLOW_PRIVATE_CALLBACKS=true", // the webhook sink is on loopback
 	)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	p := &proc{t: t, cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -91,11 +96,11 @@ func startProc(t *testing.T, dataDir string) *proc {
 			}
 		}
 	}()
-	go func() { p.exited <- cmd.Wait() }()
+	go func() { p.exitErr = cmd.Wait(); close(p.exited) }()
 	select {
 	case p.addr = <-addr:
-	case err := <-p.exited:
-		t.Fatalf("invoiced exited at start: %v\n%s", err, p.stderr)
+	case <-p.exited:
+		t.Fatalf("invoiced exited at start: %v\n%s", p.exitErr, p.stderr)
 	case <-time.After(30 * time.Second):
 		p.kill()
 		t.Fatalf("invoiced did not start within 30 s\n%s", p.stderr)
@@ -126,9 +131,9 @@ func (p *proc) kill() {
 func (p *proc) stop() error {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.exited:
+	case <-p.exited:
 		p.client.CloseIdleConnections()
-		return err
+		return p.exitErr
 	case <-time.After(30 * time.Second):
 		p.kill()
 		return fmt.Errorf("no exit 30 s after SIGTERM")

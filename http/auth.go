@@ -48,7 +48,32 @@ func (s *Server) account(h accountHandler) httprouter.Handle {
 		}
 		a, ok := s.cfg.Accounts.Account(r.Header.Get("Api-Key"))
 		if !ok {
-			s.writeError(w, r, newError(http.StatusUnauthorized, "unauthorized", "missing or invalid account key in the Api-key header"))
+			s.writeError(w, r, errAccountUnauthorized)
+			return
+		}
+		if s.refuseOverLimit(w, r, a.KeyHash) {
+			return
+		}
+		h(w, r, a)
+	}
+}
+
+// admin authenticates an account key for an operator route: no key or an
+// unknown one is 401, and a project key, which is a real key without the
+// right, is 403.
+func (s *Server) admin(h accountHandler) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		if s.refuseWhileDraining(w, r) {
+			return
+		}
+		key := r.Header.Get("Api-Key")
+		a, ok := s.cfg.Accounts.Account(key)
+		if !ok {
+			if _, isProject := s.cfg.Accounts.Project(key); isProject {
+				s.writeError(w, r, errAccountKeyRequired)
+				return
+			}
+			s.writeError(w, r, errAccountUnauthorized)
 			return
 		}
 		if s.refuseOverLimit(w, r, a.KeyHash) {

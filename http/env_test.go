@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
@@ -40,6 +42,10 @@ type envOpts struct {
 	rateBurst   int
 	maxInFlight int
 	logger      *slog.Logger
+	// backups, when set, mounts POST /api/v1/admin/backup over it.
+	backups interface {
+		Backup(context.Context) (backup.Result, error)
+	}
 }
 
 func newEnv(t *testing.T, dir string, opts envOpts) *env {
@@ -74,6 +80,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
 		SimulateEnabled: !opts.noSimulate,
 		RateLimit:       opts.rateLimit, RateBurst: opts.rateBurst, MaxConcurrent: opts.maxInFlight, Logger: opts.logger,
+		Backups: opts.backups,
 	})
 	e := &env{t: t, dir: dir, store: store, registry: reg, srv: httptest.NewServer(api), accountKey: accountKey}
 	t.Cleanup(e.close)

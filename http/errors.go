@@ -7,6 +7,7 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/engine"
 )
 
@@ -35,6 +36,9 @@ var (
 	errUnauthorized = newError(http.StatusUnauthorized, "unauthorized", "missing or invalid Api-key header")
 	errForbidden    = newError(http.StatusForbidden, "forbidden", "this API key may not be used from your IP address")
 	errNotFound     = newError(http.StatusNotFound, "not_found", "invoice not found")
+
+	errAccountUnauthorized = newError(http.StatusUnauthorized, "unauthorized", "missing or invalid account key in the Api-key header")
+	errAccountKeyRequired  = newError(http.StatusForbidden, "forbidden", "this route needs the account key; a project key may not use it")
 )
 
 // toAPIError maps a domain error to its status and code. Anything not
@@ -63,6 +67,8 @@ func toAPIError(err error) *apiError {
 		return fieldError(http.StatusConflict, "idempotency_conflict", "Idempotency-Key", "was already used with a different request")
 	case errors.Is(err, accounts.ErrNameTaken):
 		return fieldError(http.StatusConflict, "project_name_conflict", "name", "is already used by another project of this account")
+	case errors.Is(err, backup.ErrInProgress):
+		return errBackupInProgress
 	case errors.Is(err, engine.ErrNoRate):
 		return fieldError(http.StatusServiceUnavailable, "rate_unavailable", "fiat_amount", "cannot be converted: no exchange rate is available for this currency right now")
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
 	"github.com/invoiced/invoiced/persistence"
@@ -140,6 +141,7 @@ func TestOpenAPI_DocumentsEveryRouteAndNoOther(t *testing.T) {
 		Metrics:         http.NotFoundHandler(),
 		Dev:             noDevChain{},
 		Outbox:          noOutbox{},
+		Backups:         noBackups{},
 	})
 	served := map[string]bool{}
 	for _, r := range srv.Routes() {
@@ -302,8 +304,8 @@ func openAPIPath(pattern string) string {
 	return strings.Join(parts, "/")
 }
 
-// noDevChain and noOutbox only make New mount the dev and webhook routes;
-// the coverage test never calls them.
+// noDevChain, noOutbox and noBackups only make New mount the dev, webhook
+// and backup routes; the coverage test never calls them.
 type noDevChain struct{}
 
 func (noDevChain) Pay(string, string, engine.Units) (string, error) { return "", errors.ErrUnsupported }
@@ -317,4 +319,10 @@ func (noOutbox) Webhooks(context.Context, uuid.UUID, uuid.UUID) ([]actors.Webhoo
 
 func (noOutbox) Redeliver(context.Context, uuid.UUID, uuid.UUID, string) (actors.WebhookRecord, error) {
 	return actors.WebhookRecord{}, errors.ErrUnsupported
+}
+
+type noBackups struct{}
+
+func (noBackups) Backup(context.Context) (backup.Result, error) {
+	return backup.Result{}, errors.ErrUnsupported
 }

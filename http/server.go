@@ -49,6 +49,9 @@ type Config struct {
 	SimulateEnabled bool
 	// Outbox lists and redelivers an invoice's webhooks (nil = not mounted).
 	Outbox webhookLog
+	// Backups takes backups of the data dir on POST /api/v1/admin/backup
+	// (account key; nil = not mounted).
+	Backups backups
 	// Metrics serves /metrics (nil = not mounted); Registerer receives the
 	// HTTP metrics (nil = not registered).
 	Metrics    http.Handler
@@ -119,6 +122,9 @@ func New(cfg Config) *Server {
 	if cfg.Outbox != nil {
 		r.GET("/api/v1/invoices/:invoice_id/webhooks", s.project(s.listWebhooks))
 		r.POST("/api/v1/invoices/:invoice_id/webhooks/:webhook_id/redeliver", s.project(s.redeliverWebhook))
+	}
+	if cfg.Backups != nil {
+		r.POST("/api/v1/admin/backup", s.admin(s.createBackup))
 	}
 	if cfg.SimulateEnabled && cfg.Webhooks != nil {
 		r.POST("/api/v1/webhooks/simulate", s.project(s.simulateWebhook))

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -124,6 +125,17 @@ type Server struct {
 	http     *http.Server
 	pprof    *http.Server // nil unless Config.PprofListen is set
 	served   chan error
+
+	// Backups (backup.go): the data dir, the clock that names a backup and
+	// the watch grace the check of the copy applies. backupMu is held
+	// while a backup is written and by close, so the store is never closed
+	// under a checkpoint; storeClosed, set by close under it, refuses later
+	// backups.
+	dataDir     string
+	now         func() time.Time
+	watchGrace  time.Duration
+	backupMu    sync.Mutex
+	storeClosed bool
 }
 
 // Start opens the store, wires the parts and starts serving. On error
@@ -158,7 +170,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	enabled = ch.currencies(enabled)
-	s := &Server{log: log, served: make(chan error, 1), dev: ch.dev, metrics: prometheus.NewRegistry()}
+	s := &Server{log: log, served: make(chan error, 1), dev: ch.dev, metrics: prometheus.NewRegistry(), dataDir: cfg.DataDir, now: cfg.Now, watchGrace: cfg.WatchGrace}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.store, err = persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: log})
@@ -260,6 +272,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		hcfg.Dev = s.dev // the faucet exists only in dev mode
 	}
 	hcfg.Outbox = dispatcher
+	hcfg.Backups = s
 	s.api = httpapi.New(hcfg)
 	s.http = &http.Server{
 		Handler:           s.api,
@@ -319,6 +332,9 @@ func (s *Server) close() error {
 	if s.registry != nil {
 		s.registry.Shutdown()
 	}
+	s.backupMu.Lock()
+	defer s.backupMu.Unlock()
+	s.storeClosed = true
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

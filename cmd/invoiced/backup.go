@@ -6,20 +6,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/integrity"
 	"github.com/invoiced/invoiced/persistence"
 )
 
-// backupCommand is `invoiced backup -to DIR [flags]`: it writes a copy of
-// the data dir into DIR (which must not exist): the store as a Pebble
-// checkpoint in DIR/store, and the data dir's other files (the dev
-// account.key, the dev chains' devchain-*.json) beside it. It then opens the
-// copy and runs the integrity check on it, so a backup that reports success
-// is known to open and to be consistent.
+// backupCommand is `invoiced backup -to DIR [flags]`: it writes a checked
+// copy of a stopped server's data dir into DIR, which must not exist (see
+// package backup).
 //
-// It opens the store itself, so the server must be stopped; a running
-// server takes consistent backups through persistence.Store.Checkpoint.
+// It opens the store itself, so the server must be stopped. A running
+// server holds the store; it takes the backup itself on POST
+// /api/v1/admin/backup (account key), into <data dir>/backups, and this
+// command says so when it finds the store held.
 //
 // Restore: stop the server, move the data dir away, and put the backup in
 // its place (or point INVOICED_DATA_DIR at it), then start the server. The
@@ -41,88 +42,30 @@ func backupCommand(args []string, getenv func(string) string, stdout io.Writer) 
 	if _, err := os.Stat(to); err == nil {
 		return fmt.Errorf("backup: %s already exists", to)
 	}
-	store, err := openStopped(cfg.DataDir)
+	dir := filepath.Join(cfg.DataDir, "store")
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("backup: no store in the data dir: %w", err)
+	}
+	store, err := persistence.Open(dir, persistence.Options{})
+	if err != nil {
+		return fmt.Errorf("backup: %w\n"+
+			"If a server is running on this data dir, it holds the store: ask it for the backup instead\n"+
+			"  curl -X POST http://%s/api/v1/admin/backup -H \"Api-key: $ACCOUNT_KEY\"\n"+
+			"(it writes %s/<time>; copy that directory elsewhere)",
+			err, cfg.Listen, filepath.Join(cfg.DataDir, backup.DirName))
+	}
+	res, err := backup.Write(store, cfg.DataDir, to, integrity.Config{WatchGrace: cfg.WatchGrace})
+	if cerr := store.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("backup: close the store: %w", cerr)
+	}
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(to, 0o700); err != nil {
-		store.Close()
-		return fmt.Errorf("backup: %w", err)
+	printReport(stdout, res.Report)
+	if !res.Report.OK() {
+		return fmt.Errorf("backup: the copy has %d problems (so has the data dir: run invoiced check)", len(res.Report.Problems))
 	}
-	err = store.Checkpoint(filepath.Join(to, "store"))
-	if cerr := store.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	copied, err := copyDataFiles(cfg.DataDir, to)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	verify, err := persistence.Open(filepath.Join(to, "store"), persistence.Options{})
-	if err != nil {
-		return fmt.Errorf("backup: the copy does not open: %w", err)
-	}
-	defer verify.Close()
-	rep, err := integrity.Check(verify, integrity.Config{WatchGrace: cfg.WatchGrace})
-	if err != nil {
-		return fmt.Errorf("backup: check the copy: %w", err)
-	}
-	printReport(stdout, rep)
-	if !rep.OK() {
-		return fmt.Errorf("backup: the copy has %d problems (so has the data dir: run invoiced check)", len(rep.Problems))
-	}
-	fmt.Fprintf(stdout, "backup of %s written to %s (store checkpoint and %d other files)\n", cfg.DataDir, to, copied)
+	fmt.Fprintf(stdout, "backup of %s written to %s: %d files, %d bytes, checked in %s\n",
+		cfg.DataDir, res.Path, res.Files, res.Bytes, res.Duration.Round(time.Millisecond))
 	return nil
-}
-
-// copyDataFiles copies the regular files at the top of the data dir (not
-// the store, which the checkpoint copies) into dst, synced.
-func copyDataFiles(src, dst string) (int, error) {
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
-			return n, err
-		}
-		n++
-	}
-	d, err := os.Open(dst)
-	if err != nil {
-		return n, err
-	}
-	defer d.Close()
-	return n, d.Sync()
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	info, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, info.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

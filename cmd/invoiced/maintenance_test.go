@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,16 +78,29 @@ func TestBackupCheckRestore(t *testing.T) {
 	if _, err := runCmd("check", "-data-dir", dir); err == nil || !strings.Contains(err.Error(), "is a server running") {
 		t.Fatalf("check on a running server's data dir: %v", err)
 	}
+	// backup points at the running server's own backup route instead.
+	if _, err := runCmd("backup", "-data-dir", dir, "-to", backup); err == nil || !strings.Contains(err.Error(), "POST http://127.0.0.1:8080/api/v1/admin/backup") {
+		t.Fatalf("backup of a running server's data dir: %v", err)
+	}
+	if _, err := os.Stat(backup); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused backup left %s: %v", backup, err)
+	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
 	out, err := runCmd("backup", "-data-dir", dir, "-to", backup)
-	if err != nil || !strings.Contains(out, "0 problems") {
+	if err != nil || !strings.Contains(out, "0 problems") || !strings.Contains(out, "written to "+backup) {
 		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(backup, "devchain-btc.json")); err != nil {
+		t.Fatalf("the backup lacks the dev chain: %v", err)
 	}
 	if _, err := runCmd("backup", "-data-dir", dir, "-to", backup); err == nil {
 		t.Fatal("backup over an existing directory succeeded")
+	}
+	if _, err := runCmd("backup", "-data-dir", filepath.Join(dir, "typo"), "-to", backup+"-typo"); err == nil || !strings.Contains(err.Error(), "no store") {
+		t.Fatalf("backup of a data dir without a store: %v", err)
 	}
 	if out, err := runCmd("check", "-data-dir", backup); err != nil {
 		t.Fatalf("check of the backup: %v\n%s", err, out)

@@ -1,0 +1,119 @@
+package backup
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invoiced/invoiced/accounts"
+	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/persistence"
+)
+
+// dataDir is a data dir with an open store holding one account, the files
+// a dev server keeps beside it, a dev chain's half-written temp file and an
+// earlier backup.
+func dataDir(t *testing.T) (string, *persistence.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := persistence.Open(filepath.Join(dir, "store"), persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	accts, err := accounts.New(store, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := accts.CreateAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"account.key": "k\n", "devchain-btc.json": `{"blocks":[]}`, ".devchain-123": "{"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, DirName, "20260101T000000Z"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir, store, key
+}
+
+func TestWrite_CopiesStoreAndTopLevelFilesChecked(t *testing.T) {
+	dir, store, key := dataDir(t)
+	dst := filepath.Join(t.TempDir(), "nested", "copy")
+	res, err := Write(store, dir, dst, integrity.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Path != dst || !res.Report.OK() || res.Files < 3 || res.Bytes <= 0 || res.Duration <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	for name, want := range map[string]bool{"account.key": true, "devchain-btc.json": true, ".devchain-123": false, DirName: false} {
+		info, err := os.Stat(filepath.Join(dst, name))
+		if got := err == nil; got != want {
+			t.Fatalf("%s copied: %v, want %v", name, got, want)
+		}
+		if want && info.Mode().Perm() != 0o600 {
+			t.Fatalf("%s has mode %v, want the original's 0600", name, info.Mode().Perm())
+		}
+	}
+	copied, err := persistence.Open(filepath.Join(dst, "store"), persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	accts, err := accounts.New(copied, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := accts.Account(key); !ok {
+		t.Fatal("the account is not in the copy")
+	}
+}
+
+func TestWrite_RefusesAnExistingDirectory(t *testing.T) {
+	dir, store, _ := dataDir(t)
+	dst := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dst, "keep"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(store, dir, dst, integrity.Config{}); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("write over an existing directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "keep")); err != nil {
+		t.Fatalf("the existing directory was touched: %v", err)
+	}
+}
+
+func TestOnline_NamedByUTCSecondWithSuffix(t *testing.T) {
+	dir, store, _ := dataDir(t)
+	now := time.Date(2026, 11, 25, 0, 55, 1, 0, time.FixedZone("CET", 3600))
+	var paths []string
+	for range 3 {
+		res, err := Online(store, dir, now, integrity.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, res.Path)
+	}
+	base := filepath.Join(dir, DirName, "20261124T235501Z")
+	if want := []string{base, base + "-2", base + "-3"}; strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Fatalf("backups at %v, want %v", paths, want)
+	}
+}
+
+func TestWrite_FailureLeavesNoPartialCopy(t *testing.T) {
+	_, store, _ := dataDir(t)
+	// The checkpoint succeeds; listing the data dir's files fails.
+	dst := filepath.Join(t.TempDir(), "copy")
+	if _, err := Write(store, filepath.Join(t.TempDir(), "gone"), dst, integrity.Config{}); err == nil {
+		t.Fatal("backup without its data dir's files succeeded")
+	}
+	if _, err := os.Stat(dst); !os.IsNotExist(err) {
+		t.Fatalf("a failed backup left %s: %v", dst, err)
+	}
+}
