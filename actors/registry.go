@@ -49,6 +49,7 @@ type Registry struct {
 	watchers  *table[watchKey]
 	watch     *watchlist
 	metrics   *metrics
+	pool      *workers           // the mailboxes' goroutines
 	stop      context.CancelFunc // ends the registry's background work
 
 	// gate lets Shutdown wait for the ticking actors' rounds (monitors, the
@@ -58,6 +59,11 @@ type Registry struct {
 	gate   sync.RWMutex
 	closed bool
 }
+
+// actorWorkers is the number of long-lived goroutines running actor
+// mailboxes: enough for the commits that wait on one fsync together in a
+// busy chain round; beyond it, runs get fresh goroutines.
+const actorWorkers = 512
 
 // New starts the actor system and the registry.
 func New(cfg Config) (*Registry, error) {
@@ -86,10 +92,11 @@ func New(cfg Config) (*Registry, error) {
 	system := actor.NewActorSystemWithConfig(actor.Configure(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }),
 	))
+	pool := newWorkers(actorWorkers)
 	r := &Registry{
-		cfg: cfg, system: system, watch: newWatchlist(),
-		invoices: newTable[uuid.UUID](system, cfg.RequestTimeout),
-		watchers: newTable[watchKey](system, cfg.RequestTimeout),
+		cfg: cfg, system: system, watch: newWatchlist(), pool: pool,
+		invoices: newTable[uuid.UUID](system, pool, cfg.RequestTimeout),
+		watchers: newTable[watchKey](system, pool, cfg.RequestTimeout),
 	}
 	r.metrics = newMetrics(cfg.Metrics, r)
 	r.invoices.onActivate, r.invoices.onPassivate = r.metrics.activations.WithLabelValues("invoice").Inc, r.metrics.passivated.WithLabelValues("invoice").Inc
@@ -114,6 +121,7 @@ func (r *Registry) Shutdown() {
 	r.closed = true
 	r.gate.Unlock()
 	r.system.Shutdown()
+	r.pool.stop()
 }
 
 // guarded wraps a ticking actor's round so Shutdown can wait for it.

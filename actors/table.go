@@ -16,11 +16,12 @@ import (
 // currency and address) are both virtual: activated on demand, passivated
 // when idle, so memory follows activity rather than the number of invoices.
 type table[K comparable] struct {
-	system  *actor.ActorSystem
-	seed    maphash.Seed
-	timeout time.Duration
-	shards  [tableShards]tableShard[K]
-	live    atomic.Int64
+	system     *actor.ActorSystem
+	dispatcher actor.Dispatcher // runs the mailboxes (see workers)
+	seed       maphash.Seed
+	timeout    time.Duration
+	shards     [tableShards]tableShard[K]
+	live       atomic.Int64
 	// onActivate and onPassivate count lifecycle events (metrics).
 	onActivate, onPassivate func()
 }
@@ -47,8 +48,8 @@ type entry struct {
 	processed atomic.Int64
 }
 
-func newTable[K comparable](system *actor.ActorSystem, timeout time.Duration) *table[K] {
-	t := &table[K]{system: system, seed: maphash.MakeSeed(), timeout: timeout}
+func newTable[K comparable](system *actor.ActorSystem, dispatcher actor.Dispatcher, timeout time.Duration) *table[K] {
+	t := &table[K]{system: system, dispatcher: dispatcher, seed: maphash.MakeSeed(), timeout: timeout}
 	for i := range t.shards {
 		t.shards[i].entries = make(map[K]*entry)
 	}
@@ -68,7 +69,7 @@ func (t *table[K]) route(k K, produce func(*entry) actor.Actor) *entry {
 	e, ok := s.entries[k]
 	if !ok {
 		e = &entry{}
-		e.pid = t.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return produce(e) }))
+		e.pid = t.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return produce(e) }, actor.WithDispatcher(t.dispatcher)))
 		s.entries[k] = e
 		t.live.Add(1)
 		if t.onActivate != nil {

@@ -1,0 +1,62 @@
+package actors
+
+import "sync"
+
+// workers runs actor mailboxes on long-lived goroutines. protoactor's
+// default dispatcher starts a new goroutine for every mailbox run, and an
+// invoice actor's run goes deep (decoding, deciding, a Pebble commit), so
+// every fresh goroutine grew its stack by copying it: in the block-match
+// benchmark runtime.newstack/copystack took 9 % of the CPU. A worker's
+// stack grows once and stays grown.
+//
+// Schedule never waits: a run is handed to an idle worker if there is one,
+// else to a fresh goroutine, as protoactor would. Workers block in fsync
+// together (group commit), so the pool is sized for that concurrency.
+type workers struct {
+	work chan func()
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// mailboxThroughput is how many messages a mailbox run processes before
+// yielding the goroutine (protoactor's default).
+const mailboxThroughput = 300
+
+func newWorkers(n int) *workers {
+	w := &workers{work: make(chan func()), done: make(chan struct{})}
+	w.wg.Add(n)
+	for range n {
+		go w.loop()
+	}
+	return w
+}
+
+func (w *workers) loop() {
+	defer w.wg.Done()
+	for {
+		select {
+		case fn := <-w.work:
+			fn()
+		case <-w.done:
+			return
+		}
+	}
+}
+
+// Schedule implements actor.Dispatcher.
+func (w *workers) Schedule(fn func()) {
+	select {
+	case w.work <- fn:
+	default:
+		go fn()
+	}
+}
+
+// Throughput implements actor.Dispatcher.
+func (w *workers) Throughput() int { return mailboxThroughput }
+
+// stop ends the idle workers; runs in progress finish first.
+func (w *workers) stop() {
+	close(w.done)
+	w.wg.Wait()
+}
