@@ -74,43 +74,65 @@ func sameAmount(a, b *big.Int) bool {
 // indexEntry is one list index key and its value.
 type indexEntry struct{ key, value []byte }
 
-// indexEntries returns the row's key in each of the numFamilies families,
-// indexed by family number.
+// indexEntries returns the row's key in each family, indexed by family
+// number; families that do not exist (see hasFamily) are left zero.
 func indexEntries(r *IndexRow) ([numFamilies]indexEntry, error) {
 	var out [numFamilies]indexEntry
-	if err := checkString("status", r.Status); err != nil {
-		return out, err
-	}
-	if err := checkString("currency", r.Currency); err != nil {
-		return out, err
-	}
-	var sortValues [4][]byte
-	sortValues[SortCreatedAt] = appendTime(nil, r.CreatedAt)
-	sortValues[SortUpdatedAt] = appendTime(nil, r.UpdatedAt)
-	var err error
-	if sortValues[SortFiatAmount], err = appendAmount(nil, r.Fiat); err != nil {
-		return out, fmt.Errorf("fiat: %w", err)
-	}
-	if sortValues[SortCryptoAmount], err = appendAmount(nil, r.Crypto); err != nil {
-		return out, fmt.Errorf("crypto: %w", err)
-	}
-	created := binary.BigEndian.AppendUint64(nil, uint64(clampNanos(r.CreatedAt)))
-	for sort := range SortField(4) {
-		for mask := range byte(numMasks) {
-			k := indexPrefix(sort, mask, r.ProjectID, r.Status, r.Currency)
-			k = append(k, sortValues[sort]...)
-			k = append(k, r.InvoiceID[:]...)
-			e := indexEntry{key: k}
-			// The created_at family's key already orders by creation;
-			// the others keep it in the value so a created range filter
-			// needs no snapshot read.
-			if sort != SortCreatedAt {
-				e.value = created
-			}
-			out[family(sort, mask)] = e
+	for f := range byte(numFamilies) {
+		if !hasFamily(f) {
+			continue
 		}
+		e, err := familyEntry(r, f)
+		if err != nil {
+			return out, err
+		}
+		out[f] = e
 	}
 	return out, nil
+}
+
+// familyEntry is the row's key and value in family f.
+func familyEntry(r *IndexRow, f byte) (indexEntry, error) {
+	if err := checkString("status", r.Status); err != nil {
+		return indexEntry{}, err
+	}
+	if err := checkString("currency", r.Currency); err != nil {
+		return indexEntry{}, err
+	}
+	sort, mask := SortField(f>>2), f&(numMasks-1)
+	k := indexPrefix(sort, mask, r.ProjectID, r.Status, r.Currency)
+	var err error
+	switch sort {
+	case SortCreatedAt:
+		k = appendTime(k, r.CreatedAt)
+	case SortUpdatedAt:
+		k = appendTime(k, r.UpdatedAt)
+	case SortFiatAmount:
+		if k, err = appendAmount(k, r.Fiat); err != nil {
+			return indexEntry{}, fmt.Errorf("fiat: %w", err)
+		}
+	default:
+		if k, err = appendAmount(k, r.Crypto); err != nil {
+			return indexEntry{}, fmt.Errorf("crypto: %w", err)
+		}
+	}
+	e := indexEntry{key: append(k, r.InvoiceID[:]...)}
+	// The created_at families' keys already order by creation and carry
+	// every filter; the others keep created_at and the currency in the
+	// value, so a created range or a currency filter needs no snapshot.
+	if sort != SortCreatedAt {
+		e.value = appendStr(binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(r.Currency)), uint64(clampNanos(r.CreatedAt))), r.Currency)
+	}
+	return e, nil
+}
+
+// indexValue splits a non-created_at family's value into created_at and
+// currency.
+func indexValue(v []byte) (created int64, currency []byte, err error) {
+	if len(v) < 9 || int(v[8]) != len(v)-9 {
+		return 0, nil, fmt.Errorf("corrupt index value of %d bytes", len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), v[9:], nil
 }
 
 // indexWrites adds to w the index changes of replacing old by new: keys of
@@ -137,6 +159,9 @@ func indexWrites(w *pebble.Batch, old, new *IndexRow) error {
 	}
 	for f := range numFamilies {
 		o, n := olds[f], news[f]
+		if o.key == nil && n.key == nil {
+			continue // no such family
+		}
 		if o.key != nil && n.key != nil && bytes.Equal(o.key, n.key) && bytes.Equal(o.value, n.value) {
 			continue
 		}

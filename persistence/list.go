@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -48,6 +47,17 @@ func (q Query) mask() byte {
 	return m
 }
 
+// scanMask is the filter mask of the family q's page scan walks: q's own,
+// or without the currency when q's sort has no currency families (the scan
+// then skips other currencies by the index value).
+func (q Query) scanMask() byte {
+	m := q.mask()
+	if !hasFamily(family(q.SortBy, m)) {
+		m &^= maskCurrency
+	}
+	return m
+}
+
 func (q Query) ranged() bool { return q.CreatedAfter > 0 || q.CreatedBefore > 0 }
 
 // createdOK applies the created range to a stored (clamped) created time.
@@ -56,11 +66,11 @@ func (q Query) createdOK(created int64) bool {
 		(q.CreatedBefore <= 0 || created < q.CreatedBefore)
 }
 
-// bounds returns the key range of q's scan in family sort. For the
-// created_at family the created range is part of the bounds; ok is false
-// when the range is empty.
-func (q Query) bounds(sort SortField) (lo, hi []byte, ok bool) {
-	prefix := indexPrefix(sort, q.mask(), q.ProjectID, q.Status, q.Currency)
+// bounds returns the key range of q's scan in family (sort, mask). For
+// the created_at family the created range is part of the bounds; ok is
+// false when the range is empty.
+func (q Query) bounds(sort SortField, mask byte) (lo, hi []byte, ok bool) {
+	prefix := indexPrefix(sort, mask, q.ProjectID, q.Status, q.Currency)
 	lo, hi = prefix, prefixEnd(prefix)
 	if sort != SortCreatedAt {
 		return lo, hi, true
@@ -170,7 +180,8 @@ func latestFrom(view *pebble.Snapshot, id uuid.UUID) (State, error) {
 // by created_at) it walks to the end and returns the number of matches;
 // otherwise it stops after the page.
 func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, int, error) {
-	lo, hi, ok := q.bounds(q.SortBy)
+	mask := q.scanMask()
+	lo, hi, ok := q.bounds(q.SortBy, mask)
 	if !ok {
 		return nil, 0, nil
 	}
@@ -179,7 +190,8 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, int, error) {
 		return nil, 0, err
 	}
 	countAll := q.ranged() && q.SortBy == SortCreatedAt
-	filter := q.ranged() && q.SortBy != SortCreatedAt
+	byCreated := q.ranged() && q.SortBy != SortCreatedAt
+	byCurrency := q.Currency != "" && mask&maskCurrency == 0
 	limit := max(q.Limit, 0)
 	ids := make([]uuid.UUID, 0, min(limit, 128))
 	matched := 0
@@ -193,15 +205,16 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, int, error) {
 		if !countAll && len(ids) == limit {
 			break
 		}
-		if filter {
+		if byCreated || byCurrency {
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return nil, 0, errors.Join(err, it.Close())
 			}
-			if len(v) != 8 {
-				return nil, 0, errors.Join(fmt.Errorf("corrupt index value of %d bytes", len(v)), it.Close())
+			created, currency, err := indexValue(v)
+			if err != nil {
+				return nil, 0, errors.Join(err, it.Close())
 			}
-			if !q.createdOK(int64(binary.BigEndian.Uint64(v))) {
+			if byCreated && !q.createdOK(created) || byCurrency && string(currency) != q.Currency {
 				continue
 			}
 		}
@@ -219,7 +232,7 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, int, error) {
 // countCreated counts the keys of q's created_at family inside the created
 // range, reading no values.
 func countCreated(view *pebble.Snapshot, q Query) (int, error) {
-	lo, hi, ok := q.bounds(SortCreatedAt)
+	lo, hi, ok := q.bounds(SortCreatedAt, q.mask())
 	if !ok {
 		return 0, nil
 	}

@@ -103,7 +103,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	// inherit L0's policy.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	// Write amplification. Every commit writes into ~20 separate key ranges
-	// (streams, 16 list-index families, claims, schedules) that each grow
+	// (streams, 10 list-index families, claims, schedules) that each grow
 	// at their own end, so an L0 file spans the whole keyspace and each
 	// L0->Lbase compaction rewrites most of Lbase. With Pebble's defaults
 	// (4 MiB memtables, compaction at 4 L0 files) a create run rewrote
