@@ -140,6 +140,9 @@ type RestartFigures struct {
 	RSSBeforeMB        float64 `json:"rss_before_mb"`
 	RSSAfterShutdownMB float64 `json:"rss_after_shutdown_mb"`
 	RSSAfterMB         float64 `json:"rss_after_mb"`
+	// PeakRSSMB is the process's peak VmRSS (VmHWM) over the whole run:
+	// the setup's creates at full load included.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
 	// ServerBeforeMB and ServerAfterMB are the server's share: VmRSS before
 	// the shutdown and once ready again, less VmRSS after the shutdown
 	// (what the rest of the process holds: the client, and the servers of
@@ -538,13 +541,20 @@ func latencyOf(h *Histogram) Latency {
 
 // vmRSS is this process's resident set in MB from /proc/self/status; 0
 // where there is none.
-func vmRSS() float64 {
+func vmRSS() float64 { return procStatusMB("VmRSS:") }
+
+// vmHWM is this process's peak resident set so far, in MB (0 where
+// /proc is not available).
+func vmHWM() float64 { return procStatusMB("VmHWM:") }
+
+// procStatusMB reads a kB field of /proc/self/status in MB.
+func procStatusMB(field string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			if len(f) >= 1 {
 				kb, err := strconv.ParseFloat(f[0], 64)

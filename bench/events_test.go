@@ -52,7 +52,7 @@ func TestRun_EventScenariosTiny(t *testing.T) {
 	if r := rep.Scenario("restart"); r == nil || r.Restart == nil {
 		t.Error("no restart figures")
 	} else if f := r.Restart; f.Invoices != 30 || f.TimeToReadyMs <= 0 || f.FirstGetMs <= 0 || f.StartMs <= 0 || f.StartMs > f.TimeToReadyMs ||
-		f.ShutdownMs <= 0 || f.StoreMB <= 0 || f.HeapAfterMB <= 0 || (runtime.GOOS == "linux" && (f.RSSBeforeMB <= 0 || f.RSSAfterMB <= 0)) {
+		f.ShutdownMs <= 0 || f.StoreMB <= 0 || f.HeapAfterMB <= 0 || (runtime.GOOS == "linux" && (f.RSSBeforeMB <= 0 || f.RSSAfterMB <= 0 || f.PeakRSSMB < f.RSSAfterMB)) {
 		t.Errorf("restart: figures %+v", *f)
 	}
 	if w := rep.Scenario("webhooks"); w == nil || w.Webhooks == nil {

@@ -96,6 +96,7 @@ func runRestart(ctx context.Context, x *eventRun) (Result, error) {
 		res.noteErrors("get", 1, getErr)
 	}
 	fig.RSSAfterMB, fig.HeapAfterMB = memory()
+	fig.PeakRSSMB = vmHWM()
 	fig.ServerBeforeMB, fig.ServerAfterMB = fig.RSSBeforeMB-fig.RSSAfterShutdownMB, fig.RSSAfterMB-fig.RSSAfterShutdownMB
 	if res.Errors == 0 {
 		res.Requests = 1

@@ -53,6 +53,7 @@ func writeEvents(b *strings.Builder, results []Result) error {
 			kv("first GET", "%s  (first 200 GET of an invoice created before)", fmtMs(x.FirstGetMs))
 			kv("server's RSS", "%.0f MB before (actors passivated), %.0f MB once ready again  (VmRSS less the %.0f MB left after shutdown)", x.ServerBeforeMB, x.ServerAfterMB, x.RSSAfterShutdownMB)
 			kv("VmRSS", "%.0f MB before, %.0f MB after shutdown, %.0f MB ready  (client and servers in one process; each after GC)", x.RSSBeforeMB, x.RSSAfterShutdownMB, x.RSSAfterMB)
+			kv("peak VmRSS", "%.0f MB  (VmHWM of the whole run, setup load included)", x.PeakRSSMB)
 			kv("Go heap in use", "%.0f MB, %.0f MB, %.0f MB", x.HeapBeforeMB, x.HeapAfterShutdownMB, x.HeapAfterMB)
 			kv("setup", "%.1fs  (creating the invoices)", x.SetupS)
 		case r.Webhooks != nil:
