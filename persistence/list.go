@@ -144,35 +144,27 @@ func (s *Store) List(q Query) (states []State, total int, err error) {
 }
 
 // State is an invoice's latest stored state as List reads it: its
-// snapshot, or, for a stream without one, all its events.
+// snapshot (nil if it has none) and the events after it.
 type State struct {
 	Snapshot []byte
 	Events   [][]byte
 }
 
-// latestFrom reads id's snapshot from view, or its events when it has no
-// snapshot.
+// latestFrom reads id's latest state from view: its snapshot and the
+// events after it (all of them when it has none).
 func latestFrom(view *pebble.Snapshot, id uuid.UUID) (State, error) {
-	v, err := getFrom(view, streamKey(id, streamSnapshot))
-	if err == nil {
-		_, snap, err := decodeSnapshot(v)
-		return State{Snapshot: snap}, err
-	}
-	if !errors.Is(err, ErrNotFound) {
-		return State{}, err
-	}
-	it, err := view.NewIter(&pebble.IterOptions{LowerBound: eventKey(id, 1), UpperBound: streamKey(id, streamSnapshot)})
+	it, err := view.NewIter(&pebble.IterOptions{LowerBound: streamKey(id, streamHead), UpperBound: streamKey(id, streamSnapshot+1)})
 	if err != nil {
 		return State{}, err
 	}
-	events, err := eventsFrom(it, id, 0)
+	snap, _, events, err := loadFrom(it, id)
 	if err = errors.Join(err, it.Close()); err != nil {
 		return State{}, err
 	}
-	if len(events) == 0 {
+	if snap == nil && len(events) == 0 {
 		return State{}, fmt.Errorf("indexed but has no events: %w", ErrNotFound)
 	}
-	return State{Events: events}, nil
+	return State{Snapshot: snap, Events: events}, nil
 }
 
 // scanPage walks q's index range in q's direction and returns the invoice

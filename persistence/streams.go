@@ -36,24 +36,57 @@ func (s *Store) Load(stream uuid.UUID) (snapshot []byte, snapVersion uint64, eve
 	return snapshot, snapVersion, events, nil
 }
 
+// loadFrom reads a stream with one seek: its keys sort head, events,
+// snapshot, so the records follow each other (one seek per record cost a
+// tenth of a GET's CPU). Invoice streams are short, so the events the
+// snapshot covers are stepped over rather than sought past.
 func loadFrom(it *pebble.Iterator, stream uuid.UUID) ([]byte, uint64, [][]byte, error) {
-	if !it.SeekGE(streamKey(stream, streamHead)) || !bytes.Equal(it.Key(), streamKey(stream, streamHead)) {
+	head := streamKey(stream, streamHead)
+	if !it.SeekGE(head) || !bytes.Equal(it.Key(), head) {
 		return nil, 0, nil, errors.Join(it.Error(), ErrNotFound)
 	}
-	var snapshot []byte
-	var snapVersion uint64
-	snapKey := streamKey(stream, streamSnapshot)
-	if it.SeekGE(snapKey) && bytes.Equal(it.Key(), snapKey) {
+	var (
+		events      [][]byte
+		versions    []uint64
+		snapshot    []byte
+		snapVersion uint64
+	)
+	for it.Next() {
+		k := it.Key()
+		if len(k) < 18 || !bytes.Equal(k[1:17], stream[:]) {
+			break
+		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		if snapVersion, snapshot, err = decodeSnapshot(v); err != nil {
-			return nil, 0, nil, err
+		switch k[17] {
+		case streamEvent:
+			events = append(events, bytes.Clone(v))
+			versions = append(versions, eventVersion(k))
+		case streamSnapshot:
+			if snapVersion, snapshot, err = decodeSnapshot(v); err != nil {
+				return nil, 0, nil, err
+			}
 		}
 	}
-	events, err := eventsFrom(it, stream, snapVersion)
-	return snapshot, snapVersion, events, err
+	if err := it.Error(); err != nil {
+		return nil, 0, nil, err
+	}
+	// Only the events after the snapshot.
+	first := len(versions)
+	for i, v := range versions {
+		if v > snapVersion {
+			first = i
+			break
+		}
+	}
+	if first == len(events) {
+		events = nil
+	} else {
+		events = events[first:]
+	}
+	return snapshot, snapVersion, events, nil
 }
 
 // eventsFrom collects copies of the events with version > after.
