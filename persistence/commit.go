@@ -20,11 +20,9 @@ type Commit struct {
 	// ExpectedVersion+1, +2, ... At least one is required.
 	Events [][]byte
 	// Snapshot is the opaque state after the last event (version
-	// ExpectedVersion+len(Events)); nil = no new snapshot. List returns the
-	// latest snapshot, or every event of a stream that has none, so a
-	// commit after the first that changes New should carry one. (A stream
-	// of one event needs none: its event is its state, and leaving the
-	// snapshot out of creates cut their bytes by a quarter.)
+	// ExpectedVersion+len(Events)); nil = no new snapshot. Load and List
+	// return the latest snapshot and the events after it, so how often to
+	// snapshot is the caller's trade between write and replay cost.
 	Snapshot []byte
 	// Old and New are the index rows before and after: Old nil = new
 	// invoice; New nil = remove from the indexes; identical rows = no index
