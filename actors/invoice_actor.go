@@ -202,31 +202,13 @@ func loadInvoice(store *persistence.Store, id uuid.UUID) (engine.Invoice, error)
 	return inv, nil
 }
 
-// replay rebuilds a state from a snapshot (nil: none) and the events after
-// it. A log that does not replay (engine.Apply panics on events that do not
-// fit) is reported as an error, never as a guessed state.
-func replay(snap []byte, events [][]byte) (inv engine.Invoice, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", engine.ErrCorrupt, p)
-		}
-	}()
-	if snap != nil {
-		if inv, err = engine.DecodeSnapshot(snap); err != nil {
-			return engine.Invoice{}, err
-		}
+// replay is engine.Replay of an invoice that must exist.
+func replay(snap []byte, events [][]byte) (engine.Invoice, error) {
+	inv, err := engine.Replay(snap, events)
+	if err == nil && !inv.Exists() {
+		err = fmt.Errorf("%w: no state to replay", engine.ErrCorrupt)
 	}
-	for _, b := range events {
-		e, err := engine.DecodeEvent(b)
-		if err != nil {
-			return engine.Invoice{}, err
-		}
-		inv = engine.Apply(inv, e)
-	}
-	if !inv.Exists() {
-		return engine.Invoice{}, fmt.Errorf("%w: no state to replay", engine.ErrCorrupt)
-	}
-	return inv, nil
+	return inv, err
 }
 
 // indexRow is what the store's derived records (list indexes, counters,

@@ -240,7 +240,7 @@ func faultRun(t *testing.T, target int64) faultOutcome {
 	defer s.Close()
 	for id, order := range ackedInvoices {
 		snap, _, events, err := s.Load(uuid.MustParse(id))
-		inv, derr := replayState(snap, events)
+		inv, derr := engine.Replay(snap, events)
 		if err != nil || derr != nil || inv.OrderID != order {
 			t.Fatalf("fault at WAL write %d: acknowledged invoice %s (%s) lost: %v %v", target, id, order, err, derr)
 		}

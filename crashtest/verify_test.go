@@ -87,7 +87,7 @@ func verifyStore(t *testing.T, dataDir string, a *acked) storeFacts {
 		// has (a create writes no snapshot).
 		var st stored
 		var err error
-		if st.inv, err = replayState(nil, r.Events); err != nil {
+		if st.inv, err = engine.Replay(nil, r.Events); err != nil {
 			replayErrs = append(replayErrs, fmt.Sprintf("%s: %v", r.ID, err))
 			return d
 		}
@@ -300,27 +300,4 @@ func compareTxs(p *proc, key string, inv *ackedInvoice, want []chainTx, tip uint
 		return fmt.Sprintf("paid %s, the chain's payments sum to %s", got.Paid, sum)
 	}
 	return ""
-}
-
-// replayState is an invoice's state from its snapshot (nil: none) and the
-// events after it.
-func replayState(snap []byte, events [][]byte) (inv engine.Invoice, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("events do not replay: %v", p)
-		}
-	}()
-	if snap != nil {
-		if inv, err = engine.DecodeSnapshot(snap); err != nil {
-			return engine.Invoice{}, err
-		}
-	}
-	for _, b := range events {
-		e, err := engine.DecodeEvent(b)
-		if err != nil {
-			return engine.Invoice{}, err
-		}
-		inv = engine.Apply(inv, e)
-	}
-	return inv, nil
 }

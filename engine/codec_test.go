@@ -165,3 +165,19 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestReplay: a snapshot plus the events after it replays to the state;
+// events that do not fit the state are ErrCorrupt, not a panic.
+func TestReplay(t *testing.T) {
+	inv := paidInvoice(t)
+	snap, _ := EncodeSnapshot(inv)
+	ev, _ := EncodeEvent(StatusChanged{From: inv.Status, To: StatusCancelled, Reason: ReasonManual, At: t0})
+	got, err := Replay(snap, [][]byte{ev})
+	if err != nil || got.Status != StatusCancelled || got.Version != inv.Version+1 {
+		t.Fatalf("replay: %v %s v%d", err, got.Status, got.Version)
+	}
+	created, _ := EncodeEvent(Created{Invoice: inv})
+	if _, err := Replay(snap, [][]byte{created}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a second creation replayed: %v", err)
+	}
+}
