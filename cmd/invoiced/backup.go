@@ -1,33 +1,39 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/integrity"
 	"github.com/invoiced/invoiced/persistence"
+	"github.com/invoiced/invoiced/server"
 )
 
 // backupCommand is `invoiced backup -to DIR [flags]`: it writes a checked
-// copy of a stopped server's data dir into DIR, which must not exist (see
-// package backup).
+// copy of the data dir into DIR, which must not exist (see package backup).
 //
-// It opens the store itself, so the server must be stopped. A running
-// server holds the store; it takes the backup itself on POST
-// /api/v1/admin/backup (account key), into <data dir>/backups, and this
-// command says so when it finds the store held.
+// On a stopped server it opens the store itself. A running server holds the
+// store; then the command asks the server for the backup (POST
+// /api/v1/admin/backup on the -listen address, with the account key from
+// -account-key, INVOICED_ACCOUNT_KEY, the bootstrap key or the dev data
+// dir's account.key), which writes it into <data dir>/backups while it
+// keeps serving, and moves it to DIR.
 //
 // Restore: stop the server, move the data dir away, and put the backup in
 // its place (or point INVOICED_DATA_DIR at it), then start the server. The
 // copy is a complete data dir; `invoiced check` verifies it first if in
 // doubt.
 func backupCommand(args []string, getenv func(string) string, stdout io.Writer) error {
-	extra, rest, err := takeFlags(args, map[string]bool{"to": false})
+	extra, rest, err := takeFlags(args, map[string]bool{"to": false, "account-key": false})
 	if err != nil {
 		return err
 	}
@@ -48,11 +54,19 @@ func backupCommand(args []string, getenv func(string) string, stdout io.Writer) 
 	}
 	store, err := persistence.Open(dir, persistence.Options{})
 	if err != nil {
-		return fmt.Errorf("backup: %w\n"+
-			"If a server is running on this data dir, it holds the store: ask it for the backup instead\n"+
-			"  curl -X POST http://%s/api/v1/admin/backup -H \"Api-key: $ACCOUNT_KEY\"\n"+
-			"(it writes %s/<time>; copy that directory elsewhere)",
-			err, cfg.Listen, filepath.Join(cfg.DataDir, backup.DirName))
+		key := accountKeyFor(extra["account-key"], getenv, cfg)
+		if key == "" {
+			return fmt.Errorf("backup: %w\n"+
+				"If a server is running on this data dir, it holds the store: give this command the account key\n"+
+				"(-account-key or INVOICED_ACCOUNT_KEY) to have the server write the backup, or ask it directly:\n"+
+				"  curl -X POST http://%s/api/v1/admin/backup -H \"Api-key: $ACCOUNT_KEY\"\n"+
+				"(it writes %s/<time>; copy that directory elsewhere)",
+				err, localAddr(cfg.Listen), filepath.Join(cfg.DataDir, backup.DirName))
+		}
+		if oerr := onlineBackup(localAddr(cfg.Listen), key, to, stdout); oerr != nil {
+			return fmt.Errorf("backup: the store is held (%v), and the running server's backup failed: %w", err, oerr)
+		}
+		return nil
 	}
 	res, err := backup.Write(store, cfg.DataDir, to, integrity.Config{WatchGrace: cfg.WatchGrace})
 	if cerr := store.Close(); err == nil && cerr != nil {
@@ -67,5 +81,76 @@ func backupCommand(args []string, getenv func(string) string, stdout io.Writer) 
 	}
 	fmt.Fprintf(stdout, "backup of %s written to %s: %d files, %d bytes, checked in %s\n",
 		cfg.DataDir, res.Path, res.Files, res.Bytes, res.Duration.Round(time.Millisecond))
+	return nil
+}
+
+// accountKeyFor is the account key the online backup authenticates with:
+// the flag, INVOICED_ACCOUNT_KEY, the configured bootstrap key, or the key
+// a dev server saved in its data dir; "" if none.
+func accountKeyFor(flag string, getenv func(string) string, cfg config) string {
+	for _, k := range []string{flag, getenv("INVOICED_ACCOUNT_KEY"), cfg.BootstrapAccountKey} {
+		if k != "" {
+			return k
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, server.AccountKeyFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// localAddr turns a listen address into one to dial on this machine
+// (":8080" and "0.0.0.0:8080" listen on every interface, loopback included).
+func localAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// onlineBackup asks the server at addr for a backup, then moves the
+// directory it wrote (inside its data dir) to to.
+func onlineBackup(addr, key, to string, stdout io.Writer) error {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/admin/backup", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Api-key", key)
+	resp, err := (&http.Client{Timeout: time.Hour}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST http://%s/api/v1/admin/backup: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
+	}
+	var res struct {
+		Path        string `json:"path"`
+		Bytes       int64  `json:"bytes"`
+		Files       int    `json:"files"`
+		IntegrityOK bool   `json:"integrity_ok"`
+		Problems    int    `json:"problems"`
+		DurationMS  int64  `json:"duration_ms"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return fmt.Errorf("answer %q: %w", body, err)
+	}
+	if !res.IntegrityOK {
+		return fmt.Errorf("the server wrote %s, but its check found %d problems (so has the data dir: run invoiced check on it while stopped)", res.Path, res.Problems)
+	}
+	if err := os.Rename(res.Path, to); err != nil {
+		return fmt.Errorf("the server wrote and checked %s, but moving it to %s failed (copy it yourself): %w", res.Path, to, err)
+	}
+	fmt.Fprintf(stdout, "backup written by the running server and moved to %s: %d files, %d bytes, 0 problems, checked in %dms\n",
+		to, res.Files, res.Bytes, res.DurationMS)
 	return nil
 }

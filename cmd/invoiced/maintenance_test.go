@@ -85,11 +85,24 @@ func TestBackupCheckRestore(t *testing.T) {
 	if _, err := os.Stat(backup); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused backup left %s: %v", backup, err)
 	}
+	// With the account key it has the running server write the backup and
+	// moves it into place; the copy checks clean and holds the invoice.
+	online := filepath.Join(t.TempDir(), "online")
+	if _, err := runCmd("backup", "-data-dir", dir, "-listen", srv.Addr, "-account-key", strings.Repeat("0", 64), "-to", online); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("online backup with a wrong key: %v", err)
+	}
+	out, err := runCmd("backup", "-data-dir", dir, "-listen", srv.Addr, "-account-key", maintAccountKey, "-to", online)
+	if err != nil || !strings.Contains(out, "moved to "+online) {
+		t.Fatalf("online backup: %v\n%s", err, out)
+	}
+	if out, err := runCmd("check", "-data-dir", online); err != nil || !strings.Contains(out, "0 problems") {
+		t.Fatalf("check of the online backup: %v\n%s", err, out)
+	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
-	out, err := runCmd("backup", "-data-dir", dir, "-to", backup)
+	out, err = runCmd("backup", "-data-dir", dir, "-to", backup)
 	if err != nil || !strings.Contains(out, "0 problems") || !strings.Contains(out, "written to "+backup) {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
