@@ -3,7 +3,9 @@
 //	invoiced [flags]                 serve the API (the default)
 //	invoiced account create [flags]  create an account and print its key once
 //	invoiced check [-repair] [flags] verify (and rebuild) indexes and counters from the event log
-//	invoiced backup -to DIR [flags]  copy the data dir (a store checkpoint), checked
+//	invoiced backup -to DIR [-account-key KEY] [flags]
+//	                                 copy the data dir (a store checkpoint), checked; of a
+//	                                 running server, through its backup route
 //
 // Every flag also reads an INVOICED_* environment variable; see -help.
 package main
