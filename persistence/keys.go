@@ -39,6 +39,7 @@ import (
 //	0x0D    outbox state      0x0D invoice(16) u64(seq) 0x01                   format 0x01, JSON delivery state
 //	0x0E    outbox due        0x0E u64(at nanos) invoice(16) u64(seq)          empty
 //	0x0F    outbox counter    0x0F kind(1)                                     int64 big-endian, summed by counterMerger
+//	0x10    meta              0x10 kind(1)                                     0x01 index layout: u64 (see upgrade.go)
 //
 // Outbox records and their delivery states share one prefix per invoice, so
 // one iterator reads an invoice's whole webhook queue in order (seq is the
@@ -86,6 +87,7 @@ const (
 	prefixOutbox        byte = 0x0D
 	prefixOutboxDue     byte = 0x0E
 	prefixOutboxCounter byte = 0x0F
+	prefixMeta          byte = 0x10
 )
 
 // Sub-records of an outbox entry.

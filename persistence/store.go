@@ -127,6 +127,9 @@ func Open(dir string, opts Options) (*Store, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs .. 3.3 s
 		})}
 	s.stripes.init()
+	if err := upgradeIndexes(db); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	if err := s.counts.load(db); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
