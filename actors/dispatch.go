@@ -15,7 +15,7 @@ import "sync"
 type workers struct {
 	work chan func()
 	done chan struct{}
-	wg   sync.WaitGroup
+	once sync.Once
 }
 
 // mailboxThroughput is how many messages a mailbox run processes before
@@ -24,7 +24,6 @@ const mailboxThroughput = 300
 
 func newWorkers(n int) *workers {
 	w := &workers{work: make(chan func()), done: make(chan struct{})}
-	w.wg.Add(n)
 	for range n {
 		go w.loop()
 	}
@@ -32,7 +31,6 @@ func newWorkers(n int) *workers {
 }
 
 func (w *workers) loop() {
-	defer w.wg.Done()
 	for {
 		select {
 		case fn := <-w.work:
@@ -55,8 +53,8 @@ func (w *workers) Schedule(fn func()) {
 // Throughput implements actor.Dispatcher.
 func (w *workers) Throughput() int { return mailboxThroughput }
 
-// stop ends the idle workers; runs in progress finish first.
-func (w *workers) stop() {
-	close(w.done)
-	w.wg.Wait()
-}
+// stop ends the workers as they become idle. It does not wait for runs in
+// progress: one stuck in a commit on a failing disk must not hang the
+// shutdown (the actor system's own shutdown has already stopped the
+// actors). Calling it again does nothing.
+func (w *workers) stop() { w.once.Do(func() { close(w.done) }) }

@@ -170,7 +170,7 @@ func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []eng
 		return fmt.Errorf("commit invoice %s: %w", id, err)
 	}
 	if w := c.New.Watch; w != nil {
-		r.watch.set(w.Currency, w.Address, id, w.Until)
+		r.watch.set(w.Currency, w.Address, id, w.Until, next.Version)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,11 +81,14 @@ func (r *Registry) quote(currency string) *engine.Rate {
 // earlier invoice (same request) or a conflict.
 //
 // It commits directly rather than through an invoice actor: the id is new
-// and known to no one until this returns, so no other decision can race
-// the commit (and the store refuses a second version 1 regardless). The
-// invoice's actor is activated from the store when its first message
-// comes, which spares every create an actor spawn and two mailbox hops,
-// and keeps invoices nobody touches out of memory.
+// and known to no one before the commit, so no other decision can race it
+// (and the store refuses a second version 1 regardless). The invoice's
+// actor is activated from the store when its first message comes, which
+// spares every create an actor spawn and two mailbox hops, and keeps
+// invoices nobody touches out of memory. Once committed the invoice is
+// visible (a list may show it) and its actor may commit version 2 before
+// this returns; the watch list keeps the newer version's watch (see
+// watchlist.set).
 func (r *Registry) create(_ context.Context, project uuid.UUID, orderID, fp string, e engine.Created, idempotencyKey string, extra ...persistence.Claim) (engine.Invoice, bool, error) {
 	id := e.Invoice.ID
 	claim := claimValue(id, fp)
@@ -94,7 +98,7 @@ func (r *Registry) create(_ context.Context, project uuid.UUID, orderID, fp stri
 	}
 	events := []engine.Event{e}
 	inv := engine.ApplyAll(engine.Invoice{}, events)
-	err := r.persist(id, engine.Invoice{}, inv, events, claims)
+	err := r.persistCreate(id, inv, events, claims)
 	if err == nil {
 		r.metrics.created.WithLabelValues(inv.Currency).Inc()
 		return inv, true, nil
@@ -118,6 +122,19 @@ func (r *Registry) create(_ context.Context, project uuid.UUID, orderID, fp stri
 		return engine.Invoice{}, false, fmt.Errorf("load earlier invoice %s: %w", existingID, err)
 	}
 	return earlier, false, nil
+}
+
+// persistCreate is persist for a create, with a panic (a bug, or a store
+// closed under a request that outlived the drain) turned into an error as
+// the invoice actors do, so the caller gets a 500 rather than a crash.
+func (r *Registry) persistCreate(id uuid.UUID, inv engine.Invoice, events []engine.Event, claims []persistence.Claim) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.cfg.Logger.Error("create panic", slog.String("invoice_id", id.String()), slog.Any("panic", p))
+			err = fmt.Errorf("create invoice %s: internal error: %v", id, p)
+		}
+	}()
+	return r.persist(id, engine.Invoice{}, inv, events, claims)
 }
 
 // claimValue is what an order_id or Idempotency-Key claim stores: the

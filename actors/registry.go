@@ -103,6 +103,8 @@ func New(cfg Config) (*Registry, error) {
 	r.watchers.onActivate, r.watchers.onPassivate = r.metrics.activations.WithLabelValues("watcher").Inc, r.metrics.passivated.WithLabelValues("watcher").Inc
 	for _, c := range cfg.Rules.Currencies.All() {
 		if _, err := r.watch.load(cfg.Store, c.Code); err != nil {
+			system.Shutdown()
+			pool.stop()
 			return nil, err
 		}
 	}

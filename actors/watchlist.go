@@ -23,6 +23,9 @@ type watchlist struct {
 type watched struct {
 	invoice uuid.UUID
 	until   int64 // unix nanos; 0 = while the invoice is open
+	// version is the invoice version that set it (0: loaded from the
+	// store), so a late set from an older commit cannot undo a newer one.
+	version uint64
 }
 
 func newWatchlist() *watchlist {
@@ -33,7 +36,7 @@ func newWatchlist() *watchlist {
 func (w *watchlist) load(store *persistence.Store, currency string) (int, error) {
 	n := 0
 	err := store.Watches(currency, func(e persistence.WatchEntry) error {
-		w.set(currency, e.Address, e.Invoice, e.Until)
+		w.set(currency, e.Address, e.Invoice, e.Until, 0)
 		n++
 		return nil
 	})
@@ -43,7 +46,11 @@ func (w *watchlist) load(store *persistence.Store, currency string) (int, error)
 	return n, nil
 }
 
-func (w *watchlist) set(currency, address string, invoice uuid.UUID, until int64) {
+// set records the watch committed by invoice's version version. A create
+// commits outside the invoice's actor, so the actor may commit and set a
+// later version before the create's own set runs: the older one is then
+// ignored.
+func (w *watchlist) set(currency, address string, invoice uuid.UUID, until int64, version uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m := w.byAddr[currency]
@@ -51,7 +58,10 @@ func (w *watchlist) set(currency, address string, invoice uuid.UUID, until int64
 		m = map[string]watched{}
 		w.byAddr[currency] = m
 	}
-	m[address] = watched{invoice: invoice, until: until}
+	if old, ok := m[address]; ok && old.invoice == invoice && old.version > version {
+		return
+	}
+	m[address] = watched{invoice: invoice, until: until, version: version}
 }
 
 func (w *watchlist) lookup(currency, address string) (watched, bool) {

@@ -302,9 +302,9 @@ func (d *decoder) invoice() Invoice {
 	inv.AddressIndex = d.uvarint()
 	inv.Paid = d.units()
 	n := d.uvarint()
-	// Each transaction takes at least 16 bytes, so a count the rest of
+	// Each transaction takes at least minTxBytes, so a count the rest of
 	// the record cannot hold is corrupt (and allocates nothing).
-	if n > uint64(len(d.b))/16 {
+	if n > uint64(len(d.b))/minTxBytes {
 		d.fail(errShort)
 		return inv
 	}
@@ -317,6 +317,10 @@ func (d *decoder) invoice() Invoice {
 	inv.ManualStatus = d.bool()
 	return inv
 }
+
+// minTxBytes is the smallest encoded transaction: one byte for each of
+// its nine fields but the time, which takes two.
+const minTxBytes = 10
 
 func (d *decoder) tx() Transaction {
 	return Transaction{

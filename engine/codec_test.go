@@ -181,3 +181,18 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("a second creation replayed: %v", err)
 	}
 }
+
+// TestSnapshotCodec_SmallestTransactions: transactions as small as the
+// encoding allows still decode (the count check must not be stricter than
+// the encoding).
+func TestSnapshotCodec_SmallestTransactions(t *testing.T) {
+	inv := paidInvoice(t)
+	inv.Transactions = nil
+	for range 3 {
+		inv.Transactions = append(inv.Transactions, Transaction{TxID: "a", Amount: NewUnits(1), SeenAt: time.Unix(100, 0).UTC()})
+	}
+	b, _ := EncodeSnapshot(inv)
+	if got, err := DecodeSnapshot(b); err != nil || !reflect.DeepEqual(got, inv) {
+		t.Fatalf("round trip: %v", err)
+	}
+}
