@@ -1,9 +1,12 @@
 package backup
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,5 +118,46 @@ func TestWrite_FailureLeavesNoPartialCopy(t *testing.T) {
 	}
 	if _, err := os.Stat(dst); !os.IsNotExist(err) {
 		t.Fatalf("a failed backup left %s: %v", dst, err)
+	}
+}
+
+// TestMove_RenamesOrCopies: a backup moves by rename on one filesystem and
+// by a synced copy when rename fails (another filesystem); either way the
+// destination opens and checks like the original, and the source is gone.
+func TestMove_RenamesOrCopies(t *testing.T) {
+	for _, crossDevice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cross device %v", crossDevice), func(t *testing.T) {
+			dir, store, _ := dataDir(t)
+			res, err := Online(store, dir, time.Now(), integrity.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if crossDevice {
+				rename = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EXDEV} }
+				t.Cleanup(func() { rename = os.Rename })
+			}
+			dst := filepath.Join(t.TempDir(), "nested", "copy")
+			if err := Move(res.Path, dst); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(res.Path); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("source still there: %v", err)
+			}
+			files, bytes, err := sizeOf(dst)
+			if err != nil || files != res.Files || bytes != res.Bytes {
+				t.Fatalf("moved copy has %d files, %d bytes (%v); the backup had %d, %d", files, bytes, err, res.Files, res.Bytes)
+			}
+			copied, err := persistence.Open(filepath.Join(dst, "store"), persistence.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer copied.Close()
+			if rep, err := integrity.Check(copied, integrity.Config{}); err != nil || !rep.OK() {
+				t.Fatalf("moved copy: %v %+v", err, rep)
+			}
+			if err := Move(dst, dst); err == nil {
+				t.Fatal("moved onto an existing directory")
+			}
+		})
 	}
 }

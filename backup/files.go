@@ -2,10 +2,12 @@ package backup
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -88,4 +90,71 @@ func sizeOf(dir string) (files int, bytes int64, err error) {
 		return nil
 	})
 	return files, bytes, err
+}
+
+// Move moves the backup directory src to dst, which must not exist, and
+// makes the move durable: a rename when both are on one filesystem, else
+// a synced copy of the tree followed by removing src (a server's backups
+// live in its data dir, and operators keep them on another disk). dst's
+// parent directories are created.
+func Move(src, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("move backup: %s already exists", dst)
+	}
+	parent := filepath.Dir(dst)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return fmt.Errorf("move backup: %w", err)
+	}
+	if err := rename(src, dst); err == nil {
+		return errors.Join(syncDir(parent), syncDir(filepath.Dir(src)))
+	}
+	if err := copyTree(src, dst); err != nil {
+		_ = os.RemoveAll(dst)
+		return fmt.Errorf("move backup %s to %s: %w", src, dst, err)
+	}
+	if err := syncDir(parent); err != nil {
+		return fmt.Errorf("move backup: %w", err)
+	}
+	if err := os.RemoveAll(src); err != nil {
+		return fmt.Errorf("move backup: copied to %s, but removing %s failed: %w", dst, src, err)
+	}
+	return nil
+}
+
+// rename is os.Rename; tests replace it to take the copying path, as a
+// move to another filesystem does (EXDEV).
+var rename = os.Rename
+
+// copyTree copies the directory src to the new directory dst: every
+// directory and regular file, files synced, then each directory synced.
+func copyTree(src, dst string) error {
+	var dirs []string
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			dirs = append(dirs, target)
+			return os.Mkdir(target, 0o700)
+		case d.Type().IsRegular():
+			return copyFile(path, target)
+		default:
+			return fmt.Errorf("%s is neither a file nor a directory", path)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range slices.Backward(dirs) {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -147,8 +147,8 @@ func onlineBackup(addr, key, to string, stdout io.Writer) error {
 	if !res.IntegrityOK {
 		return fmt.Errorf("the server wrote %s, but its check found %d problems (so has the data dir: run invoiced check on it while stopped)", res.Path, res.Problems)
 	}
-	if err := os.Rename(res.Path, to); err != nil {
-		return fmt.Errorf("the server wrote and checked %s, but moving it to %s failed (copy it yourself): %w", res.Path, to, err)
+	if err := backup.Move(res.Path, to); err != nil {
+		return fmt.Errorf("the server wrote and checked %s, but moving it failed (copy it yourself): %w", res.Path, err)
 	}
 	fmt.Fprintf(stdout, "backup written by the running server and moved to %s: %d files, %d bytes, 0 problems, checked in %dms\n",
 		to, res.Files, res.Bytes, res.DurationMS)
