@@ -38,9 +38,10 @@ type EventConfig struct {
 	Watched int
 	// Blocks is how many blocks the payments scenario mines, one at a time.
 	Blocks int
-	// Cold makes the payments scenario wait until every invoice actor has
-	// passivated before paying, as in production where a block arrives
-	// minutes after checkout; otherwise the block finds them in memory.
+	// Cold makes the payments scenario wait until no invoice actor is in
+	// memory before paying, as in production where a block arrives minutes
+	// after checkout. A create spawns no actor, so this only matters for
+	// actors something else woke (a payment seen in a mempool, say).
 	Cold bool
 	// ExpiryInvoices expire at the same instant in the expiry scenario.
 	ExpiryInvoices int

@@ -41,8 +41,8 @@ func runPayments(ctx context.Context, x *eventRun) (Result, error) {
 		return Result{}, fmt.Errorf("payments: no %s dev chain", paymentsCurrency)
 	}
 	prefix := "pay-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	// Paid invoices first: with a large -watched, their actors have long
-	// passivated when the blocks come.
+	// Paid invoices first (a create spawns no actor; each payment
+	// activates its invoice's).
 	paid, took1, err := x.createInvoices(ctx, "payments", s.baseURL, s.projectKey, ev.BlockOutputs*ev.Blocks, func(i int) []byte {
 		return eventBody(prefix+"p"+strconv.Itoa(i), paymentsCurrency, "0.001", 1440, "")
 	})

@@ -20,12 +20,12 @@ import (
 // VmRSS is the client's and the server's together.
 //
 // Its invoice actors passivate one second after their last message, and
-// the scenario waits until none is in memory before it shuts down: "before"
-// is then a server at rest with N invoices, like one that has run a while,
-// not one holding the N actors its setup just created. (It also matters in
-// a single process: an actor's pending idle timer keeps its state
-// reachable after Shutdown until the timer fires.) Memory is read after a
-// GC that returns freed pages to the OS, once the timings are taken.
+// the scenario waits until none is in memory before it shuts down (creates
+// spawn none, but the wait keeps "before" a server at rest with N invoices
+// whatever woke an actor; in a single process an actor's pending idle
+// timer would keep its state reachable after Shutdown). Memory is read
+// after a GC that returns freed pages to the OS, once the timings are
+// taken.
 func runRestart(ctx context.Context, x *eventRun) (Result, error) {
 	ev := x.ev
 	cfg := x.serverConfig("restart")

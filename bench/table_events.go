@@ -24,9 +24,9 @@ func writeEvents(b *strings.Builder, results []Result) error {
 		switch {
 		case r.Payments != nil:
 			p := r.Payments
-			warm := "invoice actors in memory"
+			warm := "each invoice's actor activated by its payment (a create spawns none)"
 			if p.Cold {
-				warm = "invoice actors passivated first"
+				warm = "no invoice actor in memory before paying (-cold)"
 			}
 			fmt.Fprintf(b, "payments: %d block(s) × %d outputs paying invoices exactly, %d watched addresses (%d more invoices unpaid), %s\n",
 				p.Blocks, p.BlockOutputs, p.WatchedAddresses, p.ExtraWatched, warm)

@@ -145,8 +145,8 @@ func usage(fs *flag.FlagSet) {
 payments and the target's 1,000,000 watched addresses: the server has no way to
 watch an address without an invoice, so -watched N creates N more unpaid invoices
 through the API (3,000-4,000 creates/s on 2 cores: -watched 990000 is 5 minutes or
-more of setup). Add -cold, or the invoice actors created in the last 2 minutes stay
-in memory (about 7 KB each). For the block match alone at 1,000,000 addresses
+more of setup). A create spawns no invoice actor; -cold also waits until any actor
+something else woke has passivated. For the block match alone at 1,000,000 addresses
 (watch entries added directly, no invoices), see BenchmarkBlockMatch in package
 actors:
   go run ./cmd/invoicebench -scenario payments -blocks 1 -watched 990000 -cold
