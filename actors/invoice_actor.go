@@ -131,8 +131,9 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 const snapshotEvery = 8
 
 // persist commits the decision that took prev to next (events) for
-// invoice id: the events, the new snapshot, the index rows, claims and the
-// outbox records of the webhooks they cause, in one synced batch; then the
+// invoice id: the events, a snapshot when one is due, the index rows,
+// claims and the outbox records of the webhooks they cause, in one synced
+// batch; then the
 // watch map follows the committed watch. prev is the zero Invoice for a
 // create.
 func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim) error {
