@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
 	"github.com/invoiced/invoiced/backup"
@@ -42,6 +45,8 @@ type envOpts struct {
 	rateBurst   int
 	maxInFlight int
 	logger      *slog.Logger
+	// metrics mounts /metrics over the server's own registry.
+	metrics bool
 	// backups, when set, mounts POST /api/v1/admin/backup over it.
 	backups interface {
 		Backup(context.Context) (backup.Result, error)
@@ -75,13 +80,18 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{
+	cfg := httpapi.Config{
 		Invoices: reg, Accounts: accts, Rules: rules, Rates: src,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
 		SimulateEnabled: !opts.noSimulate,
 		RateLimit:       opts.rateLimit, RateBurst: opts.rateBurst, MaxConcurrent: opts.maxInFlight, Logger: opts.logger,
 		Backups: opts.backups,
-	})
+	}
+	if opts.metrics {
+		promReg := prometheus.NewRegistry()
+		cfg.Registerer, cfg.Metrics = promReg, promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
+	}
+	api := httpapi.New(cfg)
 	e := &env{t: t, dir: dir, store: store, registry: reg, srv: httptest.NewServer(api), accountKey: accountKey}
 	t.Cleanup(e.close)
 	return e
