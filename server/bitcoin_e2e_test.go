@@ -9,7 +9,6 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +116,7 @@ func newBtcE2E(t *testing.T, conf map[string]int, coins int) *btcE2E {
 	t.Cleanup(e.stop)
 	// Ready once the monitor has synced with the node: it starts at the
 	// tip, so a block mined before that would go unseen.
-	e.awaitReady()
+	awaitReady(t, e.srv.Addr)
 	var p struct {
 		APIKey string `json:"api_key"`
 	}
@@ -125,25 +124,6 @@ func newBtcE2E(t *testing.T, conf map[string]int, coins int) *btcE2E {
 	e.key = p.APIKey
 	t.Logf("btcd with %d mature coins and server ready in %v", coins, time.Since(start).Round(time.Millisecond))
 	return e
-}
-
-func (e *btcE2E) awaitReady() {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + e.srv.Addr + "/readyz")
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("/readyz still %d after 10s", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // btcInvoice is the API's invoice with the fields these tests check.
@@ -156,18 +136,7 @@ type btcInvoice struct {
 		Address               string `json:"blockchainAddress"`
 		RequiredConfirmations int    `json:"required_confirmations"`
 	} `json:"blockchain_details"`
-	Transactions []btcInvoiceTx `json:"transactions"`
-}
-
-type btcInvoiceTx struct {
-	TxID          string      `json:"txid"`
-	OutputIndex   uint32      `json:"output_index"`
-	Amount        json.Number `json:"amount"`
-	AmountInUnits json.Number `json:"amount_in_units"`
-	Confirmations int         `json:"confirmations"`
-	BlockHeight   *uint64     `json:"block_height"`
-	Status        string      `json:"status"`
-	Late          bool        `json:"late"`
+	Transactions []apiTx `json:"transactions"`
 }
 
 // createBTC creates an invoice and checks its address is one the merchant's
@@ -248,7 +217,7 @@ func TestBitcoinE2E_PendingThenCompletedAfterConfirmations(t *testing.T) {
 
 	e.btcd.Generate(t, 1)
 	got = e.awaitInvoice(inv.ID, "completed", func(i btcInvoice) bool { return i.Status == "completed" })
-	want := btcInvoiceTx{TxID: txid, OutputIndex: 0, Amount: "0.001", AmountInUnits: "100000", Confirmations: 2, Status: "confirmed"}
+	want := apiTx{TxID: txid, OutputIndex: 0, Amount: "0.001", AmountInUnits: "100000", Confirmations: 2, Status: "confirmed"}
 	if got.Paid != "100000" || len(got.Transactions) != 1 {
 		t.Fatalf("completed invoice paid %s, transactions %+v", got.Paid, got.Transactions)
 	}

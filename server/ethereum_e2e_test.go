@@ -119,7 +119,7 @@ func newEthE2E(t *testing.T, conf map[string]int) *ethE2E {
 	t.Cleanup(e.stop)
 	// Ready once the monitor has synced with the node: it starts at the
 	// tip, so a block mined before that would go unseen.
-	e.awaitReady()
+	awaitReady(t, e.srv.Addr)
 	var p struct {
 		APIKey string `json:"api_key"`
 	}
@@ -127,25 +127,6 @@ func newEthE2E(t *testing.T, conf map[string]int) *ethE2E {
 	e.key = p.APIKey
 	t.Logf("geth, token %s and server ready in %v", e.token, time.Since(start).Round(time.Millisecond))
 	return e
-}
-
-func (e *ethE2E) awaitReady() {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + e.srv.Addr + "/readyz")
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("/readyz still %d after 10s", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // ethInvoice is the API's invoice with the fields these tests check.
@@ -160,18 +141,7 @@ type ethInvoice struct {
 		PaymentURI            string `json:"payment_uri"`
 		RequiredConfirmations int    `json:"required_confirmations"`
 	} `json:"blockchain_details"`
-	Transactions []ethInvoiceTx `json:"transactions"`
-}
-
-type ethInvoiceTx struct {
-	TxID          string      `json:"txid"`
-	OutputIndex   uint32      `json:"output_index"`
-	Amount        json.Number `json:"amount"`
-	AmountInUnits json.Number `json:"amount_in_units"`
-	Confirmations int         `json:"confirmations"`
-	BlockHeight   *uint64     `json:"block_height"`
-	Status        string      `json:"status"`
-	Late          bool        `json:"late"`
+	Transactions []apiTx `json:"transactions"`
 }
 
 // create creates an invoice and checks it is new, asks for units, and pays
@@ -305,7 +275,7 @@ func TestEthereumE2E_ETHPendingThenCompletedAfterConfirmations(t *testing.T) {
 		t.Fatalf("block_height = %v, want %d", tr.BlockHeight, r.BlockNumber)
 	}
 	tr.BlockHeight = nil
-	want := ethInvoiceTx{TxID: txid, OutputIndex: 0, Amount: "0.5", AmountInUnits: "500000000000000000", Confirmations: 2, Status: "confirmed"}
+	want := apiTx{TxID: txid, OutputIndex: 0, Amount: "0.5", AmountInUnits: "500000000000000000", Confirmations: 2, Status: "confirmed"}
 	if tr != want {
 		t.Fatalf("transaction = %+v, want %+v", tr, want)
 	}
@@ -351,7 +321,7 @@ func TestEthereumE2E_USDTTransferCompletes(t *testing.T) {
 	}
 	tr.BlockHeight = nil
 	// OutputIndex is the Transfer log's index within the transaction.
-	want := ethInvoiceTx{TxID: txid, OutputIndex: 0, Amount: "12.5", AmountInUnits: "12500000", Confirmations: 1, Status: "confirmed"}
+	want := apiTx{TxID: txid, OutputIndex: 0, Amount: "12.5", AmountInUnits: "12500000", Confirmations: 1, Status: "confirmed"}
 	if tr != want {
 		t.Fatalf("transaction = %+v, want %+v", tr, want)
 	}
