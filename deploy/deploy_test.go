@@ -213,25 +213,40 @@ func scrapeAfterPayment(t *testing.T) string {
 	addr := inv["blockchain_details"].(map[string]any)["blockchainAddress"].(string)
 	call("POST", "/dev/pay", "", fmt.Sprintf(`{"currency":"BTC","address":%q,"amount":"0.001"}`, addr), 200)
 	call("POST", "/dev/mine", "", `{"currency":"BTC","blocks":1}`, 200)
+	// The status counter is bumped by the invoice actor after its commit,
+	// so a GET can already read "completed" a moment before the counter
+	// moves: wait for the scrape itself to show the transition. It is
+	// new->completed when the poller met the payment only in the block.
+	scrape := func() string {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("/metrics: %d %s", resp.StatusCode, b)
+		}
+		return string(b)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if call("GET", "/api/v1/invoices/"+id, key, "", 200)["status"] == "completed" {
-			break
+		if s := scrape(); strings.Contains(s, `,to="completed"} 1`) {
+			if call("GET", "/api/v1/invoices/"+id, key, "", 200)["status"] != "completed" {
+				t.Fatal("the completed transition is counted but the invoice does not read completed")
+			}
+			return s
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the paid invoice never completed")
+			var counted []string
+			for _, l := range strings.Split(scrape(), "\n") {
+				if strings.HasPrefix(l, "invoiced_invoice_status_transitions_total") {
+					counted = append(counted, l)
+				}
+			}
+			t.Fatalf("the paid invoice never completed: status %v, transitions counted %q",
+				call("GET", "/api/v1/invoices/"+id, key, "", 200)["status"], counted)
 		}
 	}
-
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: %d %s", resp.StatusCode, b)
-	}
-	return string(b)
 }
 
 // sampleNames are the series names of a text exposition: the name before
