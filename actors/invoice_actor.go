@@ -159,15 +159,14 @@ func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []eng
 		Snapshot:        snap,
 		New:             r.indexRow(next),
 		Claims:          claims,
-	}
-	var err error
-	if c.Outbox, err = r.outboxRecords(prev, next, events); err != nil {
-		return err
+		Outbox:          r.outboxRecords(prev, next, events),
+		Committed:       func(uint64) { r.states.committed(next) },
 	}
 	if prev.Exists() {
 		c.Old = r.indexRow(prev)
 	}
 	if _, err := r.cfg.Store.Commit(c); err != nil {
+		r.states.forget(id) // after a failed write only the store knows
 		return fmt.Errorf("commit invoice %s: %w", id, err)
 	}
 	if w := c.New.Watch; w != nil {
@@ -179,12 +178,21 @@ func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []eng
 // load rebuilds the state from the latest snapshot and later events.
 func (a *invoiceActor) load() {
 	a.stale = false
-	inv, err := loadInvoice(a.reg.cfg.Store, a.id)
+	inv, err := a.reg.loadInvoice(a.id)
 	if errors.Is(err, engine.ErrNotFound) {
 		a.inv, a.loadErr = engine.Invoice{}, nil
 		return
 	}
 	a.inv, a.loadErr = inv, err
+}
+
+// loadInvoice reads an invoice's latest committed state: from the state
+// cache when it was committed lately, else from the store.
+func (r *Registry) loadInvoice(id uuid.UUID) (engine.Invoice, error) {
+	if inv, ok := r.states.get(id); ok {
+		return inv, nil
+	}
+	return loadInvoice(r.cfg.Store, id)
 }
 
 // loadInvoice reads an invoice's state: its snapshot plus any later events.

@@ -165,7 +165,7 @@ func (r *Registry) ChangeStatus(ctx context.Context, project, id uuid.UUID, targ
 // and never activate an actor just to read. Another project's invoice is
 // ErrNotFound, so ids cannot be probed.
 func (r *Registry) Get(_ context.Context, project, id uuid.UUID) (engine.Invoice, error) {
-	inv, err := loadInvoice(r.cfg.Store, id)
+	inv, err := r.loadInvoice(id)
 	if err != nil {
 		return engine.Invoice{}, err
 	}

@@ -74,6 +74,15 @@ func newMetrics(reg prometheus.Registerer, r *Registry) *metrics {
 			Name: "invoiced_actors_live", Help: "Invoice actors in memory.", ConstLabels: prometheus.Labels{"kind": "watcher"},
 		}, func() float64 { return float64(r.watchers.live.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "invoiced_state_cache_entries", Help: "Recently committed invoice states held for reads.",
+		}, func() float64 { return float64(r.states.len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "invoiced_state_cache_hits_total", Help: "Invoice reads (API and actor activations) served from the state cache.",
+		}, func() float64 { return float64(r.states.hitCount()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "invoiced_state_cache_misses_total", Help: "Invoice reads that went to the store.",
+		}, func() float64 { return float64(r.states.missCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "invoiced_watched_addresses", Help: "Deposit addresses the chain monitors follow.",
 		}, func() float64 { return float64(r.watch.size()) }),
 	)

@@ -34,6 +34,10 @@ type Config struct {
 	// WatchGrace is how long a final invoice's address stays watched, so
 	// late payments and reorgs are still recorded (default 24 h).
 	WatchGrace time.Duration
+	// StateCache is how many recently committed invoice states reads are
+	// served from without touching the store (default 100,000, about
+	// 100 MB; negative = none).
+	StateCache int
 	Logger     *slog.Logger
 	// Metrics receives the actors' and chains' metrics (nil = none).
 	Metrics prometheus.Registerer
@@ -48,6 +52,7 @@ type Registry struct {
 	invoices  *table[uuid.UUID]
 	watchers  *table[watchKey]
 	watch     *watchlist
+	states    *stateCache
 	metrics   *metrics
 	pool      *workers           // the mailboxes' goroutines
 	stop      context.CancelFunc // ends the registry's background work
@@ -82,6 +87,9 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.WatchGrace <= 0 {
 		cfg.WatchGrace = 24 * time.Hour
 	}
+	if cfg.StateCache == 0 {
+		cfg.StateCache = 100_000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -94,7 +102,7 @@ func New(cfg Config) (*Registry, error) {
 	))
 	pool := newWorkers(actorWorkers)
 	r := &Registry{
-		cfg: cfg, system: system, watch: newWatchlist(), pool: pool,
+		cfg: cfg, system: system, watch: newWatchlist(), pool: pool, states: newStateCache(cfg.StateCache),
 		invoices: newTable[uuid.UUID](system, pool, cfg.RequestTimeout),
 		watchers: newTable[watchKey](system, pool, cfg.RequestTimeout),
 	}

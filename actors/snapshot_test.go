@@ -54,6 +54,10 @@ func TestSnapshots_EveryEightVersions(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, last) {
 			t.Fatalf("at version %d: read back %+v (%v)\nwant %+v", last.Version, got, err, last)
 		}
+		// Get may have come from the state cache; the store must agree.
+		if got, err := loadInvoice(store, inv.ID); err != nil || !reflect.DeepEqual(got, last) {
+			t.Fatalf("at version %d: store read back %+v (%v)\nwant %+v", last.Version, got, err, last)
+		}
 	}
 	list, _, err := r.List(context.Background(), ListQuery{Project: project, Page: 1, PageSize: 10})
 	if err != nil || len(list) != 1 || !reflect.DeepEqual(list[0], last) {

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -39,9 +38,9 @@ func WebhookID(invoice uuid.UUID, version uint64) string {
 // per payment seen, when the invoice has a callback URL. Every body carries
 // the state after the whole decision (so a payment's webhook already shows
 // the status it caused); Seq is the event's stream version.
-func (r *Registry) outboxRecords(before, after engine.Invoice, events []engine.Event) ([]persistence.OutboxRecord, error) {
+func (r *Registry) outboxRecords(before, after engine.Invoice, events []engine.Event) []persistence.OutboxRecord {
 	if after.CallbackURL == "" {
-		return nil, nil
+		return nil
 	}
 	var out []persistence.OutboxRecord
 	var inv view.Invoice
@@ -54,15 +53,13 @@ func (r *Registry) outboxRecords(before, after engine.Invoice, events []engine.E
 		if out == nil {
 			inv = view.FromInvoice(after, r.cfg.Rules.Currencies)
 		}
-		body, err := json.Marshal(view.Webhook{Invoice: inv, Event: name})
-		if err != nil {
-			return nil, fmt.Errorf("encode webhook of invoice %s: %w", after.ID, err)
-		}
+		w := view.Webhook{Invoice: inv, Event: name}
+		body := w.AppendJSON(make([]byte, 0, 1024))
 		seq := before.Version + 1 + uint64(i)
 		out = append(out, persistence.OutboxRecord{
 			Seq: seq, ID: WebhookID(after.ID, seq), Event: name, ProjectID: after.ProjectID,
 			URL: after.CallbackURL, Body: body, CreatedAt: created,
 		})
 	}
-	return out, nil
+	return out
 }

@@ -20,7 +20,7 @@ import (
 )
 
 // BenchmarkCreateInvoice is a durable create through the whole stack
-// (handler, actor, synced commit) on a real store, called in process
+// (handler, registry, synced commit) on a real store, called in process
 // (no sockets), with the metrics on and off, to show what instrumentation
 // costs: compare instrumented and bare.
 func BenchmarkCreateInvoice(b *testing.B) {
@@ -30,39 +30,7 @@ func BenchmarkCreateInvoice(b *testing.B) {
 			name = "instrumented"
 		}
 		b.Run(name, func(b *testing.B) {
-			store, err := persistence.Open(b.TempDir(), persistence.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			var reg *prometheus.Registry
-			var areg prometheus.Registerer
-			if instrumented {
-				reg = prometheus.NewRegistry()
-				areg = reg
-				reg.MustRegister(store.Collector())
-			}
-			accts, _ := accounts.New(store, time.Now)
-			_, account, err := accts.CreateAccount()
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, key, err := accts.CreateProject(account.ID, accounts.NewProject{Name: "bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			src, _ := rates.NewStatic(rates.DefaultStaticRates(), time.Now())
-			rules := engine.DefaultRules()
-			registry, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Metrics: areg})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer registry.Shutdown()
-			cfg := httpapi.Config{Invoices: registry, Accounts: accts, Rules: rules, Rates: src}
-			if instrumented {
-				cfg.Registerer = reg
-			}
-			api := httpapi.New(cfg)
+			api, key := benchAPI(b, instrumented, 0)
 			var n atomic.Int64
 			b.SetParallelism(32)
 			b.ReportAllocs()
@@ -70,13 +38,8 @@ func BenchmarkCreateInvoice(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					body := fmt.Sprintf(`{"order_id":"o-%d","fiat_amount":"19.99","currency":"BTC"}`, n.Add(1))
-					req, _ := http.NewRequest("POST", "/api/v1/invoices", strings.NewReader(body))
-					req.Header.Set("Api-Key", key)
-					req.Header.Set("Content-Type", "application/json")
-					rec := &discardRecorder{header: http.Header{}}
-					api.ServeHTTP(rec, req)
-					if rec.code != http.StatusCreated {
-						b.Errorf("create: %d", rec.code)
+					if code := serve(api, "POST", "/api/v1/invoices", key, body); code != http.StatusCreated {
+						b.Errorf("create: %d", code)
 						return
 					}
 				}
@@ -85,12 +48,110 @@ func BenchmarkCreateInvoice(b *testing.B) {
 	}
 }
 
-// discardRecorder is a ResponseWriter that keeps only the status.
+// BenchmarkGetInvoice is GET /api/v1/invoices/{id} in process over 1,000
+// invoices, served from the state cache (as for invoices committed lately)
+// and from the store (cache off: snapshot or creation event, decode,
+// replay).
+func BenchmarkGetInvoice(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		cache int
+	}{{"cached", 0}, {"store", -1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			api, key := benchAPI(b, true, tc.cache)
+			paths := make([]string, 1000)
+			for i := range paths {
+				rec := &discardRecorder{header: http.Header{}, keep: true}
+				api.ServeHTTP(rec, request("POST", "/api/v1/invoices", key, fmt.Sprintf(`{"order_id":"o-%d","fiat_amount":"19.99","currency":"BTC"}`, i)))
+				if rec.code != http.StatusCreated {
+					b.Fatalf("seed: %d %s", rec.code, rec.body)
+				}
+				paths[i] = rec.header.Get("Location")
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if code := serve(api, "GET", paths[n.Add(1)%int64(len(paths))], key, ""); code != http.StatusOK {
+						b.Errorf("get: %d", code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// benchAPI is the API over a real store in a temp dir, with one project;
+// instrumented registers every metric; stateCache is the registry's.
+func benchAPI(b *testing.B, instrumented bool, stateCache int) (http.Handler, string) {
+	b.Helper()
+	store, err := persistence.Open(b.TempDir(), persistence.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	var reg *prometheus.Registry
+	var areg prometheus.Registerer
+	if instrumented {
+		reg = prometheus.NewRegistry()
+		areg = reg
+		reg.MustRegister(store.Collector())
+	}
+	accts, _ := accounts.New(store, time.Now)
+	_, account, err := accts.CreateAccount()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, key, err := accts.CreateProject(account.ID, accounts.NewProject{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, _ := rates.NewStatic(rates.DefaultStaticRates(), time.Now())
+	rules := engine.DefaultRules()
+	registry, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Metrics: areg, StateCache: stateCache})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(registry.Shutdown) // runs before the store's Close
+	cfg := httpapi.Config{Invoices: registry, Accounts: accts, Rules: rules, Rates: src}
+	if instrumented {
+		cfg.Registerer = reg
+	}
+	return httpapi.New(cfg), key
+}
+
+func request(method, path, key, body string) *http.Request {
+	req, _ := http.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Api-Key", key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+// serve runs one request and returns its status.
+func serve(api http.Handler, method, path, key, body string) int {
+	rec := &discardRecorder{header: http.Header{}}
+	api.ServeHTTP(rec, request(method, path, key, body))
+	return rec.code
+}
+
+// discardRecorder is a ResponseWriter that keeps the status, and the body
+// when keep is set.
 type discardRecorder struct {
 	header http.Header
 	code   int
+	keep   bool
+	body   []byte
 }
 
-func (d *discardRecorder) Header() http.Header         { return d.header }
-func (d *discardRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardRecorder) WriteHeader(code int)        { d.code = code }
+func (d *discardRecorder) Header() http.Header { return d.header }
+func (d *discardRecorder) Write(b []byte) (int, error) {
+	if d.keep {
+		d.body = append(d.body, b...)
+	}
+	return len(b), nil
+}
+func (d *discardRecorder) WriteHeader(code int) { d.code = code }

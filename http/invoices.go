@@ -127,7 +127,7 @@ func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, inv engine
 		status = http.StatusCreated
 		w.Header().Set("Location", "/api/v1/invoices/"+inv.ID.String())
 	}
-	writeJSON(w, status, view.FromInvoice(inv, s.cfg.Rules.Currencies))
+	s.writeInvoice(w, status, inv)
 }
 
 // invoiceID parses the path id; a malformed id cannot name an invoice, so
@@ -151,7 +151,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, ps httproute
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view.FromInvoice(inv, s.cfg.Rules.Currencies))
+	s.writeInvoice(w, http.StatusOK, inv)
 }
 
 type patchBody struct {
@@ -183,7 +183,7 @@ func (s *Server) patchInvoice(w http.ResponseWriter, r *http.Request, ps httprou
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view.FromInvoice(inv, s.cfg.Rules.Currencies))
+	s.writeInvoice(w, http.StatusOK, inv)
 }
 
 // Pagination defaults of the API.
@@ -197,11 +197,6 @@ type pagination struct {
 	PageSize   int `json:"page_size"`
 	TotalItems int `json:"total_items"`
 	TotalPages int `json:"total_pages"`
-}
-
-type listResponse struct {
-	Items      []view.Invoice `json:"items"`
-	Pagination pagination     `json:"pagination"`
 }
 
 var sortFields = map[string]actors.SortField{
@@ -291,11 +286,30 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 		s.writeError(w, r, err)
 		return
 	}
-	resp := listResponse{Items: make([]view.Invoice, len(invs)), Pagination: pagination{
-		Page: q.Page, PageSize: q.PageSize, TotalItems: total, TotalPages: (total + q.PageSize - 1) / q.PageSize,
-	}}
+	page := pagination{Page: q.Page, PageSize: q.PageSize, TotalItems: total, TotalPages: (total + q.PageSize - 1) / q.PageSize}
+	// {"items":[...],"pagination":{...}}, the items by view's encoder.
+	b := make([]byte, 0, 64+1024*len(invs))
+	b = append(b, `{"items":[`...)
 	for i, inv := range invs {
-		resp.Items[i] = view.FromInvoice(inv, s.cfg.Rules.Currencies)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		v := view.FromInvoice(inv, s.cfg.Rules.Currencies)
+		b = v.AppendJSON(b)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	b = append(b, `],"pagination":{"page":`...)
+	b = strconv.AppendInt(b, int64(page.Page), 10)
+	b = append(b, `,"page_size":`...)
+	b = strconv.AppendInt(b, int64(page.PageSize), 10)
+	b = append(b, `,"total_items":`...)
+	b = strconv.AppendInt(b, int64(page.TotalItems), 10)
+	b = append(b, `,"total_pages":`...)
+	b = strconv.AppendInt(b, int64(page.TotalPages), 10)
+	writeRaw(w, http.StatusOK, append(b, "}}"...))
+}
+
+// writeInvoice answers with one invoice's view.
+func (s *Server) writeInvoice(w http.ResponseWriter, status int, inv engine.Invoice) {
+	v := view.FromInvoice(inv, s.cfg.Rules.Currencies)
+	writeRaw(w, status, v.AppendJSON(make([]byte, 0, 1024)))
 }

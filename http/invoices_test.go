@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invoiced/invoiced/view"
 )
 
 func TestCreateInvoice_FiatAndCrypto(t *testing.T) {
@@ -259,6 +262,24 @@ func TestListInvoices_FiltersSortsAndPages(t *testing.T) {
 		if strings.Join(got, " ") != tt.want || fmt.Sprint(pg["total_items"]) != tt.total {
 			t.Errorf("list %q = %v (total %v), want %s (total %s)", tt.query, got, pg["total_items"], tt.want, tt.total)
 		}
+	}
+	// The hand-built list body is exactly what json.Marshal writes for the
+	// documented shape.
+	r := e.do("GET", "/api/v1/invoices?page_size=4", key, "")
+	var doc struct {
+		Items      []view.Invoice `json:"items"`
+		Pagination struct {
+			Page       int `json:"page"`
+			PageSize   int `json:"page_size"`
+			TotalItems int `json:"total_items"`
+			TotalPages int `json:"total_pages"`
+		} `json:"pagination"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := json.Marshal(doc); !bytes.Equal(r.body, append(want, '\n')) || len(doc.Items) != 4 {
+		t.Errorf("list body is not json.Marshal's encoding of its shape:\n got %s\nwant %s", r.body, want)
 	}
 	_, pg := list("page_size=4")
 	if fmt.Sprint(pg["total_pages"]) != "2" || fmt.Sprint(pg["page"]) != "1" || fmt.Sprint(pg["page_size"]) != "4" {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,11 +61,7 @@ func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httpr
 	}
 	payload := view.Webhook{Invoice: view.FromInvoice(inv, s.cfg.Rules.Currencies), Event: "invoice.status_changed", Simulated: true}
 	payload.Status = engine.Status(body.Status)
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("encode webhook: %w", err))
-		return
-	}
+	raw := payload.AppendJSON(nil)
 	res, err := s.cfg.Webhooks.Send(r.Context(), webhooks.Delivery{
 		URL: inv.CallbackURL, ID: "sim_" + uuid.NewString(), Body: raw,
 		Key:       p.KeyHash, // = webhooks.SigningKey(api key): SHA-256 of the key, which is all we store

@@ -32,6 +32,11 @@ type Commit struct {
 	// Outbox are the webhooks reporting these events, written pending and
 	// due with them (see outbox.go); each Seq is one of the new versions.
 	Outbox []OutboxRecord
+	// Committed, if set, runs once the batch is durable, still inside the
+	// stream's critical section: the Committed calls of one stream run in
+	// version order, so a cache of committed states fed from it never
+	// takes an older state over a newer one.
+	Committed func(version uint64)
 }
 
 // Commit writes c as one batch with pebble.Sync and returns the stream's
@@ -82,6 +87,9 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
 	}
 	s.counts.apply(deltas)
+	if c.Committed != nil {
+		c.Committed(version)
+	}
 	if len(c.Outbox) > 0 {
 		s.signalOutbox()
 	}

@@ -63,8 +63,11 @@ type Config struct {
 	// mode currencies without a real node use the dev chain.
 	Bitcoin *BitcoinNode
 	// Ethereum, when set, is the ETH (and USDT) node and extended public key.
-	Ethereum              *EthereumNode
-	ActorIdle             time.Duration
+	Ethereum  *EthereumNode
+	ActorIdle time.Duration
+	// StateCache is how many recently committed invoice states reads are
+	// served from (0 = the registry's default, negative = none).
+	StateCache            int
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
 	EnableSimulate        bool
@@ -212,7 +215,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	}
 	s.registry, err = actors.New(actors.Config{
 		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource,
-		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
+		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
 	})
 	if err != nil {
 		return nil, err
