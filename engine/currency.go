@@ -97,10 +97,10 @@ func (r *Registry) Codes() []string { return append([]string(nil), r.codes...) }
 func (c Currency) PaymentURI(address string, amount Units) string {
 	switch c.Network.Type {
 	case "erc20":
-		return fmt.Sprintf("%s:%s/transfer?address=%s&uint256=%s", c.URIScheme, c.TokenContract, url.QueryEscape(address), amount)
+		return c.URIScheme + ":" + c.TokenContract + "/transfer?address=" + url.QueryEscape(address) + "&uint256=" + amount.String()
 	case "evm":
-		return fmt.Sprintf("%s:%s?value=%s", c.URIScheme, address, amount)
+		return c.URIScheme + ":" + address + "?value=" + amount.String()
 	default:
-		return fmt.Sprintf("%s:%s?amount=%s", c.URIScheme, address, FormatDecimal(amount, c.Decimals))
+		return c.URIScheme + ":" + address + "?amount=" + FormatDecimal(amount, c.Decimals)
 	}
 }

@@ -191,6 +191,7 @@ func TestPaymentURI(t *testing.T) {
 	}{
 		{btc, NewUnits(150000), "bitcoin:bc1qaddr?amount=0.0015"},
 		{eth, NewUnits(2_014_000_000_000_000_000), "ethereum:0xabc?value=2014000000000000000"},
+		{eth, NewUnits(9_000_000_000_000_000_000).Add(NewUnits(9_000_000_000_000_000_000).Add(NewUnits(2_000_000_000_000_000_000))), "ethereum:0xabc?value=20000000000000000000"}, // over 2^64 wei
 		{usdt, NewUnits(1_500_000), "ethereum:0xdAC17F958D2ee523a2206206994597C13D831ec7/transfer?address=0xabc&uint256=1500000"},
 	}
 	addr := map[string]string{"BTC": "bc1qaddr", "ETH": "0xabc", "USDT": "0xabc"}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -61,7 +62,14 @@ func (u Units) Sign() int { return u.big().Sign() }
 func (u Units) IsZero() bool { return u.Sign() == 0 }
 
 // String returns the integer in base 10.
-func (u Units) String() string { return u.big().String() }
+func (u Units) String() string {
+	// Most amounts (satoshi, token units, cents, small wei amounts) fit a
+	// uint64, whose formatting costs a fifth of big.Int's.
+	if b := u.big(); b.IsUint64() {
+		return strconv.FormatUint(b.Uint64(), 10)
+	}
+	return u.big().String()
+}
 
 // MarshalJSON writes the integer as a JSON string so no decoder rounds it.
 func (u Units) MarshalJSON() ([]byte, error) { return []byte(`"` + u.String() + `"`), nil }
@@ -191,7 +199,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // text without trailing zeros ("0.001", "12"), the exact inverse of
 // ParseDecimal.
 func FormatDecimal(u Units, decimals int) string {
-	s := u.big().String()
+	s := u.String()
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	if decimals > 0 {

@@ -70,6 +70,7 @@ func TestFormatDecimal(t *testing.T) {
 		{0, 8, "0"},
 		{1250, 2, "12.5"},
 		{7, 0, "7"},
+		{-5, 2, "-0.05"},
 	}
 	for _, tt := range tests {
 		if got := FormatDecimal(NewUnits(tt.units), tt.decimals); got != tt.want {

@@ -101,3 +101,18 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkFromInvoice(b *testing.B) {
+	reg, _ := engine.NewRegistry(engine.DefaultCurrencies())
+	inv := engine.Invoice{
+		ID: uuid.New(), ProjectID: uuid.New(), Version: 3, OrderID: "order-12345", Currency: "BTC",
+		Amount: engine.NewUnits(166667), Paid: engine.NewUnits(166667), Status: engine.StatusCompleted,
+		Address: "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", CreatedAt: time.Now(),
+		Transactions: []engine.Transaction{{TxID: "ab", Amount: engine.NewUnits(166667), Height: 100, Confirmations: 2}},
+	}
+	b.ReportAllocs()
+	for range b.N {
+		v := FromInvoice(inv, reg)
+		_ = v.AppendJSON(make([]byte, 0, 1024))
+	}
+}
