@@ -253,8 +253,14 @@ func (r *Report) finish() {
 			}
 		}
 		r.ClientCeiling = c
-		if procs := float64(r.Machine.GOMAXPROCS); procs > 0 && trivial.CPUCores > 0 && trivial.CPUCores < busyMachineShare*procs {
-			r.Notes = append(r.Notes, fmt.Sprintf("the trivial baseline used only %.2f of %d cores: other work on this machine competes for CPU, so ratios between phases (run one after another) are rough; requests_per_cpu_s in -json is steadier", trivial.CPUCores, r.Machine.GOMAXPROCS))
+		// The cores the process can use: GOMAXPROCS may exceed the CPUs
+		// (see server.TuneProcs).
+		cores := min(r.Machine.GOMAXPROCS, r.Machine.CPUs)
+		if r.Machine.CPUs == 0 {
+			cores = r.Machine.GOMAXPROCS
+		}
+		if procs := float64(cores); procs > 0 && trivial.CPUCores > 0 && trivial.CPUCores < busyMachineShare*procs {
+			r.Notes = append(r.Notes, fmt.Sprintf("the trivial baseline used only %.2f of %d cores: other work on this machine competes for CPU, so ratios between phases (run one after another) are rough; requests_per_cpu_s in -json is steadier", trivial.CPUCores, cores))
 		}
 	}
 	for _, res := range append(append([]Result(nil), r.Baselines...), r.Scenarios...) {

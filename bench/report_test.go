@@ -77,3 +77,28 @@ func TestFinish_RatiosAndCeiling(t *testing.T) {
 		t.Fatalf("ceiling %+v, notes %q: get at 95%% of the ceiling must be flagged", rep.ClientCeiling, rep.Notes)
 	}
 }
+
+// TestFinish_BusyMachineNote: the note on a trivial baseline that could
+// not use the machine counts CPUs, not Ps (GOMAXPROCS may exceed them).
+func TestFinish_BusyMachineNote(t *testing.T) {
+	for _, tt := range []struct {
+		cpus, procs int
+		used        float64
+		want        string
+	}{
+		{2, 4, 1.96, ""},
+		{2, 4, 1.2, "used only 1.20 of 2 cores"},
+		{8, 2, 1.2, "used only 1.20 of 2 cores"},
+	} {
+		rep := &Report{
+			Machine:   Machine{CPUs: tt.cpus, GOMAXPROCS: tt.procs},
+			Settings:  Settings{Conns: 64, Loop: "closed"},
+			Baselines: []Result{{Name: "trivial", Requests: 1, Throughput: 10000, CPUCores: tt.used}},
+		}
+		rep.finish()
+		notes := strings.Join(rep.Notes, "\n")
+		if (tt.want == "") != !strings.Contains(notes, "used only") || !strings.Contains(notes, tt.want) {
+			t.Errorf("%d CPUs, GOMAXPROCS %d, %.2f cores used: notes %q, want %q", tt.cpus, tt.procs, tt.used, notes, tt.want)
+		}
+	}
+}

@@ -9,7 +9,7 @@ import (
 // numStripes bounds the lock table. Two keys share a lock with probability
 // 1/4096, so unrelated commits practically never wait on each other, while a
 // check-then-write on one key (a claim, a stream version) is serialized.
-const numStripes = 4096
+const numStripes = 1 << 16
 
 // stripes is a table of mutexes chosen by key hash. A writer holds the
 // stripes of every key it checks across "check, then commit with Sync", so

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -298,7 +299,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	}
 	s.Addr = ln.Addr().String()
 	fmt.Fprintf(cfg.Stdout, "invoiced (%s mode) listening on http://%s  (data in %s)\n", cfg.Mode, s.Addr, cfg.DataDir)
-	log.Info("listening", slog.String("addr", s.Addr), slog.String("mode", cfg.Mode))
+	log.Info("listening", slog.String("addr", s.Addr), slog.String("mode", cfg.Mode), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 	go func() { s.served <- s.http.Serve(ln) }()
 	return s, nil
 }

@@ -32,11 +32,15 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/bench"
+	"github.com/invoiced/invoiced/server"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The in-process server runs with the Ps invoiced would give itself,
+	// so the bench measures the engine as deployed (see server.TuneProcs).
+	server.TuneProcs(os.Getenv)
 	finished := make(chan struct{})
 	go func() {
 		select {

@@ -17,11 +17,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/invoiced/invoiced/server"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	server.TuneProcs(os.Getenv)
 	if err := run(ctx, os.Args[1:], defaultGetenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "invoiced:", err)
 		os.Exit(1)
