@@ -264,7 +264,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		for w := range ops {
 			ops[w] = s.NewOp(env, w)
 		}
+		waited, quiet := quiesce(ctx, env)
+		if !quiet && ctx.Err() == nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: the server's store was still flushing or compacting after %.1fs (or does not say): the phase shares the machine with that work", s.Name, waited.Seconds()))
+		}
+		r.logf("%-8s store quiet after %.1fs", s.Name, waited.Seconds())
 		if res, ok := r.phase(ctx, s.Name, ops); ok {
+			res.QuiesceS = waited.Seconds()
 			rep.Scenarios = append(rep.Scenarios, res)
 		}
 	}

@@ -355,6 +355,16 @@ func (m metricsSample) sum(name string, want ...string) float64 {
 	return total
 }
 
+// has reports whether the scrape has a sample of name.
+func (m metricsSample) has(name string) bool {
+	for _, l := range m.lines {
+		if l.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // hasLabel reports whether the exposed label text has the pair kv
 // (`to="completed"`), as a whole pair.
 func hasLabel(labels, kv string) bool {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,10 @@ type Result struct {
 	VsTrivial    *Ratio  `json:"vs_trivial,omitempty"`
 	VsPebble     *Ratio  `json:"vs_pebble,omitempty"`
 	Series       []Point `json:"series"`
+	// QuiesceS is how long the runner waited before the phase for the
+	// server's flushes and compactions (left by earlier phases) to finish;
+	// see quiesce.
+	QuiesceS float64 `json:"quiesce_s,omitempty"`
 
 	// Unit is what an event scenario counts in Requests and Throughput
 	// ("payments", "expiries", "restarts", "webhooks"); empty for request
@@ -269,6 +274,15 @@ func (r *Report) finish() {
 				r.Notes = append(r.Notes, fmt.Sprintf("%s: %.1f%% of requests started more than %v late: the %d connections could not keep the rate; latencies count from the intended times", res.Name, 100*frac, lateAfter, r.Settings.Conns))
 			}
 		}
+	}
+	var waits []string
+	for _, res := range r.Scenarios {
+		if res.QuiesceS >= 0.05 {
+			waits = append(waits, fmt.Sprintf("%s %.1fs", res.Name, res.QuiesceS))
+		}
+	}
+	if len(waits) > 0 {
+		r.Notes = append(r.Notes, "before each request phase the runner waited for the server's flushes and compactions left by earlier phases to finish (that work is not in any phase's figures; mixed measures reads and writes together): "+strings.Join(waits, ", "))
 	}
 	r.Targets = r.checkTargets(trivial)
 }

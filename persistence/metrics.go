@@ -37,6 +37,10 @@ var (
 		"Latency of Pebble's WAL fsyncs.", nil, nil)
 	descCompactions = prometheus.NewDesc("invoiced_pebble_compactions_total",
 		"Compactions Pebble has run.", nil, nil)
+	descBackground = prometheus.NewDesc("invoiced_pebble_background_jobs",
+		"Pebble flushes and compactions running now, by kind.", []string{"kind"}, nil)
+	descDebt = prometheus.NewDesc("invoiced_pebble_compaction_debt_bytes",
+		"Bytes Pebble estimates it must compact to bring the LSM back into shape; growing debt means writes outpace compactions.", nil, nil)
 	descDisk = prometheus.NewDesc("invoiced_pebble_disk_usage_bytes",
 		"Disk space used by the store (sstables, WAL, blobs).", nil, nil)
 	descReadAmp = prometheus.NewDesc("invoiced_pebble_read_amplification",
@@ -51,7 +55,7 @@ var (
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.s.commitLatency.Describe(ch)
-	for _, d := range []*prometheus.Desc{descFsync, descCompactions, descDisk, descReadAmp, descMemtable, descStatus, descScrapeErr} {
+	for _, d := range []*prometheus.Desc{descFsync, descCompactions, descBackground, descDebt, descDisk, descReadAmp, descMemtable, descStatus, descScrapeErr} {
 		ch <- d
 	}
 }
@@ -65,6 +69,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descCompactions, prometheus.CounterValue, float64(m.Compact.Count))
+	ch <- prometheus.MustNewConstMetric(descBackground, prometheus.GaugeValue, float64(m.Flush.NumInProgress), "flush")
+	ch <- prometheus.MustNewConstMetric(descBackground, prometheus.GaugeValue, float64(m.Compact.NumInProgress), "compaction")
+	ch <- prometheus.MustNewConstMetric(descDebt, prometheus.GaugeValue, float64(m.Compact.EstimatedDebt))
 	ch <- prometheus.MustNewConstMetric(descDisk, prometheus.GaugeValue, float64(m.DiskSpaceUsage()))
 	ch <- prometheus.MustNewConstMetric(descReadAmp, prometheus.GaugeValue, float64(m.ReadAmp()))
 	ch <- prometheus.MustNewConstMetric(descMemtable, prometheus.GaugeValue, float64(m.MemTable.Size))
