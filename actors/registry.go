@@ -35,8 +35,9 @@ type Config struct {
 	// late payments and reorgs are still recorded (default 24 h).
 	WatchGrace time.Duration
 	// StateCache is how many recently committed invoice states reads are
-	// served from without touching the store (default 100,000, about
-	// 100 MB; negative = none).
+	// served from without touching the store (default 100,000: measured
+	// at about 190 MB of RSS with 1,000,000 invoices on disk; negative =
+	// none).
 	StateCache int
 	Logger     *slog.Logger
 	// Metrics receives the actors' and chains' metrics (nil = none).
