@@ -137,9 +137,11 @@ func ParseDecimal(s string, decimals int) (Units, error) {
 // splitDecimal parses JSON-number-like text into its digits (integer and
 // fraction concatenated), the power of ten they are scaled by, and the sign.
 func splitDecimal(s string) (mant string, exp int, neg bool, err error) {
-	bad := fmt.Errorf("%q: %w", s, ErrBadDecimal)
+	// Built only on failure: formatting it up front cost every valid
+	// amount an allocation-heavy Errorf.
+	bad := func() error { return fmt.Errorf("%q: %w", s, ErrBadDecimal) }
 	if len(s) > 2*maxDigits {
-		return "", 0, false, bad
+		return "", 0, false, bad()
 	}
 	i := 0
 	if i < len(s) && (s[i] == '-' || s[i] == '+') {
@@ -160,11 +162,11 @@ func splitDecimal(s string) (mant string, exp int, neg bool, err error) {
 		}
 		frac = s[fs:i]
 		if frac == "" {
-			return "", 0, false, bad
+			return "", 0, false, bad()
 		}
 	}
 	if intPart == "" {
-		return "", 0, false, bad
+		return "", 0, false, bad()
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
@@ -188,7 +190,7 @@ func splitDecimal(s string) (mant string, exp int, neg bool, err error) {
 		}
 	}
 	if i != len(s) {
-		return "", 0, false, bad
+		return "", 0, false, bad()
 	}
 	return intPart + frac, exp - len(frac), neg, nil
 }
