@@ -108,8 +108,9 @@ func (q Query) validate() error {
 // filters, forwards or backwards. Everything is read from one Pebble
 // snapshot, so the page, its snapshots and the total agree. The total comes
 // from the per-project counters when there is no created range; with one,
-// it is a key-only count over the created_at family's bounds for the range
-// (O(matches), done in the page scan itself when sorting by created_at).
+// it is a key-only forward count over the created_at family's bounds for
+// the range, O(matches), separate from the page scan (which stops after the
+// page, whatever its direction).
 func (s *Store) List(q Query) (states []State, total int, err error) {
 	if err := q.validate(); err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
@@ -117,16 +118,13 @@ func (s *Store) List(q Query) (states []State, total int, err error) {
 	view := s.db.NewSnapshot()
 	defer view.Close()
 
-	ids, matched, err := scanPage(view, q)
+	ids, err := scanPage(view, q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
 	}
-	switch {
-	case q.ranged() && q.SortBy == SortCreatedAt:
-		total = matched
-	case q.ranged():
+	if q.ranged() {
 		total, err = countCreated(view, q)
-	default:
+	} else {
 		total = int(s.counts.get(q.ProjectID, q.mask(), q.Status, q.Currency))
 	}
 	if err != nil {
@@ -168,20 +166,17 @@ func latestFrom(view *pebble.Snapshot, id uuid.UUID) (State, error) {
 }
 
 // scanPage walks q's index range in q's direction and returns the invoice
-// ids of the page. When the scan is also the count (created range, sorted
-// by created_at) it walks to the end and returns the number of matches;
-// otherwise it stops after the page.
-func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, int, error) {
+// ids of the page; it stops after the page.
+func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, error) {
 	mask := q.scanMask()
 	lo, hi, ok := q.bounds(q.SortBy, mask)
 	if !ok {
-		return nil, 0, nil
+		return nil, nil
 	}
 	it, err := view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	countAll := q.ranged() && q.SortBy == SortCreatedAt
 	byCreated := q.ranged() && q.SortBy != SortCreatedAt
 	byCurrency := q.Currency != "" && mask&maskCurrency == 0
 	limit := max(q.Limit, 0)
@@ -194,31 +189,31 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, int, error) {
 		ok = it.Last()
 	}
 	for ; ok; ok = step() {
-		if !countAll && len(ids) == limit {
+		if len(ids) == limit {
 			break
 		}
 		if byCreated || byCurrency {
 			v, err := it.ValueAndErr()
 			if err != nil {
-				return nil, 0, errors.Join(err, it.Close())
+				return nil, errors.Join(err, it.Close())
 			}
 			created, currency, err := indexValue(v)
 			if err != nil {
-				return nil, 0, errors.Join(err, it.Close())
+				return nil, errors.Join(err, it.Close())
 			}
 			if byCreated && !q.createdOK(created) || byCurrency && string(currency) != q.Currency {
 				continue
 			}
 		}
-		if matched >= q.Offset && len(ids) < limit {
+		if matched >= q.Offset {
 			ids = append(ids, invoiceFromIndexKey(it.Key()))
 		}
 		matched++
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return ids, matched, nil
+	return ids, nil
 }
 
 // countCreated counts the keys of q's created_at family inside the created
