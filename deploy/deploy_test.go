@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/server"
 )
 
@@ -187,24 +188,12 @@ func scrapeAfterPayment(t *testing.T) string {
 	base := "http://" + srv.Addr
 	call := func(method, path, key, body string, want int) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Api-Key", key)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+		status, b := apitest.Call(t, base, method, path, key, body)
+		if status != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, status, b, want)
 		}
 		var out map[string]any
-		if err := json.Unmarshal(b, &out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
+		apitest.Decode(t, b, &out)
 		return out
 	}
 	key := call("POST", "/api/v1/projects", accountKey, `{"name":"ops"}`, 201)["api_key"].(string)

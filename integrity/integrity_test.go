@@ -1,14 +1,9 @@
 package integrity_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,50 +12,27 @@ import (
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
 )
 
 const accountKey = "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func call(t *testing.T, srv *server.Server, method, path, key, body string, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+srv.Addr+path, bytes.NewReader([]byte(body)))
-	req.Header.Set("Api-Key", key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	status, b := apitest.Call(t, "http://"+srv.Addr, method, path, key, body)
+	if out != nil && status < 300 {
+		apitest.Decode(t, b, out)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, b)
-		}
-	}
-	return resp.StatusCode
+	return status
 }
 
 // populate runs a real server over dir and takes invoices through every
 // kind of change: created, paid in part and in full, confirmed,
 // reorganised, cancelled, expired, archived.
-func populate(t *testing.T, dir string) *fakeClock {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+func populate(t *testing.T, dir string) *apitest.Clock {
+	clock := apitest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	srv, err := server.Start(server.Config{
 		Listen: "127.0.0.1:0", DataDir: dir, Mode: "dev", BootstrapAccountKey: accountKey,
 		ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Now: clock.Now,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/backup"
+	"github.com/invoiced/invoiced/internal/apitest"
 )
 
 type backupAnswer struct {
@@ -129,15 +130,8 @@ func TestBackup_WhileServingHoldsEveryAcknowledgedInvoice(t *testing.T) {
 	}
 	defer restored.Shutdown(context.Background())
 	for _, id := range before {
-		req, _ := http.NewRequest("GET", "http://"+restored.Addr+"/api/v1/invoices/"+id, nil)
-		req.Header.Set("Api-Key", h.key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("invoice %s, acknowledged before the backup, is %d in it", id, resp.StatusCode)
+		if status, _ := apitest.Call(t, "http://"+restored.Addr, "GET", "/api/v1/invoices/"+id, h.key, ""); status != 200 {
+			t.Fatalf("invoice %s, acknowledged before the backup, is %d in it", id, status)
 		}
 	}
 	// A backup is a data dir: backing it up again works as well.

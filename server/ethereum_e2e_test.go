@@ -25,6 +25,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
 	"github.com/invoiced/invoiced/chain/ethereum/gethtest"
+	"github.com/invoiced/invoiced/internal/apitest"
 )
 
 // ethE2EWallet is the merchant's Ethereum wallet: the account key
@@ -101,7 +102,7 @@ func newEthE2E(t *testing.T, conf map[string]int) *ethE2E {
 	g := gethtest.Start(t, 0)
 	token, _ := g.DeployToken(t, ethE2ESupply)
 	e := &ethE2E{geth: g, token: gethtest.Checksum(token), wallet: ethE2EMerchantWallet(t), next: map[string]uint32{}}
-	e.harness = &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Now().UTC()}, conf: conf}
+	e.harness = &harness{t: t, dir: t.TempDir(), clock: apitest.NewClock(time.Now().UTC()), conf: conf}
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: e.dir, Mode: "prod", BootstrapAccountKey: accountKey,
 		Currencies: []string{"ETH", "USDT"},

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,37 +8,25 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/invoiced/invoiced/internal/apitest"
 )
-
-// clock is a settable clock for the whole server.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const accountKey = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
 
 type harness struct {
 	t     *testing.T
 	dir   string
-	clock *clock
+	clock *apitest.Clock
 	srv   *Server
 	key   string // project key
 	conf  map[string]int
 }
 
 func newHarness(t *testing.T, conf map[string]int) *harness {
-	h := &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Now().UTC()}, conf: conf}
+	h := &harness{t: t, dir: t.TempDir(), clock: apitest.NewClock(time.Now().UTC()), conf: conf}
 	h.start()
 	var p struct {
 		APIKey string `json:"api_key"`
@@ -74,24 +61,12 @@ func (h *harness) stop() {
 
 func (h *harness) call(method, path, key, body string, want int, out any) {
 	h.t.Helper()
-	req, _ := http.NewRequest(method, "http://"+h.srv.Addr+path, bytes.NewReader([]byte(body)))
-	req.Header.Set("Api-Key", key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		h.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+	status, b := apitest.Call(h.t, "http://"+h.srv.Addr, method, path, key, body)
+	if status != want {
+		h.t.Fatalf("%s %s: %d %s, want %d", method, path, status, b, want)
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			h.t.Fatal(err)
-		}
+		apitest.Decode(h.t, b, out)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/webhooks"
 )
 
@@ -27,7 +28,7 @@ type whHarness struct {
 }
 
 func newWebhookHarness(t *testing.T, mod func(*Config)) *whHarness {
-	w := &whHarness{harness: &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Now().UTC()}}, mod: mod}
+	w := &whHarness{harness: &harness{t: t, dir: t.TempDir(), clock: apitest.NewClock(time.Now().UTC())}, mod: mod}
 	w.start()
 	var p struct {
 		APIKey string `json:"api_key"`

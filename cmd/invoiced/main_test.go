@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/server"
 )
 
@@ -46,18 +46,10 @@ func start(t *testing.T, dataDir string, env map[string]string) (addr string, ou
 	}
 }
 
-func post(t *testing.T, url, key, body string) (int, string) {
+func postProject(t *testing.T, addr, key string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
-	req.Header.Set("Api-key", key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	status, b := apitest.Call(t, "http://"+addr, "POST", "/api/v1/projects", key, `{"name":"shop"}`)
+	return status, string(b)
 }
 
 func TestServe_DevBootstrapKeyAndRestart(t *testing.T) {
@@ -73,7 +65,7 @@ func TestServe_DevBootstrapKeyAndRestart(t *testing.T) {
 	if !strings.Contains(out, key) || !strings.Contains(out, "listening on http://"+addr) {
 		t.Fatalf("first start printed %q; want the key and the address", out)
 	}
-	status, body := post(t, "http://"+addr+"/api/v1/projects", key, `{"name":"shop"}`)
+	status, body := postProject(t, addr, key)
 	if status != 201 {
 		t.Fatalf("create project: %d %s", status, body)
 	}
@@ -85,7 +77,7 @@ func TestServe_DevBootstrapKeyAndRestart(t *testing.T) {
 		t.Fatalf("restart printed the key again: %q", out)
 	}
 	// The saved key still works, and the project name is still taken.
-	if status, body := post(t, "http://"+addr+"/api/v1/projects", key, `{"name":"shop"}`); status != 409 {
+	if status, body := postProject(t, addr, key); status != 409 {
 		t.Fatalf("project after restart: %d %s", status, body)
 	}
 }
@@ -97,7 +89,7 @@ func TestServe_BootstrapKeyFromEnv(t *testing.T) {
 	if strings.Contains(out, key) {
 		t.Fatal("configured key was printed")
 	}
-	if status, body := post(t, "http://"+addr+"/api/v1/projects", key, `{"name":"shop"}`); status != 201 {
+	if status, body := postProject(t, addr, key); status != 201 {
 		t.Fatalf("create project with bootstrap key: %d %s", status, body)
 	}
 }

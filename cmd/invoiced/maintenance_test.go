@@ -3,16 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
 )
@@ -21,23 +20,11 @@ const maintAccountKey = "d0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eae
 
 func maintCall(t *testing.T, addr, method, path, key, body string, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	req.Header.Set("Api-Key", key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := apitest.Call(t, "http://"+addr, method, path, key, body)
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
+		apitest.Decode(t, b, out)
 	}
-	return resp.StatusCode
+	return status
 }
 
 func maintStart(t *testing.T, dir string) *server.Server {

@@ -1,39 +1,24 @@
 package ledger_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/internal/ledger"
 	"github.com/invoiced/invoiced/server"
 )
 
 const ledgerAccountKey = "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
-
-type simClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *simClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *simClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // serverSystem runs the simulation on the real server: invoices are created
 // and changed over HTTP, payments go through the dev chains, and the
@@ -42,7 +27,7 @@ func (c *simClock) Set(t time.Time) {
 // observes each payment at the time the model records it.
 type serverSystem struct {
 	t       *testing.T
-	clock   *simClock
+	clock   *apitest.Clock
 	srv     *server.Server
 	key     string
 	ids     []string // invoice id of each invoice
@@ -52,7 +37,7 @@ type serverSystem struct {
 }
 
 func newServerSystem(t *testing.T, start time.Time) *serverSystem {
-	clock := &simClock{t: start}
+	clock := apitest.NewClock(start)
 	conf := map[string]int{}
 	for _, c := range simCurrencies {
 		conf[c.code] = c.required
@@ -78,23 +63,12 @@ func newServerSystem(t *testing.T, start time.Time) *serverSystem {
 }
 
 func (s *serverSystem) call(method, path, key, body string, out any) (int, string) {
-	req, _ := http.NewRequest(method, "http://"+s.srv.Addr+path, bytes.NewReader([]byte(body)))
-	req.Header.Set("Api-Key", key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	s.t.Helper()
+	status, b := apitest.Call(s.t, "http://"+s.srv.Addr, method, path, key, body)
+	if out != nil && status < 300 {
+		apitest.Decode(s.t, b, out)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			s.t.Fatalf("%s %s: %v: %s", method, path, err, b)
-		}
-	}
-	return resp.StatusCode, string(b)
+	return status, string(b)
 }
 
 func (s *serverSystem) create(i int, currency string, amount, allowedError int64, expireMin int, _ time.Time) (time.Time, error) {

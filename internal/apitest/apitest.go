@@ -1,0 +1,71 @@
+// Package apitest is what the tests that drive a real server over HTTP
+// share (server, integrity, the ledger simulation, the commands, deploy):
+// a settable clock to hand the server, and one API call. Only _test files
+// import it.
+package apitest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Clock is a settable clock for a server under test (server.Config.Now);
+// safe for the server's goroutines and the test's at once.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock standing at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// Call sends one request to the server at base ("http://host:port"): the
+// key as Api-Key when not empty, body as application/json when not empty.
+// It returns the status and the response body; a transport error fails
+// the test.
+func Call(tb testing.TB, base, method, path, key, body string) (int, []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	if key != "" {
+		req.Header.Set("Api-Key", key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return resp.StatusCode, b
+}
+
+// Decode unmarshals a JSON response body into out, failing the test with
+// the body when it does not parse.
+func Decode(tb testing.TB, b []byte, out any) {
+	tb.Helper()
+	if err := json.Unmarshal(b, out); err != nil {
+		tb.Fatalf("decode %s: %v", b, err)
+	}
+}
