@@ -16,14 +16,12 @@ import (
 // decideMsg asks the invoice actor to decide and persist cmd. project is the
 // caller's project: an invoice of another project is reported as not found
 // (internal callers, the chain watchers and the expiry scheduler, set
-// internal instead). claims are uniqueness records committed with the first
-// decision.
+// internal instead).
 type decideMsg struct {
 	project  uuid.UUID
 	internal bool
 	cmd      engine.Command
 	cmds     []engine.Command // more commands after cmd, decided in order
-	claims   []persistence.Claim
 }
 
 // reply is the actor's answer: the state after the decision, or why not.
@@ -107,7 +105,7 @@ func (a *invoiceActor) handle(msg decideMsg) (rep reply) {
 		return reply{inv: a.inv} // nothing changed (a repeated observation): nothing to write
 	}
 	next := engine.ApplyAll(a.inv, events)
-	if err := a.reg.persist(a.id, a.inv, next, events, msg.claims); err != nil {
+	if err := a.reg.persist(a.id, a.inv, next, events, nil); err != nil {
 		a.stale = true
 		return reply{err: err}
 	}
@@ -133,9 +131,11 @@ const snapshotEvery = 8
 // persist commits the decision that took prev to next (events) for
 // invoice id: the events, a snapshot when one is due, the index rows,
 // claims and the outbox records of the webhooks they cause, in one synced
-// batch; then the
-// watch map follows the committed watch. prev is the zero Invoice for a
-// create.
+// batch. The in-memory mirrors (the state cache and the watch map) follow
+// from the commit's Committed hook, which runs under the stream's lock, so
+// they see one invoice's versions in order even when a create (committed
+// outside the actor) races the actor's first commit. prev is the zero
+// Invoice for a create.
 func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim) error {
 	encoded := make([][]byte, len(events))
 	for i, e := range events {
@@ -147,10 +147,7 @@ func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []eng
 	}
 	var snap []byte
 	if next.Version/snapshotEvery > prev.Version/snapshotEvery {
-		var err error
-		if snap, err = engine.EncodeSnapshot(next); err != nil {
-			return err
-		}
+		snap = engine.EncodeSnapshot(next)
 	}
 	c := persistence.Commit{
 		Stream:          id,
@@ -160,17 +157,19 @@ func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []eng
 		New:             r.indexRow(next),
 		Claims:          claims,
 		Outbox:          r.outboxRecords(prev, next, events),
-		Committed:       func(uint64) { r.states.committed(next) },
+	}
+	c.Committed = func() {
+		r.states.committed(&next)
+		if w := c.New.Watch; w != nil {
+			r.watch.set(w.Currency, w.Address, id, w.Until)
+		}
 	}
 	if prev.Exists() {
 		c.Old = r.indexRow(prev)
 	}
+	// A failed Commit wrote nothing, so the mirrors are still right.
 	if _, err := r.cfg.Store.Commit(c); err != nil {
-		r.states.forget(id) // after a failed write only the store knows
 		return fmt.Errorf("commit invoice %s: %w", id, err)
-	}
-	if w := c.New.Watch; w != nil {
-		r.watch.set(w.Currency, w.Address, id, w.Until, next.Version)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func (r *Registry) quote(currency string) *engine.Rate {
 // visible (a list may show it) and its actor may commit version 2 before
 // this returns; the watch list keeps the newer version's watch (see
 // watchlist.set).
-func (r *Registry) create(_ context.Context, project uuid.UUID, orderID, fp string, e engine.Created, idempotencyKey string, extra ...persistence.Claim) (engine.Invoice, bool, error) {
+func (r *Registry) create(ctx context.Context, project uuid.UUID, orderID, fp string, e engine.Created, idempotencyKey string, extra ...persistence.Claim) (engine.Invoice, bool, error) {
 	id := e.Invoice.ID
 	claim := claimValue(id, fp)
 	claims := append([]persistence.Claim{persistence.OrderIDClaim(project, orderID, claim)}, extra...)
@@ -117,7 +117,7 @@ func (r *Registry) create(_ context.Context, project uuid.UUID, orderID, fp stri
 		}
 		return engine.Invoice{}, false, ErrOrderIDConflict
 	}
-	earlier, err := r.Get(context.Background(), project, existingID)
+	earlier, err := r.Get(ctx, project, existingID)
 	if err != nil {
 		return engine.Invoice{}, false, fmt.Errorf("load earlier invoice %s: %w", existingID, err)
 	}

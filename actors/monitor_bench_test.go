@@ -74,7 +74,7 @@ func BenchmarkBlockMatch(b *testing.B) {
 		}
 		wg.Wait()
 		for i := range watched - paid {
-			r.watch.set("BTC", fmt.Sprintf("bcrt1qwatched%07d", i), uuid.New(), 0, 0)
+			r.watch.set("BTC", fmt.Sprintf("bcrt1qwatched%07d", i), uuid.New(), 0)
 		}
 		node := devchain.NewChain("BTC", nil)
 		m := &Monitor{reg: r, node: node, network: node.Network(), log: r.cfg.Logger, byKey: map[string]*tracked{}}

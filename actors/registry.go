@@ -66,6 +66,9 @@ type Registry struct {
 	closed bool
 }
 
+// DefaultStateCache is Config.StateCache's default.
+const DefaultStateCache = 100_000
+
 // actorWorkers is the number of long-lived goroutines running actor
 // mailboxes: enough for the commits that wait on one fsync together in a
 // busy chain round; beyond it, runs get fresh goroutines.
@@ -89,7 +92,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg.WatchGrace = 24 * time.Hour
 	}
 	if cfg.StateCache == 0 {
-		cfg.StateCache = 100_000
+		cfg.StateCache = DefaultStateCache
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -64,19 +64,3 @@ func TestSnapshots_EveryEightVersions(t *testing.T) {
 		t.Fatalf("list: %v %+v", err, list)
 	}
 }
-
-// TestWatchlist_KeepsTheNewerVersion: a create's watch set after its
-// invoice's actor already set version 2's does not undo it.
-func TestWatchlist_KeepsTheNewerVersion(t *testing.T) {
-	w := newWatchlist()
-	id := uuid.New()
-	w.set("BTC", "addr", id, 99, 2)
-	w.set("BTC", "addr", id, 0, 1)
-	if got, _ := w.lookup("BTC", "addr"); got.until != 99 || got.version != 2 {
-		t.Fatalf("older set won: %+v", got)
-	}
-	w.set("BTC", "addr", id, 0, 3)
-	if got, _ := w.lookup("BTC", "addr"); got.until != 0 || got.version != 3 {
-		t.Fatalf("newer set lost: %+v", got)
-	}
-}

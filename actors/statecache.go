@@ -18,7 +18,8 @@ import (
 // persistence.Commit.Committed), so the entries of one invoice arrive in
 // version order and an entry is never older than the store: a read that
 // missed never inserts what it loaded, because by the time it did, a newer
-// commit might have come and gone from the cache. Invoices are values whose
+// commit might have come and gone from the cache. A failed commit wrote
+// nothing, so it leaves the cache as it was. Invoices are values whose
 // slices and amounts Apply never mutates in place, so an entry is shared
 // with readers without copying.
 //
@@ -93,10 +94,11 @@ func (c *stateCache) get(id uuid.UUID) (engine.Invoice, bool) {
 	return inv, ok
 }
 
-// committed records inv as its invoice's latest committed state. Callers
-// hold the invoice's commit lock, so calls for one invoice come in version
-// order; an older version is ignored all the same.
-func (c *stateCache) committed(inv engine.Invoice) {
+// committed records *inv as its invoice's latest committed state; the
+// cache keeps the pointer, so the caller must not change *inv afterwards.
+// Callers hold the invoice's commit lock, so calls for one invoice come in
+// version order; an older version is ignored all the same.
+func (c *stateCache) committed(inv *engine.Invoice) {
 	if c == nil {
 		return
 	}
@@ -105,13 +107,13 @@ func (c *stateCache) committed(inv engine.Invoice) {
 	defer s.mu.Unlock()
 	if i, ok := s.entries[inv.ID]; ok {
 		if inv.Version > s.ring[i].inv.Version {
-			s.ring[i].inv = &inv
+			s.ring[i].inv = inv
 		}
 		return
 	}
 	if len(s.ring) < s.max {
 		s.entries[inv.ID] = len(s.ring)
-		s.ring = append(s.ring, cacheSlot{inv: &inv})
+		s.ring = append(s.ring, cacheSlot{inv: inv})
 		return
 	}
 	for s.ring[s.hand].ref {
@@ -119,35 +121,9 @@ func (c *stateCache) committed(inv engine.Invoice) {
 		s.hand = (s.hand + 1) % len(s.ring)
 	}
 	delete(s.entries, s.ring[s.hand].inv.ID)
-	s.ring[s.hand] = cacheSlot{inv: &inv}
+	s.ring[s.hand] = cacheSlot{inv: inv}
 	s.entries[inv.ID] = s.hand
 	s.hand = (s.hand + 1) % len(s.ring)
-}
-
-// forget drops id: its commit failed after the batch may have reached the
-// store, so only the store knows the state now.
-func (c *stateCache) forget(id uuid.UUID) {
-	if c == nil {
-		return
-	}
-	s := c.shard(id)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, ok := s.entries[id]
-	if !ok {
-		return
-	}
-	delete(s.entries, id)
-	last := len(s.ring) - 1
-	if i != last {
-		s.ring[i] = s.ring[last]
-		s.entries[s.ring[i].inv.ID] = i
-	}
-	s.ring[last] = cacheSlot{}
-	s.ring = s.ring[:last]
-	if s.hand >= len(s.ring) {
-		s.hand = 0
-	}
 }
 
 // len is the number of cached invoices.

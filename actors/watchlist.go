@@ -12,9 +12,10 @@ import (
 // watchlist maps the deposit addresses the chain monitors must follow to
 // their invoices, so matching a block's outputs is one map lookup each.
 // It mirrors the store's watch list: loaded from it at start, then written
-// by invoice actors after each commit that creates or changes a watch (the
-// same row the commit stored), and pruned by the monitors when a watch
-// period ends. Readers are the monitors.
+// by each commit that creates or changes a watch (the same row the commit
+// stored, from inside the commit's critical section, so in version order),
+// and pruned by the monitors when a watch period ends. Readers are the
+// monitors.
 type watchlist struct {
 	mu     sync.RWMutex
 	byAddr map[string]map[string]watched // currency -> address -> watch
@@ -23,9 +24,6 @@ type watchlist struct {
 type watched struct {
 	invoice uuid.UUID
 	until   int64 // unix nanos; 0 = while the invoice is open
-	// version is the invoice version that set it (0: loaded from the
-	// store), so a late set from an older commit cannot undo a newer one.
-	version uint64
 }
 
 func newWatchlist() *watchlist {
@@ -36,7 +34,7 @@ func newWatchlist() *watchlist {
 func (w *watchlist) load(store *persistence.Store, currency string) (int, error) {
 	n := 0
 	err := store.Watches(currency, func(e persistence.WatchEntry) error {
-		w.set(currency, e.Address, e.Invoice, e.Until, 0)
+		w.set(currency, e.Address, e.Invoice, e.Until)
 		n++
 		return nil
 	})
@@ -46,11 +44,8 @@ func (w *watchlist) load(store *persistence.Store, currency string) (int, error)
 	return n, nil
 }
 
-// set records the watch committed by invoice's version version. A create
-// commits outside the invoice's actor, so the actor may commit and set a
-// later version before the create's own set runs: the older one is then
-// ignored.
-func (w *watchlist) set(currency, address string, invoice uuid.UUID, until int64, version uint64) {
+// set records the watch an invoice's commit stored.
+func (w *watchlist) set(currency, address string, invoice uuid.UUID, until int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m := w.byAddr[currency]
@@ -58,10 +53,7 @@ func (w *watchlist) set(currency, address string, invoice uuid.UUID, until int64
 		m = map[string]watched{}
 		w.byAddr[currency] = m
 	}
-	if old, ok := m[address]; ok && old.invoice == invoice && old.version > version {
-		return
-	}
-	m[address] = watched{invoice: invoice, until: until, version: version}
+	m[address] = watched{invoice: invoice, until: until}
 }
 
 func (w *watchlist) lookup(currency, address string) (watched, bool) {

@@ -62,7 +62,7 @@ func BenchmarkDecodeEvent(b *testing.B) {
 }
 
 func BenchmarkDecodeSnapshot(b *testing.B) {
-	enc, _ := EncodeSnapshot(benchInvoice())
+	enc := EncodeSnapshot(benchInvoice())
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := DecodeSnapshot(enc); err != nil {

@@ -82,11 +82,11 @@ func decodeAs[T Event](body []byte) (Event, error) {
 }
 
 // EncodeSnapshot encodes the state of an invoice for storage.
-func EncodeSnapshot(inv Invoice) ([]byte, error) {
+func EncodeSnapshot(inv Invoice) []byte {
 	enc := encoder{b: make([]byte, 0, 256)}
 	enc.b = append(enc.b, formatBinary)
 	enc.invoice(inv)
-	return enc.b, nil
+	return enc.b
 }
 
 // DecodeSnapshot is the inverse of EncodeSnapshot, for either format.

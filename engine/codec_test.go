@@ -35,11 +35,7 @@ func TestEventCodec_RoundTrip(t *testing.T) {
 
 func TestSnapshotCodec_RoundTrip(t *testing.T) {
 	inv := created(t, DefaultRules(), CreateRequest{OrderID: "o", Currency: "USDT", CryptoAmount: ptr("15.5"), OrderName: ptr("Shoes")})
-	b, err := EncodeSnapshot(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeSnapshot(b)
+	got, err := DecodeSnapshot(EncodeSnapshot(inv))
 	if err != nil || !reflect.DeepEqual(got, inv) {
 		t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, got, inv)
 	}
@@ -77,10 +73,7 @@ func paidInvoice(t testing.TB) Invoice {
 // decodes to the same state.
 func TestSnapshotCodec_EveryField(t *testing.T) {
 	inv := paidInvoice(t)
-	b, err := EncodeSnapshot(inv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := EncodeSnapshot(inv)
 	got, err := DecodeSnapshot(b)
 	if err != nil || !reflect.DeepEqual(got, inv) {
 		t.Fatalf("binary round trip: %v\n got %+v\nwant %+v", err, got, inv)
@@ -121,7 +114,7 @@ func TestEventCodec_ReadsJSON(t *testing.T) {
 
 // TestDecode_Truncated: every prefix of a valid record is ErrCorrupt.
 func TestDecode_Truncated(t *testing.T) {
-	snap, _ := EncodeSnapshot(paidInvoice(t))
+	snap := EncodeSnapshot(paidInvoice(t))
 	for n := range len(snap) {
 		if _, err := DecodeSnapshot(snap[:n]); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("snapshot cut at %d of %d: %v", n, len(snap), err)
@@ -142,19 +135,19 @@ func TestDecode_Truncated(t *testing.T) {
 // normalizes, e.g. an absent amount as zero.)
 func FuzzDecodeRecord(f *testing.F) {
 	inv := created(f, DefaultRules(), CreateRequest{OrderID: "o", Currency: "ETH", FiatAmount: ptr("12.34")})
-	snap, _ := EncodeSnapshot(inv)
+	snap := EncodeSnapshot(inv)
 	ev, _ := EncodeEvent(StatusChanged{From: StatusNew, To: StatusCancelled, Reason: ReasonManual, At: t0})
 	f.Add(snap)
 	f.Add(ev)
 	f.Add([]byte{formatBinary, byte(KindPaymentSeen), 2, 'a', 'b', 1, 2, 1, 5})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if inv, err := DecodeSnapshot(b); err == nil {
-			again, _ := EncodeSnapshot(inv)
+			again := EncodeSnapshot(inv)
 			back, err := DecodeSnapshot(again)
 			if err != nil {
 				t.Fatalf("re-encoded snapshot does not decode: %v", err)
 			}
-			if twice, _ := EncodeSnapshot(back); !bytes.Equal(twice, again) {
+			if twice := EncodeSnapshot(back); !bytes.Equal(twice, again) {
 				t.Fatalf("snapshot does not round trip:\n%x\n%x", again, twice)
 			}
 		} else if !errors.Is(err, ErrCorrupt) {
@@ -182,7 +175,7 @@ func FuzzDecodeRecord(f *testing.F) {
 // events that do not fit the state are ErrCorrupt, not a panic.
 func TestReplay(t *testing.T) {
 	inv := paidInvoice(t)
-	snap, _ := EncodeSnapshot(inv)
+	snap := EncodeSnapshot(inv)
 	ev, _ := EncodeEvent(StatusChanged{From: inv.Status, To: StatusCancelled, Reason: ReasonManual, At: t0})
 	got, err := Replay(snap, [][]byte{ev})
 	if err != nil || got.Status != StatusCancelled || got.Version != inv.Version+1 {
@@ -203,7 +196,7 @@ func TestSnapshotCodec_SmallestTransactions(t *testing.T) {
 	for range 3 {
 		inv.Transactions = append(inv.Transactions, Transaction{TxID: "a", Amount: NewUnits(1), SeenAt: time.Unix(100, 0).UTC()})
 	}
-	b, _ := EncodeSnapshot(inv)
+	b := EncodeSnapshot(inv)
 	if got, err := DecodeSnapshot(b); err != nil || !reflect.DeepEqual(got, inv) {
 		t.Fatalf("round trip: %v", err)
 	}

@@ -65,10 +65,11 @@ func (u Units) IsZero() bool { return u.Sign() == 0 }
 func (u Units) String() string {
 	// Most amounts (satoshi, token units, cents, small wei amounts) fit a
 	// uint64, whose formatting costs a fifth of big.Int's.
-	if b := u.big(); b.IsUint64() {
+	b := u.big()
+	if b.IsUint64() {
 		return strconv.FormatUint(b.Uint64(), 10)
 	}
-	return u.big().String()
+	return b.String()
 }
 
 // MarshalJSON writes the integer as a JSON string so no decoder rounds it.

@@ -14,13 +14,13 @@ func Replay(snapshot []byte, events [][]byte) (inv Invoice, err error) {
 	}()
 	if snapshot != nil {
 		if inv, err = DecodeSnapshot(snapshot); err != nil {
-			return Invoice{}, err
+			return Invoice{}, fmt.Errorf("snapshot: %w", err)
 		}
 	}
-	for _, b := range events {
+	for i, b := range events {
 		e, err := DecodeEvent(b)
 		if err != nil {
-			return Invoice{}, err
+			return Invoice{}, fmt.Errorf("event %d after the snapshot: %w", i+1, err)
 		}
 		inv = Apply(inv, e)
 	}

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -297,15 +299,13 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 		v := view.FromInvoice(inv, s.cfg.Rules.Currencies)
 		b = v.AppendJSON(b)
 	}
-	b = append(b, `],"pagination":{"page":`...)
-	b = strconv.AppendInt(b, int64(page.Page), 10)
-	b = append(b, `,"page_size":`...)
-	b = strconv.AppendInt(b, int64(page.PageSize), 10)
-	b = append(b, `,"total_items":`...)
-	b = strconv.AppendInt(b, int64(page.TotalItems), 10)
-	b = append(b, `,"total_pages":`...)
-	b = strconv.AppendInt(b, int64(page.TotalPages), 10)
-	writeRaw(w, http.StatusOK, append(b, "}}"...))
+	pb, err := json.Marshal(page)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("encode pagination: %w", err))
+		return
+	}
+	b = append(append(append(b, `],"pagination":`...), pb...), '}')
+	writeRaw(w, http.StatusOK, b)
 }
 
 // writeInvoice answers with one invoice's view.

@@ -206,7 +206,7 @@ func TestCheck_RepairsDamageFromTheEventLog(t *testing.T) {
 		inv = engine.Apply(inv, e)
 	}
 	inv.OrderName = "tampered"
-	bad, _ := engine.EncodeSnapshot(inv)
+	bad := engine.EncodeSnapshot(inv)
 	key := append(append([]byte{0x01}, victim[:]...), 0x02)
 	if err := db.Set(key, append(binaryVersion(inv.Version), bad...), nil); err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ type Commit struct {
 	// stream's critical section: the Committed calls of one stream run in
 	// version order, so a cache of committed states fed from it never
 	// takes an older state over a newer one.
-	Committed func(version uint64)
+	Committed func()
 }
 
 // Commit writes c as one batch with pebble.Sync and returns the stream's
@@ -88,7 +88,7 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	}
 	s.counts.apply(deltas)
 	if c.Committed != nil {
-		c.Committed(version)
+		c.Committed()
 	}
 	if len(c.Outbox) > 0 {
 		s.signalOutbox()
