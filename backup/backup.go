@@ -47,6 +47,26 @@ type Result struct {
 	Duration time.Duration
 }
 
+// Summary is a Result as the backup route answers it and `invoiced backup`
+// reads it.
+type Summary struct {
+	Path        string `json:"path"`
+	Bytes       int64  `json:"bytes"`
+	Files       int    `json:"files"`
+	Invoices    int    `json:"invoices"`
+	IntegrityOK bool   `json:"integrity_ok"`
+	Problems    int    `json:"problems"`
+	DurationMS  int64  `json:"duration_ms"`
+}
+
+// Summary is r's answer form.
+func (r Result) Summary() Summary {
+	return Summary{
+		Path: r.Path, Bytes: r.Bytes, Files: r.Files, Invoices: r.Report.Streams,
+		IntegrityOK: r.Report.OK(), Problems: len(r.Report.Problems), DurationMS: r.Duration.Milliseconds(),
+	}
+}
+
 // Write copies the data dir dataDir, whose store is store, into dst, which
 // must not exist yet (missing parents are created), and checks the copy
 // with check (its Repair is ignored). store may be serving: the checkpoint

@@ -161,3 +161,26 @@ func TestMove_RenamesOrCopies(t *testing.T) {
 		})
 	}
 }
+
+// TestMove_OtherRenameErrorsLeaveTheSource: only a cross-device rename
+// falls back to copy-and-delete; any other failure is returned and the
+// source stays.
+func TestMove_OtherRenameErrorsLeaveTheSource(t *testing.T) {
+	dir, store, _ := dataDir(t)
+	res, err := Online(store, dir, time.Now(), integrity.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rename = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EACCES} }
+	t.Cleanup(func() { rename = os.Rename })
+	dst := filepath.Join(t.TempDir(), "copy")
+	if err := Move(res.Path, dst); !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("move: %v, want the rename's EACCES", err)
+	}
+	if _, err := os.Stat(res.Path); err != nil {
+		t.Fatalf("source gone after a failed rename: %v", err)
+	}
+	if _, err := os.Stat(dst); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("destination written after a failed rename: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // copyDataFiles copies the regular files at the top of the data dir (not
@@ -93,10 +94,11 @@ func sizeOf(dir string) (files int, bytes int64, err error) {
 }
 
 // Move moves the backup directory src to dst, which must not exist, and
-// makes the move durable: a rename when both are on one filesystem, else
-// a synced copy of the tree followed by removing src (a server's backups
-// live in its data dir, and operators keep them on another disk). dst's
-// parent directories are created.
+// makes the move durable: a rename when both are on one filesystem, and
+// when the rename fails with EXDEV (another filesystem: a server's backups
+// live in its data dir, and operators keep them on another disk) a synced
+// copy of the tree followed by removing src. Any other rename error is
+// returned, with src left alone. dst's parent directories are created.
 func Move(src, dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return fmt.Errorf("move backup: %s already exists", dst)
@@ -105,8 +107,12 @@ func Move(src, dst string) error {
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return fmt.Errorf("move backup: %w", err)
 	}
-	if err := rename(src, dst); err == nil {
+	err := rename(src, dst)
+	if err == nil {
 		return errors.Join(syncDir(parent), syncDir(filepath.Dir(src)))
+	}
+	if !errors.Is(err, syscall.EXDEV) {
+		return fmt.Errorf("move backup: %w", err)
 	}
 	if err := copyTree(src, dst); err != nil {
 		_ = os.RemoveAll(dst)

@@ -22,16 +22,6 @@ const backupAnswerTimeout = 10 * time.Second
 
 var errBackupInProgress = newError(http.StatusConflict, "backup_in_progress", "a backup is already being written; retry when it has finished")
 
-type backupJSON struct {
-	Path        string `json:"path"`
-	Bytes       int64  `json:"bytes"`
-	Files       int    `json:"files"`
-	Invoices    int    `json:"invoices"`
-	IntegrityOK bool   `json:"integrity_ok"`
-	Problems    int    `json:"problems"`
-	DurationMS  int64  `json:"duration_ms"`
-}
-
 // createBackup is POST /api/v1/admin/backup: a backup of the data dir into
 // <data dir>/backups, checked, answered when written (201). A copy whose
 // check finds problems is still written and answered 201 with
@@ -47,8 +37,5 @@ func (s *Server) createBackup(w http.ResponseWriter, r *http.Request, _ persiste
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, backupJSON{
-		Path: res.Path, Bytes: res.Bytes, Files: res.Files, Invoices: res.Report.Streams,
-		IntegrityOK: res.Report.OK(), Problems: len(res.Report.Problems), DurationMS: res.Duration.Milliseconds(),
-	})
+	writeJSON(w, http.StatusCreated, res.Summary())
 }

@@ -21,6 +21,9 @@ var (
 	// hold (a string over 255 bytes, a negative amount, a commit without
 	// events, a negative page offset). It is a programming error upstream.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrLocked: Open found the store held by another process (or another
+	// Store in this one): a server is running on it.
+	ErrLocked = errors.New("store in use by another process")
 )
 
 // ClaimTakenError is returned (wrapping ErrClaimTaken) when a claim key

@@ -122,3 +122,17 @@ func TestStore_CrashKeepsSyncedCommits(t *testing.T) {
 	}
 	verify(t, c, f)
 }
+
+// TestOpen_LockedStoreIsErrLocked: a store another Store (or process) holds
+// is ErrLocked, so `invoiced backup` knows a server is running on it.
+func TestOpen_LockedStoreIsErrLocked(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -119,6 +121,9 @@ func Open(dir string, opts Options) (*Store, error) {
 
 	db, err := pebble.Open(dir, po)
 	if err != nil {
+		if locked(err) {
+			err = fmt.Errorf("%w: %w", ErrLocked, err)
+		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	s := &Store{db: db, log: log, outboxSignal: make(chan struct{}, 1), onFatal: onFatal,
@@ -184,4 +189,13 @@ func (s *Store) exists(key []byte) (bool, error) {
 		return false, err
 	}
 	return true, closer.Close()
+}
+
+// locked reports whether pebble.Open failed on the directory lock: the
+// fcntl lock another process holds (EAGAIN; EACCES is left out, as it is
+// also what an unreadable directory gives), or Pebble's own table of
+// directories this process has locked, which answers with a plain error
+// of this text (vfs/file_lock_unix.go).
+func locked(err error) bool {
+	return errors.Is(err, syscall.EAGAIN) || strings.Contains(err.Error(), "lock held by current process")
 }

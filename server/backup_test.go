@@ -20,16 +20,6 @@ import (
 	"github.com/invoiced/invoiced/internal/apitest"
 )
 
-type backupAnswer struct {
-	Path        string `json:"path"`
-	Bytes       int64  `json:"bytes"`
-	Files       int    `json:"files"`
-	Invoices    int    `json:"invoices"`
-	IntegrityOK bool   `json:"integrity_ok"`
-	Problems    int    `json:"problems"`
-	DurationMS  int64  `json:"duration_ms"`
-}
-
 // post sends a request from any goroutine (call fails the test, so only
 // the test's own goroutine may use it).
 func post(addr, path, key, body string) (int, []byte, error) {
@@ -95,7 +85,7 @@ func TestBackup_WhileServingHoldsEveryAcknowledgedInvoice(t *testing.T) {
 	mu.Lock()
 	before := append([]string(nil), acked...)
 	mu.Unlock()
-	var res backupAnswer
+	var res backup.Summary
 	h.call("POST", "/api/v1/admin/backup", accountKey, "", 201, &res)
 	mu.Lock()
 	during := len(acked) - len(before)
@@ -164,7 +154,7 @@ func TestBackup_AccountKeyOnlyOneAtATime(t *testing.T) {
 	}
 
 	// The clock stands still: two backups of one second get two names.
-	var first, second backupAnswer
+	var first, second backup.Summary
 	h.call("POST", "/api/v1/admin/backup", accountKey, "", 201, &first)
 	h.call("POST", "/api/v1/admin/backup", accountKey, "", 201, &second)
 	if second.Path != first.Path+"-2" || !first.IntegrityOK || !second.IntegrityOK {

@@ -48,11 +48,10 @@ func backupCommand(args []string, getenv func(string) string, stdout io.Writer) 
 	if _, err := os.Stat(to); err == nil {
 		return fmt.Errorf("backup: %s already exists", to)
 	}
-	dir := filepath.Join(cfg.DataDir, "store")
-	if _, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("backup: no store in the data dir: %w", err)
+	store, err := openStopped(cfg.DataDir)
+	if err != nil && !errors.Is(err, persistence.ErrLocked) {
+		return fmt.Errorf("backup: %w", err)
 	}
-	store, err := persistence.Open(dir, persistence.Options{})
 	if err != nil {
 		key := accountKeyFor(extra["account-key"], getenv, cfg)
 		if key == "" {
@@ -63,7 +62,7 @@ func backupCommand(args []string, getenv func(string) string, stdout io.Writer) 
 				"(it writes %s/<time>; copy that directory elsewhere)",
 				err, localAddr(cfg.Listen), filepath.Join(cfg.DataDir, backup.DirName))
 		}
-		if oerr := onlineBackup(localAddr(cfg.Listen), key, to, stdout); oerr != nil {
+		if oerr := onlineBackup(localAddr(cfg.Listen), key, cfg.DataDir, to, stdout); oerr != nil {
 			return fmt.Errorf("backup: the store is held (%v), and the running server's backup failed: %w", err, oerr)
 		}
 		return nil
@@ -114,8 +113,10 @@ func localAddr(listen string) string {
 }
 
 // onlineBackup asks the server at addr for a backup, then moves the
-// directory it wrote (inside its data dir) to to.
-func onlineBackup(addr, key, to string, stdout io.Writer) error {
+// directory it wrote to to, provided that directory is in dataDir's
+// backups folder: the server at addr might not be the one holding dataDir,
+// and a path from its answer is not ours to move otherwise.
+func onlineBackup(addr, key, dataDir, to string, stdout io.Writer) error {
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/admin/backup", nil)
 	if err != nil {
 		return err
@@ -133,16 +134,13 @@ func onlineBackup(addr, key, to string, stdout io.Writer) error {
 	if resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("POST http://%s/api/v1/admin/backup: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
 	}
-	var res struct {
-		Path        string `json:"path"`
-		Bytes       int64  `json:"bytes"`
-		Files       int    `json:"files"`
-		IntegrityOK bool   `json:"integrity_ok"`
-		Problems    int    `json:"problems"`
-		DurationMS  int64  `json:"duration_ms"`
-	}
+	var res backup.Summary
 	if err := json.Unmarshal(body, &res); err != nil {
 		return fmt.Errorf("answer %q: %w", body, err)
+	}
+	if !inDir(res.Path, filepath.Join(dataDir, backup.DirName)) {
+		return fmt.Errorf("the server at %s wrote its backup to %s, which is not in %s: it serves another data dir (set -listen to the server of this one); its backup is left where it is",
+			addr, res.Path, filepath.Join(dataDir, backup.DirName))
 	}
 	if !res.IntegrityOK {
 		return fmt.Errorf("the server wrote %s, but its check found %d problems (so has the data dir: run invoiced check on it while stopped)", res.Path, res.Problems)
@@ -153,4 +151,15 @@ func onlineBackup(addr, key, to string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "backup written by the running server and moved to %s: %d files, %d bytes, 0 problems, checked in %dms\n",
 		to, res.Files, res.Bytes, res.DurationMS)
 	return nil
+}
+
+// inDir reports whether path is an entry of the directory dir (compared by
+// file identity, so relative paths and symlinks agree).
+func inDir(path, dir string) bool {
+	a, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(dir)
+	return err == nil && os.SameFile(a, b)
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -61,12 +63,21 @@ func printReport(w io.Writer, rep persistence.CheckReport) {
 	}
 }
 
-// openStopped opens the store of a data dir that no server is using.
+// openStopped opens the store of a data dir that no server is using. A
+// data dir without a store is an error (Open would create an empty one,
+// and a mistyped -data-dir would then check or back up nothing); a store
+// a server holds is persistence.ErrLocked.
 func openStopped(dataDir string) (*persistence.Store, error) {
 	dir := filepath.Join(dataDir, "store")
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("no store in the data dir %s: %w", dataDir, err)
+	}
 	store, err := persistence.Open(dir, persistence.Options{})
-	if err != nil {
+	if errors.Is(err, persistence.ErrLocked) {
 		return nil, fmt.Errorf("open store %s (is a server running on this data dir? stop it first): %w", dir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	return store, nil
 }

@@ -85,6 +85,19 @@ func TestBackupCheckRestore(t *testing.T) {
 	if out, err := runCmd("check", "-data-dir", online); err != nil || !strings.Contains(out, "0 problems") {
 		t.Fatalf("check of the online backup: %v\n%s", err, out)
 	}
+	// A server of another data dir answering on -listen writes its own
+	// backup: the command leaves it there rather than move a directory that
+	// is not this data dir's.
+	other := maintStart(t, t.TempDir())
+	t.Cleanup(func() { other.Shutdown(context.Background()) })
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	_, err = runCmd("backup", "-data-dir", dir, "-listen", other.Addr, "-account-key", maintAccountKey, "-to", elsewhere)
+	if err == nil || !strings.Contains(err.Error(), "serves another data dir") {
+		t.Fatalf("backup through another data dir's server: %v", err)
+	}
+	if _, err := os.Stat(elsewhere); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("moved another server's backup to %s: %v", elsewhere, err)
+	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
