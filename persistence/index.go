@@ -75,14 +75,20 @@ func sameAmount(a, b *big.Int) bool {
 type indexEntry struct{ key, value []byte }
 
 // indexEntries returns the row's key in each family, indexed by family
-// number; families that do not exist (see hasFamily) are left zero.
+// number; families that do not exist (see hasFamily) are left zero. The
+// row is checked and the shared value built once for all of them (this
+// runs twice per commit that changes a row).
 func indexEntries(r *IndexRow) ([numFamilies]indexEntry, error) {
 	var out [numFamilies]indexEntry
+	if err := checkRow(r); err != nil {
+		return out, err
+	}
+	value := appendIndexValue(nil, clampNanos(r.CreatedAt), r.Currency)
 	for f := range byte(numFamilies) {
 		if !hasFamily(f) {
 			continue
 		}
-		e, err := familyEntry(r, f)
+		e, err := entryOf(r, f, value)
 		if err != nil {
 			return out, err
 		}
@@ -93,12 +99,23 @@ func indexEntries(r *IndexRow) ([numFamilies]indexEntry, error) {
 
 // familyEntry is the row's key and value in family f.
 func familyEntry(r *IndexRow, f byte) (indexEntry, error) {
+	if err := checkRow(r); err != nil {
+		return indexEntry{}, err
+	}
+	return entryOf(r, f, appendIndexValue(nil, clampNanos(r.CreatedAt), r.Currency))
+}
+
+// checkRow checks the row's strings fit the keyspace.
+func checkRow(r *IndexRow) error {
 	if err := checkString("status", r.Status); err != nil {
-		return indexEntry{}, err
+		return err
 	}
-	if err := checkString("currency", r.Currency); err != nil {
-		return indexEntry{}, err
-	}
+	return checkString("currency", r.Currency)
+}
+
+// entryOf is familyEntry of a checked row; value is its index value
+// (appendIndexValue), which only the non-created_at families carry.
+func entryOf(r *IndexRow, f byte, value []byte) (indexEntry, error) {
 	sort, mask := SortField(f>>2), f&(numMasks-1)
 	k := indexPrefix(sort, mask, r.ProjectID, r.Status, r.Currency)
 	var err error
@@ -121,9 +138,15 @@ func familyEntry(r *IndexRow, f byte) (indexEntry, error) {
 	// every filter; the others keep created_at and the currency in the
 	// value, so a created range or a currency filter needs no snapshot.
 	if sort != SortCreatedAt {
-		e.value = appendStr(binary.BigEndian.AppendUint64(make([]byte, 0, 9+len(r.Currency)), uint64(clampNanos(r.CreatedAt))), r.Currency)
+		e.value = value
 	}
 	return e, nil
+}
+
+// appendIndexValue appends a non-created_at family's value: created_at
+// (clamped unix nanos) and the currency; indexValue reads it.
+func appendIndexValue(dst []byte, created int64, currency string) []byte {
+	return appendStr(binary.BigEndian.AppendUint64(dst, uint64(created)), currency)
 }
 
 // indexValue splits a non-created_at family's value into created_at and
@@ -158,10 +181,7 @@ func indexWrites(w *pebble.Batch, old, new *IndexRow) error {
 		}
 	}
 	for f := range numFamilies {
-		o, n := olds[f], news[f]
-		if o.key == nil && n.key == nil {
-			continue // no such family
-		}
+		o, n := olds[f], news[f] // both zero for a family that does not exist
 		if o.key != nil && n.key != nil && bytes.Equal(o.key, n.key) && bytes.Equal(o.value, n.value) {
 			continue
 		}

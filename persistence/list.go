@@ -151,12 +151,8 @@ type State struct {
 // latestFrom reads id's latest state from view: its snapshot and the
 // events after it (all of them when it has none).
 func latestFrom(view *pebble.Snapshot, id uuid.UUID) (State, error) {
-	it, err := view.NewIter(&pebble.IterOptions{LowerBound: streamKey(id, streamHead), UpperBound: streamKey(id, streamSnapshot+1)})
+	snap, _, events, err := loadStream(view, id)
 	if err != nil {
-		return State{}, err
-	}
-	snap, _, events, err := loadFrom(it, id)
-	if err = errors.Join(err, it.Close()); err != nil {
 		return State{}, err
 	}
 	if snap == nil && len(events) == 0 {

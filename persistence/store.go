@@ -162,9 +162,10 @@ func (s *Store) get(key []byte) ([]byte, error) {
 	return getFrom(s.db, key)
 }
 
-// reader is what pebble.DB and pebble.Snapshot share for point reads.
+// reader is what pebble.DB and pebble.Snapshot share for reads.
 type reader interface {
 	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
 }
 
 func getFrom(r reader, key []byte) ([]byte, error) {

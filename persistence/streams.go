@@ -11,11 +11,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// streamIter opens an iterator over exactly one stream's records. An
-// iterator is a consistent view, so head, snapshot and events read through
-// it belong to the same committed state.
-func (s *Store) streamIter(stream uuid.UUID) (*pebble.Iterator, error) {
-	return s.db.NewIter(&pebble.IterOptions{
+// streamIter opens an iterator of r (the DB or a snapshot) over exactly
+// one stream's records. An iterator is a consistent view, so head,
+// snapshot and events read through it belong to the same committed state.
+func streamIter(r reader, stream uuid.UUID) (*pebble.Iterator, error) {
+	return r.NewIter(&pebble.IterOptions{
 		LowerBound: streamKey(stream, streamHead),
 		UpperBound: streamKey(stream, streamSnapshot+1),
 	})
@@ -25,45 +25,43 @@ func (s *Store) streamIter(stream uuid.UUID) (*pebble.Iterator, error) {
 // at, and every event after it, in order. ErrNotFound if the stream does
 // not exist.
 func (s *Store) Load(stream uuid.UUID) (snapshot []byte, snapVersion uint64, events [][]byte, err error) {
-	it, err := s.streamIter(stream)
+	snapshot, snapVersion, events, err = loadStream(s.db, stream)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("load stream %s: %w", stream, err)
-	}
-	snapshot, snapVersion, events, err = loadFrom(it, stream)
-	if err = errors.Join(err, it.Close()); err != nil {
 		return nil, 0, nil, fmt.Errorf("load stream %s: %w", stream, err)
 	}
 	return snapshot, snapVersion, events, nil
 }
 
-// loadFrom reads a stream with one seek: its keys sort head, events,
-// snapshot, so the records follow each other (one seek per record cost a
+// loadStream is Load from r, whose errors it leaves to the caller to
+// wrap: it reads the stream with one seek (its keys sort head, events,
+// snapshot, so the records follow each other; one seek per record cost a
 // tenth of a GET's CPU). Invoice streams are short, so the events the
 // snapshot covers are stepped over rather than sought past.
-func loadFrom(it *pebble.Iterator, stream uuid.UUID) ([]byte, uint64, [][]byte, error) {
-	head := streamKey(stream, streamHead)
-	if !it.SeekGE(head) || !bytes.Equal(it.Key(), head) {
+func loadStream(r reader, stream uuid.UUID) (snapshot []byte, snapVersion uint64, events [][]byte, err error) {
+	it, err := streamIter(r, stream)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	defer func() { err = errors.Join(err, it.Close()) }()
+	if !it.First() || !bytes.Equal(it.Key(), streamKey(stream, streamHead)) {
 		return nil, 0, nil, errors.Join(it.Error(), ErrNotFound)
 	}
-	var (
-		events      [][]byte
-		versions    []uint64
-		snapshot    []byte
-		snapVersion uint64
-	)
+	// Events are stored contiguously from version 1 (Commit writes
+	// ExpectedVersion+1, ...; check verifies it), so the first one's
+	// version places every other.
+	var firstEvent uint64
 	for it.Next() {
 		k := it.Key()
-		if len(k) < 18 || !bytes.Equal(k[1:17], stream[:]) {
-			break
-		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		switch k[17] {
 		case streamEvent:
+			if events == nil {
+				firstEvent = eventVersion(k)
+			}
 			events = append(events, bytes.Clone(v))
-			versions = append(versions, eventVersion(k))
 		case streamSnapshot:
 			if snapVersion, snapshot, err = decodeSnapshot(v); err != nil {
 				return nil, 0, nil, err
@@ -74,17 +72,10 @@ func loadFrom(it *pebble.Iterator, stream uuid.UUID) ([]byte, uint64, [][]byte, 
 		return nil, 0, nil, err
 	}
 	// Only the events after the snapshot.
-	first := len(versions)
-	for i, v := range versions {
-		if v > snapVersion {
-			first = i
-			break
-		}
-	}
-	if first == len(events) {
+	if covered := snapVersion + 1 - min(firstEvent, snapVersion+1); covered >= uint64(len(events)) {
 		events = nil
 	} else {
-		events = events[first:]
+		events = events[covered:]
 	}
 	return snapshot, snapVersion, events, nil
 }
@@ -112,7 +103,7 @@ func eventsFrom(it *pebble.Iterator, stream uuid.UUID, after uint64) ([][]byte, 
 // Events returns the events with version > after, in order (for rebuilding
 // and tests). ErrNotFound if the stream does not exist.
 func (s *Store) Events(stream uuid.UUID, after uint64) ([][]byte, error) {
-	it, err := s.streamIter(stream)
+	it, err := streamIter(s.db, stream)
 	if err != nil {
 		return nil, fmt.Errorf("events of stream %s: %w", stream, err)
 	}

@@ -50,14 +50,17 @@ func upgradeIndexes(db *pebble.DB) error {
 	if err != nil {
 		return fmt.Errorf("upgrade indexes: %w", err)
 	}
+	// Chunks are committed without a sync: the layout record below is
+	// written with one, and Pebble's single WAL makes everything before it
+	// durable with it. A crash before it redoes the (idempotent) upgrade.
 	b := db.NewBatch()
-	defer func() { b.Close() }()
+	defer b.Close()
 	flush := func() error {
 		if b.Empty() {
 			return nil
 		}
-		err := errors.Join(b.Commit(syncWrite), b.Close())
-		b = db.NewBatch()
+		err := b.Commit(pebble.NoSync)
+		b.Reset()
 		return err
 	}
 	for ok := it.First(); ok && err == nil; ok = it.Next() {
@@ -79,7 +82,7 @@ func upgradeIndexes(db *pebble.DB) error {
 			if !known {
 				break // the check reports an invoice without its created_at keys
 			}
-			err = b.Set(k, appendStr(append(make([]byte, 0, 9+len(cur)), val...), cur), nil)
+			err = b.Set(k, appendIndexValue(nil, int64(binary.BigEndian.Uint64(val)), cur), nil)
 		}
 		if err == nil && b.Count() >= 10_000 {
 			err = flush()
