@@ -33,7 +33,7 @@ func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.Cre
 	if err != nil {
 		return engine.Invoice{}, false, err
 	}
-	cur, _ := r.cfg.Rules.Currencies.Lookup(req.Currency)
+	cur := chk.Currency()
 	idx, addr, err := r.addresses.allocate(cur.Code)
 	if err != nil {
 		return engine.Invoice{}, false, err

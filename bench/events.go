@@ -355,14 +355,14 @@ func (m metricsSample) sum(name string, want ...string) float64 {
 	return total
 }
 
-// has reports whether the scrape has a sample of name.
-func (m metricsSample) has(name string) bool {
+// lookup is sum(name) with whether the scrape has name at all, in one pass.
+func (m metricsSample) lookup(name string) (total float64, found bool) {
 	for _, l := range m.lines {
 		if l.name == name {
-			return true
+			total, found = total+l.value, true
 		}
 	}
-	return false
+	return total, found
 }
 
 // hasLabel reports whether the exposed label text has the pair kv

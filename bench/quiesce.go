@@ -14,36 +14,32 @@ import (
 // phase (QuiesceS), so the cost is visible rather than hidden; the mixed
 // scenario is the one that measures reads and writes together.
 const (
-	quiescePoll = 100 * time.Millisecond
-	quiesceMax  = 30 * time.Second
-	// quiesceQuiet is how many polls in a row must find nothing running:
-	// one flush can end just as the next compaction is picked.
-	quiesceQuiet = 3
+	quiesceMax = 30 * time.Second
+	// quiesceQuiet is how many scrapes in a row (sampleInterval apart, so
+	// 300 ms) must find nothing running: one flush can end just as the next
+	// compaction is picked.
+	quiesceQuiet = 15
 )
 
 // quiesce waits until /metrics at env.BaseURL has shown no Pebble flush or
-// compaction running for quiesceQuiet polls, for at most quiesceMax. It
+// compaction running for quiesceQuiet scrapes, for at most quiesceMax. It
 // returns the time waited, and false when the server does not export
 // invoiced_pebble_background_jobs (an older build) or the wait ran out.
 func quiesce(ctx context.Context, env *Env) (time.Duration, bool) {
 	start := time.Now()
-	quiet := 0
-	for time.Since(start) < quiesceMax && ctx.Err() == nil {
-		m, err := scrape(ctx, env.Client, env.BaseURL)
-		if err != nil || !m.has("invoiced_pebble_background_jobs") {
-			return time.Since(start), false
-		}
-		if m.sum("invoiced_pebble_background_jobs") == 0 {
-			if quiet++; quiet >= quiesceQuiet {
-				return time.Since(start), true
-			}
-		} else {
+	quiet, missing := 0, false
+	// waitCount's polling, counting consecutive quiet scrapes.
+	cv, err := waitCount(ctx, env.Client, env.BaseURL, start, 0, quiesceQuiet, quiesceMax, func(m metricsSample) float64 {
+		switch jobs, found := m.lookup("invoiced_pebble_background_jobs"); {
+		case !found:
+			missing = true
+			return quiesceQuiet // stop: there is nothing to wait for
+		case jobs == 0:
+			quiet++
+		default:
 			quiet = 0
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(quiescePoll):
-		}
-	}
-	return time.Since(start), false
+		return float64(quiet)
+	}, nil)
+	return time.Since(start), err == nil && !missing && len(cv.v) > 0 && cv.v[len(cv.v)-1] >= quiesceQuiet
 }

@@ -65,6 +65,10 @@ type CheckedCreate struct {
 	archived    bool
 }
 
+// Currency is the checked request's currency (its canonical code and
+// settings).
+func (c CheckedCreate) Currency() Currency { return c.v.currency }
+
 // CheckCreate validates a create request and prices it at rate without
 // deciding anything. Callers use it to refuse bad input before spending
 // resources on it (a deposit address) and to learn the fingerprint their
@@ -88,6 +92,9 @@ func (r *Rules) CheckCreate(req CreateRequest, archived bool, rate *Rate, at tim
 // invoice needs its deposit address (address, index); an archived one has
 // none and ignores them.
 func (c CheckedCreate) Event(id, project uuid.UUID, address string, index uint64) (Created, error) {
+	if c.v.currency.Code == "" {
+		return Created{}, errors.New("create invoice: request not checked (a zero CheckedCreate)")
+	}
 	at := c.at.UTC()
 	inv := baseInvoice(id, project, c.req, c.v, c.amount, c.rate)
 	if c.archived {

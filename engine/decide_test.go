@@ -201,3 +201,9 @@ func TestPaymentURI(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckedCreate_ZeroValueIsRefused(t *testing.T) {
+	if _, err := (CheckedCreate{}).Event(uuid.New(), uuid.New(), "addr", 1); err == nil {
+		t.Fatal("a zero CheckedCreate made an event")
+	}
+}
