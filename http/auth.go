@@ -41,27 +41,16 @@ func (s *Server) project(h projectHandler) httprouter.Handle {
 }
 
 // account authenticates an account key; a project key is refused (401).
-func (s *Server) account(h accountHandler) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		if s.refuseWhileDraining(w, r) {
-			return
-		}
-		a, ok := s.cfg.Accounts.Account(r.Header.Get("Api-Key"))
-		if !ok {
-			s.writeError(w, r, errAccountUnauthorized)
-			return
-		}
-		if s.refuseOverLimit(w, r, a.KeyHash) {
-			return
-		}
-		h(w, r, a)
-	}
-}
+func (s *Server) account(h accountHandler) httprouter.Handle { return s.accountKeyed(h, false) }
 
 // admin authenticates an account key for an operator route: no key or an
 // unknown one is 401, and a project key, which is a real key without the
 // right, is 403.
-func (s *Server) admin(h accountHandler) httprouter.Handle {
+func (s *Server) admin(h accountHandler) httprouter.Handle { return s.accountKeyed(h, true) }
+
+// accountKeyed is account and admin: projectKey403 answers a project key
+// 403 instead of 401.
+func (s *Server) accountKeyed(h accountHandler, projectKey403 bool) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 		if s.refuseWhileDraining(w, r) {
 			return
@@ -69,11 +58,13 @@ func (s *Server) admin(h accountHandler) httprouter.Handle {
 		key := r.Header.Get("Api-Key")
 		a, ok := s.cfg.Accounts.Account(key)
 		if !ok {
-			if _, isProject := s.cfg.Accounts.Project(key); isProject {
-				s.writeError(w, r, errAccountKeyRequired)
-				return
+			err := errAccountUnauthorized
+			if projectKey403 {
+				if _, isProject := s.cfg.Accounts.Project(key); isProject {
+					err = errAccountKeyRequired
+				}
 			}
-			s.writeError(w, r, errAccountUnauthorized)
+			s.writeError(w, r, err)
 			return
 		}
 		if s.refuseOverLimit(w, r, a.KeyHash) {
