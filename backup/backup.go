@@ -136,10 +136,12 @@ func fill(store *persistence.Store, dataDir, dst string, check integrity.Config)
 	if err := copyDataFiles(dataDir, dst); err != nil {
 		return res, fmt.Errorf("backup: copy the data dir's files: %w", err)
 	}
-	// The copy is opened like a data dir being restored: Pebble replays
-	// its WAL, which writes into the copy only. A small cache: a serving
+	// The copy is opened read-only: Pebble replays its WAL into memory as a
+	// restore would, but writes nothing, so checking it adds no flush or
+	// compaction I/O to a serving process's disk, and no Pebble failure
+	// of its own that would stop that process. A small cache: a serving
 	// process has its own.
-	copied, err := persistence.Open(filepath.Join(dst, "store"), persistence.Options{CacheBytes: 8 << 20})
+	copied, err := persistence.Open(filepath.Join(dst, "store"), persistence.Options{CacheBytes: 8 << 20, ReadOnly: true})
 	if err != nil {
 		return res, fmt.Errorf("backup: the copy does not open: %w", err)
 	}
@@ -151,7 +153,6 @@ func fill(store *persistence.Store, dataDir, dst string, check integrity.Config)
 	if err != nil {
 		return res, fmt.Errorf("backup: check the copy: %w", err)
 	}
-	// Measured last: opening the copy may have flushed its WAL.
 	if res.Files, res.Bytes, err = sizeOf(dst); err != nil {
 		return res, fmt.Errorf("backup: %w", err)
 	}

@@ -45,6 +45,11 @@ type Options struct {
 	// process with status 70 so a supervisor restarts it from the WAL.
 	// Tests pass a hook that records the call and panics.
 	OnFatal func(msg string)
+	// ReadOnly opens the store for reading only: the WAL is replayed into
+	// memory, nothing is flushed or compacted, and writes fail. A store
+	// written by a build older than the index layout does not open so
+	// (the upgrade writes).
+	ReadOnly bool
 }
 
 // exitOnFatal is the default OnFatal.
@@ -99,6 +104,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		Logger:             lg,
 		LoggerAndTracer:    lg,
 		FormatMajorVersion: pebble.FormatNewest,
+		ReadOnly:           opts.ReadOnly,
 	}
 	// Claim checks and stream heads are point Gets that mostly miss; bloom
 	// filters answer those without reading data blocks. Lower levels
