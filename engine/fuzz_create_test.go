@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// archivedLayouts restates the created_at formats the README documents for
+// archivedLayouts restates the created_at formats docs/api.md documents for
 // archived invoices, independently of archivedTimeLayouts.
 var archivedLayouts = []string{time.RFC3339, time.RFC3339Nano, "2006-01-02", "2006-01-02 15:04:05", "02/01/2006 15:04:05"}
 

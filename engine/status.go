@@ -1,6 +1,6 @@
 package engine
 
-// Status is an invoice's lifecycle state (DESIGN section 2).
+// Status is an invoice's lifecycle state (docs/design.md, section 2).
 type Status string
 
 // The statuses of the public API, in its enum order.

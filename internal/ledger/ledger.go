@@ -1,6 +1,6 @@
 // Package ledger is an independent, deliberately simple model of what an
 // invoice's amount paid and status must be for a given chain history
-// (DESIGN section 2). The randomized simulations in this package's tests
+// (docs/design.md, section 2). The randomized simulations in this package's tests
 // drive the real engine and the real server with the same history and
 // compare every invoice with this model.
 //
@@ -9,7 +9,7 @@
 // flags) so that a mistake in the engine's implementation is not copied
 // into the check of it.
 //
-// The rules, as DESIGN section 2 states them:
+// The rules, as docs/design.md section 2 states them:
 //   - threshold = amount * (100 - allowed_error_percent) / 100, rounded up;
 //   - a payment counts towards the status only if it was seen before the
 //     invoice expired ("late" otherwise: seen when the invoice was already
