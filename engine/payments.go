@@ -178,10 +178,11 @@ func statusReason(from, to Status) string {
 }
 
 // PaymentStatus is the status the chain and the clock give inv at time at
-// (docs/design.md, section 2). Only payments seen in time count: a payment seen after
-// expiry or cancellation is recorded but changes nothing. A payment seen
-// before expiry keeps the invoice alive (pending) until it confirms or is
-// dropped. Statuses the merchant set by hand, and final ones, are kept.
+// (docs/design.md, section 2). Only payments seen in time count: a payment
+// seen after expiry or cancellation is recorded but changes nothing. A
+// payment seen before expiry keeps the invoice alive (pending) until it
+// confirms or is dropped. Statuses the merchant set by hand, and final
+// ones, are kept.
 func (r *Rules) PaymentStatus(inv Invoice, at time.Time) Status {
 	switch inv.Status {
 	case StatusCancelled, StatusArchived, StatusExpired:

@@ -1,8 +1,8 @@
 // Package ledger is an independent, deliberately simple model of what an
 // invoice's amount paid and status must be for a given chain history
-// (docs/design.md, section 2). The randomized simulations in this package's tests
-// drive the real engine and the real server with the same history and
-// compare every invoice with this model.
+// (docs/design.md, section 2). The randomized simulations in this
+// package's tests drive the real engine and the real server with the same
+// history and compare every invoice with this model.
 //
 // It imports nothing of invoiced on purpose: it restates the lifecycle rules
 // in the plainest form (integer amounts, a list of payments with three
