@@ -7,8 +7,13 @@ import (
 	"fmt"
 )
 
-// KeyLen is the length of an API key in hex characters.
-const KeyLen = 64
+// KeyLen is the length of an API key in hex characters, and PrefixLen how
+// many of them are kept to recognise a key by (32 of its 256 bits: enough
+// to tell keys apart in a list, far too few to guess the rest).
+const (
+	KeyLen    = 64
+	PrefixLen = 8
+)
 
 // NewKey returns a fresh API key.
 func NewKey() (string, error) {

@@ -4,80 +4,282 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
-	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/persistence"
 )
 
-// Project field limits of the API.
-const (
-	MaxProjectNameLen = 100
-	MaxDescriptionLen = 1024
+// Errors of authentication and key management; the HTTP layer maps each to
+// one status.
+var (
+	// ErrUnauthorized: no such live key (401).
+	ErrUnauthorized = errors.New("missing or invalid API key")
+	// ErrForbidden: the project's api_allowed_ips refuses the client (403).
+	ErrForbidden = errors.New("API key not allowed from this address")
+	// ErrProjectNotFound: no such project in the caller's account (404);
+	// another account's project is not found either.
+	ErrProjectNotFound = errors.New("project not found")
+	// ErrKeyNotFound: no such live key in the project (404).
+	ErrKeyNotFound = errors.New("key not found")
+	// ErrLastKey: revoking would leave the project without a live key
+	// (409 unless forced).
+	ErrLastKey = errors.New("the project's last live key")
+	// ErrKeyRetired: the key was rolled away or revoked; it never works
+	// again, also not as a bootstrap key.
+	ErrKeyRetired = errors.New("key was rolled or revoked")
 )
 
-// ErrNameTaken: the account already has a project with this name.
-var ErrNameTaken = errors.New("project name already used")
-
-// Project is a project with its parsed IP allow-list.
-type Project struct {
-	persistence.Project
-	Allowed IPList
-}
-
-// Service authenticates keys and manages accounts and projects. Projects
-// and accounts are few and read on every request, so all of them are cached
-// in memory, keyed by key hash; the cache is written only by this type's
-// create methods, after the synced write succeeded.
+// Service authenticates keys and manages accounts, projects and their keys.
+// Projects and accounts are few and read on every request, so all of them
+// are cached in memory.
+//
+// Invariants:
+//  1. The cache holds exactly what the store holds: every change is
+//     written (synced) first and then swapped into the cache, under
+//     writeMu, which serializes changes so the prev a change passes to the
+//     store is what is stored.
+//  2. Cached projects, accounts and their key slices are never modified in
+//     place; a change replaces them, so a reader holding a copy (a request
+//     in flight) sees one consistent version.
+//  3. byHash holds every key of every cached record; a key is accepted
+//     only while LiveAt(now), so an expiry holds to the clock tick even
+//     before the sweep drops the key and writes its audit event.
+//  4. A key's last use is kept in used (atomics, written on every request
+//     without a lock) and written to the store only by Flush.
 type Service struct {
 	store *persistence.Store
 	now   func() time.Time
+	log   *slog.Logger
 
-	mu       sync.RWMutex
-	projects map[[32]byte]*Project
-	accounts map[[32]byte]persistence.Account
+	writeMu sync.Mutex // serializes changes (invariant 1)
+	closed  bool       // set by Close under writeMu: the store is closing
+
+	mu       sync.RWMutex // guards the maps below
+	projects map[uuid.UUID]*projectEntry
+	accounts map[uuid.UUID]persistence.Account
+	byHash   map[[32]byte]keyRef
+	used     map[uuid.UUID]*atomic.Int64 // key id -> unix nanos of last use
 }
 
-// New loads every project into the cache.
-func New(store *persistence.Store, now func() time.Time) (*Service, error) {
-	s := &Service{store: store, now: now, projects: map[[32]byte]*Project{}, accounts: map[[32]byte]persistence.Account{}}
+type projectEntry struct {
+	p       persistence.Project
+	allowed IPList
+}
+
+// keyRef finds a key's owner from its hash.
+type keyRef struct {
+	owner   uuid.UUID
+	account bool // owner is an account, not a project
+	key     persistence.Key
+	used    *atomic.Int64
+}
+
+// Actor is who makes a change, for the audit trail: the key that
+// authenticated it and the client's address.
+type Actor struct {
+	KeyID uuid.UUID
+	IP    netip.Addr
+}
+
+// New loads every account and project into the cache; log receives the
+// audit trail (nil = discard), never key material.
+func New(store *persistence.Store, now func() time.Time, log *slog.Logger) (*Service, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{store: store, now: now, log: log, projects: map[uuid.UUID]*projectEntry{},
+		accounts: map[uuid.UUID]persistence.Account{}, byHash: map[[32]byte]keyRef{}, used: map[uuid.UUID]*atomic.Int64{}}
 	ps, err := store.Projects()
 	if err != nil {
 		return nil, fmt.Errorf("load projects: %w", err)
 	}
 	for _, p := range ps {
-		allowed, err := ParseIPList(p.AllowedIPs)
-		if err != nil {
-			return nil, fmt.Errorf("project %s: stored api_allowed_ips: %w", p.ID, err)
+		if err := s.cacheProject(p); err != nil {
+			return nil, err
 		}
-		s.projects[p.KeyHash] = &Project{Project: p, Allowed: allowed}
+	}
+	as, err := store.Accounts()
+	if err != nil {
+		return nil, fmt.Errorf("load accounts: %w", err)
+	}
+	for _, a := range as {
+		s.cacheAccount(a)
 	}
 	return s, nil
 }
 
+// cacheProject swaps p into the cache (the caller holds writeMu, or is New).
+func (s *Service) cacheProject(p persistence.Project) error {
+	allowed, err := ParseIPList(p.AllowedIPs)
+	if err != nil {
+		return fmt.Errorf("project %s: stored api_allowed_ips: %w", p.ID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.projects[p.ID]; ok {
+		s.unindex(old.p.Keys, p.Keys)
+	}
+	s.projects[p.ID] = &projectEntry{p: p, allowed: allowed}
+	s.index(p.ID, false, p.Keys)
+	return nil
+}
+
+func (s *Service) cacheAccount(a persistence.Account) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.accounts[a.ID]; ok {
+		s.unindex(old.Keys, a.Keys)
+	}
+	s.accounts[a.ID] = a
+	s.index(a.ID, true, a.Keys)
+}
+
+// index and unindex keep byHash and used; s.mu is held.
+func (s *Service) index(owner uuid.UUID, account bool, keys []persistence.Key) {
+	for _, k := range keys {
+		u, ok := s.used[k.ID]
+		if !ok {
+			u = &atomic.Int64{}
+			if !k.LastUsedAt.IsZero() {
+				u.Store(k.LastUsedAt.UnixNano())
+			}
+			s.used[k.ID] = u
+		}
+		s.byHash[k.Hash] = keyRef{owner: owner, account: account, key: k, used: u}
+	}
+}
+
+// unindex forgets the keys of old that next no longer has; the last use of
+// a kept key stays.
+func (s *Service) unindex(old, next []persistence.Key) {
+	kept := map[uuid.UUID]bool{}
+	for _, k := range next {
+		kept[k.ID] = true
+	}
+	for _, k := range old {
+		if !kept[k.ID] {
+			delete(s.byHash, k.Hash)
+			delete(s.used, k.ID)
+		}
+	}
+}
+
+// lookup finds the live key hashing like key, of an account or a project,
+// and marks it used.
+func (s *Service) lookup(key string, account bool) (keyRef, bool) {
+	if !WellFormedKey(key) {
+		return keyRef{}, false
+	}
+	h := HashKey(key)
+	s.mu.RLock()
+	ref, ok := s.byHash[h]
+	s.mu.RUnlock()
+	now := s.now()
+	if !ok || ref.account != account || !ref.key.LiveAt(now) ||
+		subtle.ConstantTimeCompare(ref.key.Hash[:], h[:]) != 1 {
+		return keyRef{}, false
+	}
+	if n := now.UnixNano(); ref.used.Load() < n-int64(time.Second) {
+		ref.used.Store(n) // a second's precision is plenty and spares the cache line
+	}
+	return ref, true
+}
+
+// Account authenticates an account key: the account and the key's id.
+func (s *Service) Account(key string) (persistence.Account, uuid.UUID, bool) {
+	ref, ok := s.lookup(key, true)
+	if !ok {
+		return persistence.Account{}, uuid.Nil, false
+	}
+	s.mu.RLock()
+	a, ok := s.accounts[ref.owner]
+	s.mu.RUnlock()
+	return a, ref.key.ID, ok
+}
+
+// Project authenticates a project key used from ip (the zero Addr when
+// unknown): ErrUnauthorized, or ErrForbidden if the project's allow-list
+// refuses ip. The project is a copy of the version current at the call.
+func (s *Service) Project(key string, ip netip.Addr) (persistence.Project, error) {
+	ref, ok := s.lookup(key, false)
+	if !ok {
+		return persistence.Project{}, ErrUnauthorized
+	}
+	s.mu.RLock()
+	e, ok := s.projects[ref.owner]
+	s.mu.RUnlock()
+	if !ok {
+		return persistence.Project{}, ErrUnauthorized
+	}
+	if !e.allowed.Empty() && !e.allowed.Allows(ip) {
+		return persistence.Project{}, ErrForbidden
+	}
+	return e.p, nil
+}
+
+// IsProjectKey reports whether key is a live project key, whatever the
+// client's address: an admin route answers it 403 rather than 401.
+func (s *Service) IsProjectKey(key string) bool {
+	_, ok := s.lookup(key, false)
+	return ok
+}
+
+// SigningKeys are the webhook signing keys of the project now: the stored
+// hash of each live key, which is webhooks.SigningKey of that key, newest
+// first. None if the project has no live key or does not exist.
+func (s *Service) SigningKeys(project uuid.UUID) [][32]byte {
+	s.mu.RLock()
+	e, ok := s.projects[project]
+	s.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	now := s.now()
+	var out [][32]byte
+	for i := len(e.p.Keys) - 1; i >= 0; i-- {
+		if k := e.p.Keys[i]; k.LiveAt(now) {
+			out = append(out, k.Hash)
+		}
+	}
+	return out
+}
+
 // EnsureAccount makes the account with this key exist (the bootstrap
-// account); it is a no-op when it already does.
+// account); it is a no-op when it already does, and ErrKeyRetired when the
+// key was an account's and has been rolled or revoked: a leaked key left in
+// a configuration must not come back as a new account.
 func (s *Service) EnsureAccount(key string) (persistence.Account, error) {
 	if !WellFormedKey(key) {
 		return persistence.Account{}, errors.New("account key must be 64 lowercase hex characters")
 	}
-	h := HashKey(key)
-	a, err := s.store.AccountByKeyHash(h)
-	if err == nil {
+	if a, _, ok := s.Account(key); ok {
 		return a, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	h := HashKey(key)
+	_, err := s.store.AccountByKeyHash(h)
+	if err == nil {
+		return persistence.Account{}, ErrKeyRetired
 	}
 	if !errors.Is(err, persistence.ErrNotFound) {
 		return persistence.Account{}, fmt.Errorf("look up account: %w", err)
 	}
-	a = persistence.Account{ID: uuid.New(), KeyHash: h, CreatedAt: s.now().UTC()}
-	if err := s.store.PutAccount(a); err != nil {
+	now := s.now().UTC()
+	k := newKeyRecord(key, now)
+	a := persistence.Account{ID: uuid.New(), Keys: []persistence.Key{k}, CreatedAt: now}
+	events := []persistence.AuditEvent{s.event(a.ID, EventKeyCreated, k.ID, Actor{})}
+	if err := s.store.PutAccount(a, events); err != nil {
 		return persistence.Account{}, fmt.Errorf("create account: %w", err)
 	}
+	s.cacheAccount(a)
+	s.logEvents(events)
 	return a, nil
 }
 
@@ -92,85 +294,6 @@ func (s *Service) CreateAccount() (string, persistence.Account, error) {
 	return key, a, err
 }
 
-// Account authenticates an account key.
-func (s *Service) Account(key string) (persistence.Account, bool) {
-	if !WellFormedKey(key) {
-		return persistence.Account{}, false
-	}
-	h := HashKey(key)
-	s.mu.RLock()
-	a, ok := s.accounts[h]
-	s.mu.RUnlock()
-	if !ok {
-		var err error
-		if a, err = s.store.AccountByKeyHash(h); err != nil {
-			return persistence.Account{}, false
-		}
-		s.mu.Lock()
-		s.accounts[h] = a
-		s.mu.Unlock()
-	}
-	return a, subtle.ConstantTimeCompare(a.KeyHash[:], h[:]) == 1
-}
-
-// Project authenticates a project key.
-func (s *Service) Project(key string) (*Project, bool) {
-	if !WellFormedKey(key) {
-		return nil, false
-	}
-	h := HashKey(key)
-	s.mu.RLock()
-	p, ok := s.projects[h]
-	s.mu.RUnlock()
-	if !ok || subtle.ConstantTimeCompare(p.KeyHash[:], h[:]) != 1 {
-		return nil, false
-	}
-	return p, true
-}
-
-// NewProject is a create-project request.
-type NewProject struct {
-	Name, Description, AllowedIPs string
-}
-
-// CreateProject validates and stores a project of account, returning it
-// and its key (shown once).
-func (s *Service) CreateProject(account uuid.UUID, req NewProject) (*Project, string, error) {
-	errs := &engine.ValidationError{}
-	name := strings.TrimSpace(req.Name)
-	switch {
-	case name == "":
-		errs.Fields = append(errs.Fields, engine.FieldError{Field: "name", Message: "is required"})
-	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxProjectNameLen:
-		errs.Fields = append(errs.Fields, engine.FieldError{Field: "name", Message: fmt.Sprintf("must be at most %d characters", MaxProjectNameLen)})
-	}
-	if utf8.RuneCountInString(req.Description) > MaxDescriptionLen {
-		errs.Fields = append(errs.Fields, engine.FieldError{Field: "description", Message: fmt.Sprintf("must be at most %d characters", MaxDescriptionLen)})
-	}
-	allowed, err := ParseIPList(req.AllowedIPs)
-	if err != nil {
-		errs.Fields = append(errs.Fields, engine.FieldError{Field: "api_allowed_ips", Message: err.Error()})
-	}
-	if len(errs.Fields) > 0 {
-		return nil, "", errs
-	}
-	key, err := NewKey()
-	if err != nil {
-		return nil, "", err
-	}
-	p := &Project{Allowed: allowed, Project: persistence.Project{
-		ID: uuid.New(), AccountID: account, Name: name, Description: req.Description,
-		AllowedIPs: req.AllowedIPs, KeyHash: HashKey(key), CreatedAt: s.now().UTC(),
-	}}
-	if err := s.store.CreateProject(p.Project); err != nil {
-		var taken *persistence.ClaimTakenError
-		if errors.As(err, &taken) && taken.Kind == persistence.ClaimProjectName {
-			return nil, "", ErrNameTaken
-		}
-		return nil, "", fmt.Errorf("create project: %w", err)
-	}
-	s.mu.Lock()
-	s.projects[p.KeyHash] = p
-	s.mu.Unlock()
-	return p, key, nil
+func newKeyRecord(key string, now time.Time) persistence.Key {
+	return persistence.Key{ID: uuid.New(), Hash: HashKey(key), Prefix: key[:PrefixLen], CreatedAt: now}
 }

@@ -22,12 +22,23 @@ type webhookSender interface {
 	Send(ctx context.Context, d webhooks.Delivery) (webhooks.Result, error)
 }
 
+// signingKeys are a project's webhook signing keys at send time: one per
+// live API key (two during a key roll's overlap); accounts.Service is the
+// real one.
+type signingKeys interface {
+	SigningKeys(project uuid.UUID) [][32]byte
+}
+
 // DispatcherConfig configures the webhook dispatcher; zero fields take
 // their defaults.
 type DispatcherConfig struct {
 	// Sender makes the attempts (required). One per process, so its
 	// connections, SSRF guard and timeouts serve every delivery.
 	Sender webhookSender
+	// Keys gives each attempt the signing keys of its project as they are
+	// when it is sent, so a webhook owed before a key roll or revoke is
+	// signed with the keys live after it (required).
+	Keys signingKeys
 	// Clock schedules retries and stamps attempts; nil = the registry's
 	// Now.
 	Clock Clock
@@ -84,10 +95,9 @@ type Dispatcher struct {
 	stopped bool
 
 	// The actor's state, used only on its mailbox.
-	inflight map[uuid.UUID]bool     // invoices with an attempt in flight
-	hosts    map[string]int         // attempts in flight per host:port
-	keys     map[uuid.UUID][32]byte // signing key per project (projects are few)
-	urls     map[uuid.UUID]string   // callback URL per invoice, to skip a full host without a read
+	inflight map[uuid.UUID]bool   // invoices with an attempt in flight
+	hosts    map[string]int       // attempts in flight per host:port
+	urls     map[uuid.UUID]string // callback URL per invoice, to skip a full host without a read
 }
 
 const (
@@ -142,6 +152,9 @@ func (r *Registry) StartDispatcher(ctx context.Context, cfg DispatcherConfig) (*
 	if cfg.Sender == nil {
 		return nil, errors.New("actors: the dispatcher needs a Sender")
 	}
+	if cfg.Keys == nil {
+		return nil, errors.New("actors: the dispatcher needs signing Keys")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = ClockFunc(r.cfg.Now)
 	}
@@ -158,7 +171,7 @@ func (r *Registry) StartDispatcher(ctx context.Context, cfg DispatcherConfig) (*
 		reg: r, store: r.cfg.Store, cfg: cfg, clock: cfg.Clock, backoff: newBackoff(cfg.Schedule, cfg.Rand),
 		log: r.cfg.Logger.With("component", "webhooks"), ctx: ctx, metrics: newDispatcherMetrics(),
 		wake: make(chan struct{}, 1), results: make(chan attemptResult, cfg.Workers),
-		inflight: map[uuid.UUID]bool{}, hosts: map[string]int{}, keys: map[uuid.UUID][32]byte{}, urls: map[uuid.UUID]string{},
+		inflight: map[uuid.UUID]bool{}, hosts: map[string]int{}, urls: map[uuid.UUID]string{},
 	}
 	d.pid = r.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &dispatcherActor{d: d} }))
 	go d.loop(ctx)

@@ -48,10 +48,9 @@ func (d *Dispatcher) dispatchDue(now time.Time) {
 
 // dueScan is one round's progress through the due schedule.
 type dueScan struct {
-	now      time.Time
-	seen     map[uuid.UUID]bool // invoices already considered
-	reloaded bool               // project keys reloaded once already
-	moves    []persistence.OutboxUpdate
+	now   time.Time
+	seen  map[uuid.UUID]bool // invoices already considered
+	moves []persistence.OutboxUpdate
 }
 
 // consider starts an attempt of the invoice's first pending webhook if it is
@@ -94,37 +93,28 @@ func (d *Dispatcher) consider(sc *dueScan, inv uuid.UUID) {
 	if d.hosts[host] >= d.cfg.PerHost {
 		return
 	}
-	key, ok := d.keys[h.Record.ProjectID]
-	if !ok && !sc.reloaded {
-		sc.reloaded = true
-		d.loadKeys()
-		key, ok = d.keys[h.Record.ProjectID]
-	}
-	if !ok {
-		d.log.Error("webhook of an unknown project", slog.String("webhook_id", h.Record.ID), slog.String("project_id", h.Record.ProjectID.String()))
+	keys := d.cfg.Keys.SigningKeys(h.Record.ProjectID)
+	if len(keys) == 0 {
+		// Every key of the project was revoked (or the project is unknown):
+		// nothing to sign with. The webhook waits, checked again every
+		// keylessWait, and goes out signed once the project has a key.
+		d.log.Warn("webhook waits: its project has no live key", slog.String("webhook_id", h.Record.ID), slog.String("project_id", h.Record.ProjectID.String()))
+		waiting := h.State
+		waiting.Next = sc.now.Add(keylessWait).UnixNano()
+		sc.moves = append(sc.moves, persistence.OutboxUpdate{Invoice: inv, Seq: h.Record.Seq, Old: h.State, New: waiting})
 		return
 	}
 	d.inflight[inv] = true
 	d.hosts[host]++
 	go d.attempt(job{
 		invoice: inv, seq: h.Record.Seq, requeues: h.State.Requeues, host: host,
-		delivery: webhooks.Delivery{URL: h.Record.URL, ID: h.Record.ID, Body: h.Record.Body, Key: key, Timestamp: sc.now},
+		delivery: webhooks.Delivery{URL: h.Record.URL, ID: h.Record.ID, Body: h.Record.Body, Keys: keys, Timestamp: sc.now},
 	})
 }
 
-// loadKeys refreshes the signing keys: a project's key hash is the HMAC key
-// (webhooks.SigningKey of its API key), so the outbox stores only the
-// project id.
-func (d *Dispatcher) loadKeys() {
-	ps, err := d.store.Projects()
-	if err != nil {
-		d.log.Error("load project keys", slog.Any("err", err))
-		return
-	}
-	for _, p := range ps {
-		d.keys[p.ID] = p.KeyHash
-	}
-}
+// keylessWait is how long a webhook of a project without a live key waits
+// before it is looked at again.
+const keylessWait = time.Minute
 
 // attempt runs on a worker goroutine and touches no actor state.
 func (d *Dispatcher) attempt(j job) {

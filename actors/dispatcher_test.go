@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/webhooks"
@@ -24,6 +26,7 @@ type gatedSender struct {
 	inflight, maxHost map[string]int
 	total, maxTotal   int
 	sent              []string
+	keys              [][][32]byte // the signing keys of each attempt, in order
 }
 
 func newGatedSender(gate chan struct{}) *gatedSender {
@@ -38,6 +41,7 @@ func (g *gatedSender) Send(ctx context.Context, d webhooks.Delivery) (webhooks.R
 	g.maxHost[host] = max(g.maxHost[host], g.inflight[host])
 	g.maxTotal = max(g.maxTotal, g.total)
 	g.sent = append(g.sent, d.ID)
+	g.keys = append(g.keys, d.Keys)
 	gate := g.gate
 	g.mu.Unlock()
 	defer func() {
@@ -66,6 +70,13 @@ func startTestDispatcher(t *testing.T, r *Registry, cfg DispatcherConfig) *Dispa
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.Interval = 10 * time.Millisecond
+	if cfg.Keys == nil {
+		accts, err := accounts.New(r.cfg.Store, time.Now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Keys = accts
+	}
 	d, err := r.StartDispatcher(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -102,15 +113,60 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func createProject(t *testing.T, store *persistence.Store) uuid.UUID {
 	t.Helper()
-	acct := persistence.Account{ID: uuid.New(), KeyHash: webhooks.SigningKey(uuid.NewString()), CreatedAt: time.Now()}
-	if err := store.PutAccount(acct); err != nil {
+	p, _, _ := createProjectWith(t, store)
+	return p
+}
+
+// createProjectWith creates an account and a project through the accounts
+// service it returns, with the project's key.
+func createProjectWith(t *testing.T, store *persistence.Store) (uuid.UUID, string, *accounts.Service) {
+	t.Helper()
+	accts, err := accounts.New(store, time.Now, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := persistence.Project{ID: uuid.New(), AccountID: acct.ID, Name: "shop", KeyHash: webhooks.SigningKey(uuid.NewString()), CreatedAt: time.Now()}
-	if err := store.CreateProject(p); err != nil {
+	_, acct, err := accts.CreateAccount()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return p.ID
+	p, key, err := accts.CreateProject(acct.ID, accounts.NewProject{Name: "shop"}, accounts.Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.ID, key, accts
+}
+
+// TestDispatcher_SignsWithTheKeysLiveAtSendTime: during a roll's overlap a
+// webhook carries a signature per live key, newest first; after a revoke
+// the next webhook (one owed before it included) is signed with the keys
+// left.
+func TestDispatcher_SignsWithTheKeysLiveAtSendTime(t *testing.T) {
+	r, store := newBenchRegistry(t)
+	project, oldKey, accts := createProjectWith(t, store)
+	p, err := accts.Project(oldKey, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := p.AccountID
+	_, rolled, err := accts.RollProjectKey(owner, project, time.Hour, accounts.Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := newGatedSender(nil)
+	startTestDispatcher(t, r, DispatcherConfig{Sender: sender, Keys: accts})
+	cancelledInvoice(t, r, project, "http://a.example/hook")
+	eventually(t, "the first webhook", func() bool { n, _, sent := sender.snapshot(); return n == 0 && len(sent) == 1 })
+	if err := accts.RevokeProjectKey(owner, project, p.Keys[0].ID, false, accounts.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	cancelledInvoice(t, r, project, "http://a.example/hook")
+	eventually(t, "the second webhook", func() bool { n, _, sent := sender.snapshot(); return n == 0 && len(sent) == 2 })
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	want := [][][32]byte{{accounts.HashKey(rolled.Key), accounts.HashKey(oldKey)}, {accounts.HashKey(rolled.Key)}}
+	if !slices.EqualFunc(sender.keys, want, func(a, b [][32]byte) bool { return slices.Equal(a, b) }) {
+		t.Fatalf("signing keys per attempt %x, want %x", sender.keys, want)
+	}
 }
 
 func TestDispatcher_WorkersAndPerHostCap(t *testing.T) {

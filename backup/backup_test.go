@@ -26,7 +26,7 @@ func dataDir(t *testing.T) (string, *persistence.Store, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	accts, err := accounts.New(store, time.Now)
+	accts, err := accounts.New(store, time.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +69,11 @@ func TestWrite_CopiesStoreAndTopLevelFilesChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer copied.Close()
-	accts, err := accounts.New(copied, time.Now)
+	accts, err := accounts.New(copied, time.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := accts.Account(key); !ok {
+	if _, _, ok := accts.Account(key); !ok {
 		t.Fatal("the account is not in the copy")
 	}
 }

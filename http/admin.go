@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/persistence"
+	"github.com/julienschmidt/httprouter"
 )
 
 // backups is what the admin backup route needs of the server.
@@ -26,7 +28,7 @@ var errBackupInProgress = newError(http.StatusConflict, "backup_in_progress", "a
 // <data dir>/backups, checked, answered when written (201). A copy whose
 // check finds problems is still written and answered 201 with
 // integrity_ok false: it holds what the data dir holds.
-func (s *Server) createBackup(w http.ResponseWriter, r *http.Request, _ persistence.Account) {
+func (s *Server) createBackup(w http.ResponseWriter, r *http.Request, _ httprouter.Params, _ persistence.Account, _ accounts.Actor) {
 	// A large store takes longer than the server's write timeout to copy
 	// and check; the answer must still arrive.
 	rc := http.NewResponseController(w)

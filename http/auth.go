@@ -1,19 +1,25 @@
 package httpapi
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/persistence"
 )
 
-type projectHandler func(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project)
-type accountHandler func(w http.ResponseWriter, r *http.Request, a persistence.Account)
+// projectHandler gets the project as it was when the request was
+// authenticated: a key revoked while the request runs stops the next one.
+type projectHandler func(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p persistence.Project)
+
+// accountHandler gets the account and who is acting, for the audit trail.
+type accountHandler func(w http.ResponseWriter, r *http.Request, ps httprouter.Params, a persistence.Account, by accounts.Actor)
 
 // project authenticates a project key (401) and its IP allow-list (403).
 func (s *Server) project(h projectHandler) httprouter.Handle {
@@ -21,19 +27,17 @@ func (s *Server) project(h projectHandler) httprouter.Handle {
 		if s.refuseWhileDraining(w, r) {
 			return
 		}
-		p, ok := s.cfg.Accounts.Project(r.Header.Get("Api-Key"))
-		if !ok {
+		ip, _ := s.clientIP(r) // the zero Addr when unknown, which no allow-list admits
+		p, err := s.cfg.Accounts.Project(r.Header.Get("Api-Key"), ip)
+		switch {
+		case errors.Is(err, accounts.ErrForbidden):
+			s.writeError(w, r, errForbidden)
+			return
+		case err != nil:
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		if !p.Allowed.Empty() {
-			ip, ok := s.clientIP(r)
-			if !ok || !p.Allowed.Allows(ip) {
-				s.writeError(w, r, errForbidden)
-				return
-			}
-		}
-		if s.refuseOverLimit(w, r, p.KeyHash) {
+		if s.refuseOverLimit(w, r, p.ID, p.RateLimit) {
 			return
 		}
 		h(w, r, ps, p)
@@ -51,32 +55,32 @@ func (s *Server) admin(h accountHandler) httprouter.Handle { return s.accountKey
 // accountKeyed is account and admin: projectKey403 answers a project key
 // 403 instead of 401.
 func (s *Server) accountKeyed(h accountHandler, projectKey403 bool) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if s.refuseWhileDraining(w, r) {
 			return
 		}
 		key := r.Header.Get("Api-Key")
-		a, ok := s.cfg.Accounts.Account(key)
+		a, keyID, ok := s.cfg.Accounts.Account(key)
 		if !ok {
 			err := errAccountUnauthorized
-			if projectKey403 {
-				if _, isProject := s.cfg.Accounts.Project(key); isProject {
-					err = errAccountKeyRequired
-				}
+			if projectKey403 && s.cfg.Accounts.IsProjectKey(key) {
+				err = errAccountKeyRequired
 			}
 			s.writeError(w, r, err)
 			return
 		}
-		if s.refuseOverLimit(w, r, a.KeyHash) {
+		if s.refuseOverLimit(w, r, a.ID, 0) {
 			return
 		}
-		h(w, r, a)
+		ip, _ := s.clientIP(r)
+		h(w, r, ps, a, accounts.Actor{KeyID: keyID, IP: ip})
 	}
 }
 
-// refuseOverLimit answers 429 when the key has used up its rate.
-func (s *Server) refuseOverLimit(w http.ResponseWriter, r *http.Request, key [32]byte) bool {
-	ok, wait := s.limits.allow(key)
+// refuseOverLimit answers 429 when the project or account (all its keys
+// together) has used up its rate: its own, or the server's when 0.
+func (s *Server) refuseOverLimit(w http.ResponseWriter, r *http.Request, bucket uuid.UUID, rate float64) bool {
+	ok, wait := s.limits.allow(bucket, rate)
 	if ok {
 		return false
 	}

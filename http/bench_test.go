@@ -99,12 +99,12 @@ func benchAPI(b *testing.B, instrumented bool, stateCache int) (http.Handler, st
 		areg = reg
 		reg.MustRegister(store.Collector())
 	}
-	accts, _ := accounts.New(store, time.Now)
+	accts, _ := accounts.New(store, time.Now, nil)
 	_, account, err := accts.CreateAccount()
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, key, err := accts.CreateProject(account.ID, accounts.NewProject{Name: "bench"})
+	_, key, err := accts.CreateProject(account.ID, accounts.NewProject{Name: "bench"}, accounts.Actor{})
 	if err != nil {
 		b.Fatal(err)
 	}

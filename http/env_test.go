@@ -31,6 +31,7 @@ type env struct {
 	t          *testing.T
 	dir        string
 	store      *persistence.Store
+	accounts   *accounts.Service
 	registry   *actors.Registry
 	srv        *httptest.Server
 	accountKey string
@@ -47,6 +48,8 @@ type envOpts struct {
 	logger      *slog.Logger
 	// metrics mounts /metrics over the server's own registry.
 	metrics bool
+	// now is the clock of key expiries and rate limits (nil = time.Now).
+	now func() time.Time
 	// backups, when set, mounts POST /api/v1/admin/backup over it.
 	backups interface {
 		Backup(context.Context) (backup.Result, error)
@@ -59,7 +62,10 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accts, err := accounts.New(store, time.Now)
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	accts, err := accounts.New(store, opts.now, opts.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,14 +91,14 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
 		SimulateEnabled: !opts.noSimulate,
 		RateLimit:       opts.rateLimit, RateBurst: opts.rateBurst, MaxConcurrent: opts.maxInFlight, Logger: opts.logger,
-		Backups: opts.backups,
+		Backups: opts.backups, Now: opts.now,
 	}
 	if opts.metrics {
 		promReg := prometheus.NewRegistry()
 		cfg.Registerer, cfg.Metrics = promReg, promhttp.HandlerFor(promReg, promhttp.HandlerOpts{})
 	}
 	api := httpapi.New(cfg)
-	e := &env{t: t, dir: dir, store: store, registry: reg, srv: httptest.NewServer(api), accountKey: accountKey}
+	e := &env{t: t, dir: dir, store: store, accounts: accts, registry: reg, srv: httptest.NewServer(api), accountKey: accountKey}
 	t.Cleanup(e.close)
 	return e
 }
@@ -105,6 +111,9 @@ func (e *env) close() {
 	e.closed = true
 	e.srv.Close()
 	e.registry.Shutdown()
+	if err := e.accounts.Close(); err != nil {
+		e.t.Errorf("flush accounts: %v", err)
+	}
 	if err := e.store.Close(); err != nil {
 		e.t.Errorf("close store: %v", err)
 	}

@@ -39,6 +39,7 @@ var (
 
 	errAccountUnauthorized = newError(http.StatusUnauthorized, "unauthorized", "missing or invalid account key in the Api-key header")
 	errAccountKeyRequired  = newError(http.StatusForbidden, "forbidden", "this route needs the account key; a project key may not use it")
+	errProjectNotFound     = newError(http.StatusNotFound, "not_found", "project not found")
 )
 
 // toAPIError maps a domain error to its status and code. Anything not
@@ -65,6 +66,14 @@ func toAPIError(err error) *apiError {
 		return fieldError(http.StatusConflict, "order_id_conflict", "order_id", "is already used by another invoice of this project with a different request")
 	case errors.Is(err, actors.ErrIdempotencyConflict):
 		return fieldError(http.StatusConflict, "idempotency_conflict", "Idempotency-Key", "was already used with a different request")
+	case errors.Is(err, accounts.ErrProjectNotFound):
+		return errProjectNotFound
+	case errors.Is(err, accounts.ErrKeyNotFound):
+		return newError(http.StatusNotFound, "not_found", "key not found among the project's live keys")
+	case errors.Is(err, accounts.ErrLastKey):
+		return newError(http.StatusConflict, "last_key", "this is the project's last live key; roll it instead, or revoke it with ?force=true")
+	case errors.Is(err, accounts.ErrExpireOldIn):
+		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "expire_old_in", "must be a Go duration from 0 to 168h (7 days)")
 	case errors.Is(err, accounts.ErrNameTaken):
 		return fieldError(http.StatusConflict, "project_name_conflict", "name", "is already used by another project of this account")
 	case errors.Is(err, backup.ErrInProgress):

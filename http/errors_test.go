@@ -178,7 +178,7 @@ func TestCreateProject(t *testing.T) {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
 	m := r.json(t)
-	if k, _ := m["api_key"].(string); len(k) != 64 || strings.ToLower(k) != k || len(m) != 2 {
+	if k, _ := m["api_key"].(string); len(k) != 64 || strings.ToLower(k) != k || len(m) != 3 || m["key_id"] == nil {
 		t.Fatalf("response = %s", r.body)
 	}
 	tests := []struct {

@@ -55,7 +55,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if err != nil {
 		f.Fatal(err)
 	}
-	accts, err := accounts.New(store, time.Now)
+	accts, err := accounts.New(store, time.Now, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/view"
 )
 
@@ -67,7 +67,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
-func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p *accounts.Project) {
+func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p persistence.Project) {
 	var body createBody
 	if err := decodeBody(r, &body); err != nil {
 		s.writeError(w, r, err)
@@ -93,7 +93,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, _ httprou
 	s.writeCreated(w, r, inv, created, err)
 }
 
-func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p *accounts.Project) {
+func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p persistence.Project) {
 	var body createBody
 	if err := decodeBody(r, &body); err != nil {
 		s.writeError(w, r, err)
@@ -142,7 +142,7 @@ func invoiceID(ps httprouter.Params) (uuid.UUID, error) {
 	return id, nil
 }
 
-func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project) {
+func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p persistence.Project) {
 	id, err := invoiceID(ps)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -161,7 +161,7 @@ type patchBody struct {
 	Comment *string `json:"comment"`
 }
 
-func (s *Server) patchInvoice(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project) {
+func (s *Server) patchInvoice(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p persistence.Project) {
 	id, err := invoiceID(ps)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -277,7 +277,7 @@ func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (actors.List
 	return q, nil
 }
 
-func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p *accounts.Project) {
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p persistence.Project) {
 	q, err := s.parseListQuery(r, p.ID)
 	if err != nil {
 		s.writeError(w, r, err)

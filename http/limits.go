@@ -5,18 +5,23 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
-// limiter is a token bucket per API key (by key hash): each key may make
-// Rate requests per second on average and Burst at once. Buckets idle for
-// a minute are dropped, so memory follows the active keys.
+// limiter is a token bucket per project or account (every key of it
+// shares one, so a roll's overlap does not double the rate): each may make
+// rate requests per second on average and burst at once, the server's
+// setting unless the project has its own rate (then its burst is the rate,
+// rounded up). Buckets idle for a minute are dropped, so memory follows the
+// active callers.
 type limiter struct {
-	rate  float64
+	rate  float64 // the server's; 0 = no limit
 	burst float64
 	now   func() time.Time
 
 	mu      sync.Mutex // guards buckets and lastGC
-	buckets map[[32]byte]*bucket
+	buckets map[uuid.UUID]*bucket
 	lastGC  time.Time
 }
 
@@ -26,18 +31,22 @@ type bucket struct {
 }
 
 func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
-	if rate <= 0 {
-		return nil
-	}
-	if burst < 1 {
+	if rate > 0 && burst < 1 {
 		burst = int(math.Ceil(rate))
 	}
-	return &limiter{rate: rate, burst: float64(burst), now: now, buckets: map[[32]byte]*bucket{}}
+	return &limiter{rate: max(rate, 0), burst: float64(burst), now: now, buckets: map[uuid.UUID]*bucket{}}
 }
 
-// allow takes a token for key, or says how long until one is there.
-func (l *limiter) allow(key [32]byte) (bool, time.Duration) {
-	if l == nil {
+// allow takes a token from key's bucket, refilled at rate (the server's
+// when 0), or says how long until one is there.
+func (l *limiter) allow(key uuid.UUID, rate float64) (bool, time.Duration) {
+	burst := l.burst
+	if rate > 0 {
+		burst = math.Ceil(rate)
+	} else {
+		rate = l.rate
+	}
+	if rate <= 0 {
 		return true, 0
 	}
 	now := l.now()
@@ -53,16 +62,16 @@ func (l *limiter) allow(key [32]byte) (bool, time.Duration) {
 	}
 	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{tokens: l.burst, at: now}
+		b = &bucket{tokens: burst, at: now}
 		l.buckets[key] = b
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
+	b.tokens = math.Min(burst, b.tokens+now.Sub(b.at).Seconds()*rate)
 	b.at = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return true, 0
 	}
-	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
 }
 
 // retryAfter is the Retry-After header value: whole seconds, at least 1.

@@ -67,9 +67,10 @@ type router struct {
 	routes *[]Route
 }
 
-func (rt router) GET(p string, h httprouter.Handle)   { rt.handle(http.MethodGet, p, h) }
-func (rt router) POST(p string, h httprouter.Handle)  { rt.handle(http.MethodPost, p, h) }
-func (rt router) PATCH(p string, h httprouter.Handle) { rt.handle(http.MethodPatch, p, h) }
+func (rt router) GET(p string, h httprouter.Handle)    { rt.handle(http.MethodGet, p, h) }
+func (rt router) POST(p string, h httprouter.Handle)   { rt.handle(http.MethodPost, p, h) }
+func (rt router) PATCH(p string, h httprouter.Handle)  { rt.handle(http.MethodPatch, p, h) }
+func (rt router) DELETE(p string, h httprouter.Handle) { rt.handle(http.MethodDelete, p, h) }
 func (rt router) Handler(method, p string, h http.Handler) {
 	rt.handle(method, p, func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { h.ServeHTTP(w, r) })
 }

@@ -228,7 +228,7 @@ func TestOpenAPI_WebhookRoutesMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	accts, err := accounts.New(store, time.Now)
+	accts, err := accounts.New(store, time.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestOpenAPI_WebhookRoutesMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := accts.CreateProject(a.ID, accounts.NewProject{Name: "shop"})
+	_, key, err := accts.CreateProject(a.ID, accounts.NewProject{Name: "shop"}, accounts.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,9 @@ type Config struct {
 	// MaxConcurrent caps API requests in flight across all clients (503
 	// with Retry-After beyond); 0 = no cap. Health and metrics are exempt.
 	MaxConcurrent int
+	// Now is the clock of key expiries and rate limits (nil = time.Now);
+	// the accounts service must be built with the same one.
+	Now func() time.Time
 	// Ready reports whether the server can serve (store open, ...); nil
 	// means always.
 	Ready func() error
@@ -87,7 +90,10 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)}
 	if cfg.MaxConcurrent > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxConcurrent)
 	}
@@ -115,6 +121,12 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/openapi.json", s.openAPI)
 	r.GET("/api/v1/rates", s.rates)
 	r.POST("/api/v1/projects", s.account(s.createProject))
+	r.GET("/api/v1/projects", s.account(s.listProjects))
+	r.PATCH("/api/v1/projects/:project_id", s.account(s.patchProject))
+	r.POST("/api/v1/projects/:project_id/keys/roll", s.account(s.rollProjectKey))
+	r.DELETE("/api/v1/projects/:project_id/keys/:key_id", s.account(s.revokeProjectKey))
+	r.GET("/api/v1/projects/:project_id/events", s.account(s.projectEvents))
+	r.POST("/api/v1/account/keys/roll", s.account(s.rollAccountKey))
 	if cfg.Dev != nil {
 		r.POST("/dev/pay", s.devPay)
 		r.POST("/dev/mine", s.devMine)
@@ -186,5 +198,7 @@ func validRequestID(id string) bool {
 	}
 	return true
 }
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
 
 func routeOf(r *http.Request) string { return r.Method + " " + r.URL.Path }

@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/view"
 	"github.com/invoiced/invoiced/webhooks"
 )
@@ -30,7 +30,7 @@ type simulateBody struct {
 // carries the requested status, without changing the invoice: merchants
 // test their receiver with it. It is sent at once, through the same signer
 // and SSRF-guarded client as real deliveries.
-func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p *accounts.Project) {
+func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p persistence.Project) {
 	var body simulateBody
 	if err := decodeBody(r, &body); err != nil {
 		s.writeError(w, r, err)
@@ -64,7 +64,8 @@ func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httpr
 	raw := payload.AppendJSON(nil)
 	res, err := s.cfg.Webhooks.Send(r.Context(), webhooks.Delivery{
 		URL: inv.CallbackURL, ID: "sim_" + uuid.NewString(), Body: raw,
-		Key:       p.KeyHash, // = webhooks.SigningKey(api key): SHA-256 of the key, which is all we store
+		// One signature per live key of the project, as real deliveries.
+		Keys:      s.cfg.Accounts.SigningKeys(p.ID),
 		Timestamp: time.Now(),
 	})
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/persistence"
 )
 
 // webhookLog is what the webhook routes need of the dispatcher.
@@ -60,7 +60,7 @@ func toWebhookJSON(w actors.WebhookRecord) webhookJSON {
 
 // listWebhooks is GET /api/v1/invoices/{invoice_id}/webhooks: every webhook
 // of the invoice in order, with its attempts.
-func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project) {
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p persistence.Project) {
 	id, err := invoiceID(ps)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -81,7 +81,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, ps httprou
 // redeliverWebhook is POST /api/v1/invoices/{invoice_id}/webhooks/{webhook_id}/redeliver:
 // the webhook is queued again for an attempt now (202: it is sent
 // asynchronously, like every webhook).
-func (s *Server) redeliverWebhook(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p *accounts.Project) {
+func (s *Server) redeliverWebhook(w http.ResponseWriter, r *http.Request, ps httprouter.Params, p persistence.Project) {
 	id, err := invoiceID(ps)
 	if err != nil {
 		s.writeError(w, r, err)

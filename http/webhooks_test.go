@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
@@ -25,17 +24,14 @@ func webhookEnv(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := e.registry.StartDispatcher(ctx, actors.DispatcherConfig{
 		Sender:   webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
+		Keys:     e.accounts,
 		Interval: 10 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); d.Stop() }) // before env's cleanup closes the store
-	accts, err := accounts.New(e.store, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Invoices: e.registry, Accounts: accts, Rules: engine.DefaultRules(), Outbox: d}))
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Invoices: e.registry, Accounts: e.accounts, Rules: engine.DefaultRules(), Outbox: d}))
 	t.Cleanup(srv.Close)
 	w := *e
 	w.srv = srv

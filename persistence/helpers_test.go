@@ -32,13 +32,16 @@ type kv struct{ k, v string }
 // operation wrote nothing at all.
 func dump(t testing.TB, s *Store) []kv {
 	t.Helper()
-	it, err := s.db.NewIter(&pebble.IterOptions{UpperBound: []byte{prefixMeta}})
+	it, err := s.db.NewIter(&pebble.IterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer it.Close()
 	var out []kv
 	for ok := it.First(); ok; ok = it.Next() {
+		if it.Key()[0] == prefixMeta {
+			continue
+		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			t.Fatal(err)

@@ -40,6 +40,7 @@ import (
 //	0x0E    outbox due        0x0E u64(at nanos) invoice(16) u64(seq)          empty
 //	0x0F    outbox counter    0x0F kind(1)                                     int64 big-endian, summed by counterMerger
 //	0x10    meta              0x10 kind(1)                                     0x01 index layout: u64 (see upgrade.go)
+//	0x11    audit event       0x11 owner(16) u64(at nanos) event(16)           record (format byte + JSON)
 //
 // Outbox records and their delivery states share one prefix per invoice, so
 // one iterator reads an invoice's whole webhook queue in order (seq is the
@@ -47,6 +48,14 @@ import (
 // exactly one due key, at its next attempt time; delivered and dead ones have
 // none. Outbox counter kinds: 0x01 backlog (pending records), 0x02 dead
 // letters.
+//
+// Account and project records list their live keys (hash, id, prefix,
+// expiry); a key hash index entry (0x07, 0x09) is written with its key and
+// never deleted, also when the key expires or is revoked and leaves the
+// record: a hash is never indexed twice, so a retired key cannot be reused
+// or revived (a bootstrap account key that was rolled is refused, not
+// recreated as a new account). Authentication goes by the record's keys.
+// Audit events of one project or account (owner) are in time order.
 //
 // Stream records share one prefix so Load reads head, snapshot and events
 // through one iterator, i.e. one consistent view. The claim kind byte is the
@@ -88,6 +97,7 @@ const (
 	prefixOutboxDue     byte = 0x0E
 	prefixOutboxCounter byte = 0x0F
 	prefixMeta          byte = 0x10
+	prefixAudit         byte = 0x11
 )
 
 // Sub-records of an outbox entry.
@@ -176,6 +186,12 @@ func accountHashKey(h [32]byte) []byte    { return append([]byte{prefixAccountKe
 func projectKey(id uuid.UUID) []byte      { return append([]byte{prefixProject}, id[:]...) }
 func projectHashKey(h [32]byte) []byte    { return append([]byte{prefixProjectKey}, h[:]...) }
 func projectNameScope(a uuid.UUID) []byte { return a[:] }
+func auditPrefix(owner uuid.UUID) []byte  { return append([]byte{prefixAudit}, owner[:]...) }
+
+func auditKey(owner uuid.UUID, at int64, id uuid.UUID) []byte {
+	k := binary.BigEndian.AppendUint64(auditPrefix(owner), uint64(clampNanos(at)))
+	return append(k, id[:]...)
+}
 
 func outboxPrefix(invoice uuid.UUID) []byte {
 	k := make([]byte, 0, 1+16+8+1)

@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"slices"
 	"testing"
@@ -24,12 +23,12 @@ type fixture struct {
 func populate(t *testing.T, s *Store) fixture {
 	t.Helper()
 	f := fixture{project: uuid.New(), a: uuid.New(), b: uuid.New()}
-	f.acct = Account{ID: uuid.New(), KeyHash: sha256.Sum256([]byte("acct")), CreatedAt: time.Unix(100, 5)}
-	f.proj = Project{ID: f.project, AccountID: f.acct.ID, Name: "shop", KeyHash: sha256.Sum256([]byte("proj")), CreatedAt: time.Unix(200, 0)}
-	if err := s.PutAccount(f.acct); err != nil {
+	f.acct = Account{ID: uuid.New(), Keys: testKeys("acct"), CreatedAt: time.Unix(100, 5)}
+	f.proj = Project{ID: f.project, AccountID: f.acct.ID, Name: "shop", Keys: testKeys("proj"), CreatedAt: time.Unix(200, 0)}
+	if err := s.PutAccount(f.acct, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateProject(f.proj); err != nil {
+	if err := s.CreateProject(f.proj, nil); err != nil {
 		t.Fatal(err)
 	}
 	ra := row(f.project, f.a, "new", "BTC", 10, 100)
@@ -73,10 +72,10 @@ func verify(t *testing.T, s *Store, f fixture) {
 	if err != nil || len(ps) != 1 || ps[0].ID != f.proj.ID || !ps[0].CreatedAt.Equal(f.proj.CreatedAt) {
 		t.Fatalf("projects: %+v %v", ps, err)
 	}
-	if a, err := s.AccountByKeyHash(f.acct.KeyHash); err != nil || a.ID != f.acct.ID {
+	if a, err := s.AccountByKeyHash(f.acct.Keys[0].Hash); err != nil || a.ID != f.acct.ID {
 		t.Fatalf("account: %+v %v", a, err)
 	}
-	if p, err := s.ProjectByKeyHash(f.proj.KeyHash); err != nil || p.Name != "shop" {
+	if p, err := s.ProjectByKeyHash(f.proj.Keys[0].Hash); err != nil || p.Name != "shop" {
 		t.Fatalf("project: %+v %v", p, err)
 	}
 }

@@ -123,6 +123,7 @@ type Server struct {
 	cancel   context.CancelFunc // stops monitors, scheduler, rates and auto-mining
 	metrics  *prometheus.Registry
 	store    *persistence.Store
+	accounts *accounts.Service
 	registry *actors.Registry
 	dev      devNetwork
 	api      *httpapi.Server
@@ -188,13 +189,15 @@ func Start(cfg Config) (_ *Server, err error) {
 	}()
 
 	s.metrics.MustRegister(s.store.Collector())
-	accts, err := accounts.New(s.store, time.Now)
+	accts, err := accounts.New(s.store, cfg.Now, log.With("component", "accounts"))
 	if err != nil {
 		return nil, err
 	}
-	if s.AccountKey, err = bootstrapAccount(cfg, accts); err != nil {
+	s.accounts = accts
+	if s.AccountKey, err = bootstrapAccount(cfg, accts, log); err != nil {
 		return nil, err
 	}
+	go accts.Run(s.ctx) // last-use times and key expiries, written every minute
 
 	rateSource, err := rates.FromConfig(rates.Config{
 		Providers: cfg.RateProviders, Interval: cfg.RateInterval, Staleness: cfg.RateStaleness,
@@ -242,6 +245,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		Sender: webhooks.NewSender(webhooks.SenderOptions{
 			AllowPrivate: cfg.AllowPrivateCallbacks, AttemptTimeout: cfg.WebhookAttemptTimeout, MaxPerHost: 8,
 		}),
+		Keys:     accts,
 		Interval: orDefault(cfg.WebhookInterval, time.Second), Workers: cfg.WebhookWorkers, PerHost: 8,
 	})
 	if err != nil {
@@ -257,7 +261,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
-		RateLimit:       cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
+		RateLimit:       cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent, Now: cfg.Now,
 		Metrics:    promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
 		Registerer: s.metrics,
 		Ready: func() error {
@@ -336,13 +340,20 @@ func (s *Server) close() error {
 	if s.registry != nil {
 		s.registry.Shutdown()
 	}
+	var flushErr error
+	if s.accounts != nil {
+		// The last uses of keys since the last minute's write.
+		if flushErr = s.accounts.Close(); flushErr != nil {
+			flushErr = fmt.Errorf("flush key state: %w", flushErr)
+		}
+	}
 	s.backupMu.Lock()
 	defer s.backupMu.Unlock()
 	s.storeClosed = true
 	if err := s.store.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
+		return errors.Join(flushErr, fmt.Errorf("close store: %w", err))
 	}
-	return nil
+	return flushErr
 }
 
 // buildRules is the engine's configuration: the currency registry with the
@@ -425,9 +436,17 @@ func (d devNetwork) Mine(currency string, blocks int) (uint64, error) {
 // bootstrapAccount makes sure an account exists to create projects with:
 // the configured key's, or in dev mode one generated on first start, saved
 // (0600) in the data dir and printed once. It returns the key when known.
-func bootstrapAccount(cfg Config, accts *accounts.Service) (string, error) {
+// A configured or saved key that has since been rolled or revoked starts
+// the server without a bootstrap account (and says so): the account goes
+// on with its new key, and the old one must not come back as a new account.
+func bootstrapAccount(cfg Config, accts *accounts.Service, log *slog.Logger) (string, error) {
 	if cfg.BootstrapAccountKey != "" {
-		if _, err := accts.EnsureAccount(cfg.BootstrapAccountKey); err != nil {
+		_, err := accts.EnsureAccount(cfg.BootstrapAccountKey)
+		if errors.Is(err, accounts.ErrKeyRetired) {
+			log.Warn("the bootstrap account key was rolled or revoked; use the account's new key and update the configuration")
+			return "", nil
+		}
+		if err != nil {
 			return "", fmt.Errorf("bootstrap account key: %w", err)
 		}
 		return cfg.BootstrapAccountKey, nil
@@ -439,7 +458,12 @@ func bootstrapAccount(cfg Config, accts *accounts.Service) (string, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		key := strings.TrimSpace(string(b))
-		if _, err := accts.EnsureAccount(key); err != nil {
+		_, err := accts.EnsureAccount(key)
+		if errors.Is(err, accounts.ErrKeyRetired) {
+			fmt.Fprintf(cfg.Stdout, "dev account key in %s was rolled or revoked; use the new key\n", path)
+			return "", nil
+		}
+		if err != nil {
 			return "", fmt.Errorf("account key in %s: %w", path, err)
 		}
 		fmt.Fprintf(cfg.Stdout, "dev account key: in %s\n", path)
@@ -487,7 +511,7 @@ func CreateAccount(dataDir string) (string, uuid.UUID, error) {
 		return "", uuid.Nil, fmt.Errorf("open store (is a server running on this data dir?): %w", err)
 	}
 	defer store.Close()
-	accts, err := accounts.New(store, time.Now)
+	accts, err := accounts.New(store, time.Now, nil)
 	if err != nil {
 		return "", uuid.Nil, err
 	}

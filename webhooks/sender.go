@@ -52,8 +52,10 @@ type Delivery struct {
 	ID string
 	// Body is the JSON payload, sent and signed as is.
 	Body []byte
-	// Key signs the attempt; see SigningKey.
-	Key [32]byte
+	// Keys sign the attempt, one "v1=" signature each (see SigningKey): a
+	// project has two live keys during the overlap after a key roll, and a
+	// receiver holding either accepts the webhook. At least one.
+	Keys [][32]byte
 	// Timestamp is the signed time, sent as unix seconds. The zero value
 	// means the time of the attempt.
 	Timestamp time.Time
@@ -148,6 +150,9 @@ func (s *Sender) Send(ctx context.Context, d Delivery) (Result, error) {
 	if d.ID == "" {
 		return Result{}, fmt.Errorf("webhook to %s: %w: no ID", hostPort(u), ErrInvalidDelivery)
 	}
+	if len(d.Keys) == 0 {
+		return Result{}, fmt.Errorf("webhook %s: %w: no signing key", d.ID, ErrInvalidDelivery)
+	}
 	host := hostPort(u)
 	release, err := s.limit.acquire(ctx, host)
 	if err != nil {
@@ -180,7 +185,7 @@ func (s *Sender) attempt(ctx context.Context, u *url.URL, d Delivery) (Result, e
 	req.Header.Set("User-Agent", s.userAgent)
 	req.Header.Set(HeaderID, d.ID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(d.Key, ts, d.Body))
+	req.Header.Set(HeaderSignature, SignAll(d.Keys, ts, d.Body))
 
 	resp, err := s.client.Do(req)
 	if err != nil {

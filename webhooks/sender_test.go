@@ -37,7 +37,7 @@ func testDelivery(url string) Delivery {
 		URL:       url,
 		ID:        "evt_0001",
 		Body:      []byte(`{"invoice_id":"inv_1","status":"paid","event":"status_changed"}`),
-		Key:       SigningKey("project-api-key"),
+		Keys:      [][32]byte{SigningKey("project-api-key")},
 		Timestamp: time.Now(),
 	}
 }
@@ -74,7 +74,7 @@ func TestSend_SignedPOST(t *testing.T) {
 						t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 					}
 				}
-				if err := Verify(d.Key, r.Header.Get(HeaderSignature), r.Header.Get(HeaderTimestamp), body, time.Now(), DefaultTolerance); err != nil {
+				if err := Verify(d.Keys[0], r.Header.Get(HeaderSignature), r.Header.Get(HeaderTimestamp), body, time.Now(), DefaultTolerance); err != nil {
 					t.Errorf("receiver Verify: %v", err)
 				}
 				w.Write([]byte("ok"))
@@ -161,24 +161,29 @@ func TestSend_RejectsBadDeliveries(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
 	hostPort := srv.Listener.Addr().String()
 	tests := []struct {
-		name string
-		url  string
-		id   string
+		name   string
+		url    string
+		id     string
+		noKeys bool
 	}{
-		{"ftp scheme", "ftp://" + hostPort + "/", "evt"},
-		{"file scheme", "file:///etc/passwd", "evt"},
-		{"gopher scheme", "gopher://" + hostPort + "/", "evt"},
-		{"relative", "/hooks", "evt"},
-		{"no host", "http:///hooks", "evt"},
-		{"empty", "", "evt"},
-		{"unparsable", "http://[::1", "evt"},
-		{"no id", "http://" + hostPort + "/", ""},
+		{"no signing key", "http://" + hostPort + "/", "evt", true},
+		{"ftp scheme", "ftp://" + hostPort + "/", "evt", false},
+		{"file scheme", "file:///etc/passwd", "evt", false},
+		{"gopher scheme", "gopher://" + hostPort + "/", "evt", false},
+		{"relative", "/hooks", "evt", false},
+		{"no host", "http:///hooks", "evt", false},
+		{"empty", "", "evt", false},
+		{"unparsable", "http://[::1", "evt", false},
+		{"no id", "http://" + hostPort + "/", "", false},
 	}
 	s := newSender(t, SenderOptions{AllowPrivate: true})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := testDelivery(tt.url)
 			d.ID = tt.id
+			if tt.noKeys {
+				d.Keys = nil
+			}
 			res, err := s.Send(context.Background(), d)
 			if !errors.Is(err, ErrInvalidDelivery) || res.StatusCode != 0 {
 				t.Fatalf("Send(%q) = %d, %v; want ErrInvalidDelivery and no status", tt.url, res.StatusCode, err)

@@ -43,6 +43,16 @@ func Sign(key [32]byte, ts int64, body []byte) string {
 	return signatureScheme + hex.EncodeToString(mac(key, strconv.FormatInt(ts, 10), body))
 }
 
+// SignAll is the header value signed with each of keys:
+// "v1=<hex>,v1=<hex>", in the order of keys.
+func SignAll(keys [][32]byte, ts int64, body []byte) string {
+	sigs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		sigs = append(sigs, Sign(k, ts, body))
+	}
+	return strings.Join(sigs, ",")
+}
+
 func mac(key [32]byte, ts string, body []byte) []byte {
 	m := hmac.New(sha256.New, key[:])
 	m.Write([]byte(ts))

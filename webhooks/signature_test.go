@@ -109,3 +109,34 @@ func TestVerify_NonPositiveToleranceMeansDefault(t *testing.T) {
 		t.Fatalf("outside default window: %v, want ErrStaleTimestamp", err)
 	}
 }
+
+// TestSignAll_ReceiverHoldingEitherKey: during a key roll's overlap a
+// webhook carries one signature per live key, and a receiver that holds
+// only the old key, or only the new one, accepts it; one holding neither
+// does not.
+func TestSignAll_ReceiverHoldingEitherKey(t *testing.T) {
+	oldKey, newKey := SigningKey("old project key"), SigningKey("new project key")
+	body := []byte(vectorBody)
+	header := SignAll([][32]byte{newKey, oldKey}, vectorTS, body)
+	if want := Sign(newKey, vectorTS, body) + "," + Sign(oldKey, vectorTS, body); header != want {
+		t.Fatalf("header %q, want %q", header, want)
+	}
+	now := time.Unix(vectorTS, 0)
+	for _, tc := range []struct {
+		name string
+		key  [32]byte
+		want error
+	}{
+		{"receiver with the old key", oldKey, nil},
+		{"receiver with the new key", newKey, nil},
+		{"receiver with another key", SigningKey("leaked and replaced long ago"), ErrBadSignature},
+	} {
+		err := Verify(tc.key, header, strconv.Itoa(vectorTS), body, now, DefaultTolerance)
+		if (tc.want == nil && err != nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if got := SignAll([][32]byte{SigningKey("k")}, vectorTS, body); got != vectorSig {
+		t.Fatalf("one key: %q, want the single signature %q", got, vectorSig)
+	}
+}
