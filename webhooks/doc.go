@@ -8,9 +8,12 @@
 // Signatures let a merchant prove a request came from this server holding
 // only its project API key: the signing key is SHA-256 of that key (the
 // server stores nothing else), and the signature covers the timestamp so a
-// captured request cannot be replayed outside the tolerance window. Verify is
-// the check merchants write, kept here so our tests and README use the same
-// code.
+// captured request cannot be replayed outside the tolerance window. A
+// delivery is signed with every live key of its project (SignAll: two
+// during a key roll's overlap), and Verify accepts a header in which any
+// one signature matches, so a receiver holding either key keeps working.
+// Verify is the check merchants write, kept here so our tests and docs use
+// the same code.
 //
 // Callback URLs are chosen by API clients, so a Sender is a server-side
 // request forgery risk: without a guard anyone holding a project key could

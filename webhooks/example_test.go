@@ -12,6 +12,8 @@ import (
 
 // A merchant's receiver: verify with the key derived from the project API
 // key, reject replays outside five minutes, then deduplicate on the ID.
+// During a key roll's overlap the header has a signature per live key;
+// Verify passes if the one made with this key is among them.
 func ExampleVerify() {
 	key := webhooks.SigningKey("the project api key")
 	handler := func(w http.ResponseWriter, r *http.Request) {
@@ -34,5 +36,9 @@ func ExampleVerify() {
 	body := []byte(`{"invoice_id":"inv_1","status":"paid"}`)
 	sig := webhooks.Sign(key, 1700000000, body)
 	fmt.Println(webhooks.Verify(key, sig, "1700000000", body, time.Unix(1700000060, 0), 5*time.Minute))
-	// Output: <nil>
+	rolled := webhooks.SignAll([][32]byte{webhooks.SigningKey("the new project api key"), key}, 1700000000, body)
+	fmt.Println(webhooks.Verify(key, rolled, "1700000000", body, time.Unix(1700000060, 0), 5*time.Minute))
+	// Output:
+	// <nil>
+	// <nil>
 }
