@@ -171,50 +171,43 @@ func (s *Service) unindex(old, next []persistence.Key) {
 }
 
 // lookup finds the live key hashing like key, of an account or a project,
-// and marks it used.
-func (s *Service) lookup(key string, account bool) (keyRef, bool) {
+// marks it used, and returns the owner's cached version read under the
+// same lock as the key, so a change swapped in between cannot mix them.
+func (s *Service) lookup(key string, account bool) (keyRef, *projectEntry, persistence.Account, bool) {
 	if !WellFormedKey(key) {
-		return keyRef{}, false
+		return keyRef{}, nil, persistence.Account{}, false
 	}
 	h := HashKey(key)
 	s.mu.RLock()
 	ref, ok := s.byHash[h]
+	e, a := s.projects[ref.owner], s.accounts[ref.owner]
 	s.mu.RUnlock()
 	now := s.now()
 	if !ok || ref.account != account || !ref.key.LiveAt(now) ||
 		subtle.ConstantTimeCompare(ref.key.Hash[:], h[:]) != 1 {
-		return keyRef{}, false
+		return keyRef{}, nil, persistence.Account{}, false
 	}
 	if n := now.UnixNano(); ref.used.Load() < n-int64(time.Second) {
 		ref.used.Store(n) // a second's precision is plenty and spares the cache line
 	}
-	return ref, true
+	return ref, e, a, true
 }
 
 // Account authenticates an account key: the account and the key's id.
 func (s *Service) Account(key string) (persistence.Account, uuid.UUID, bool) {
-	ref, ok := s.lookup(key, true)
-	if !ok {
+	ref, _, a, ok := s.lookup(key, true)
+	if !ok || a.ID != ref.owner {
 		return persistence.Account{}, uuid.Nil, false
 	}
-	s.mu.RLock()
-	a, ok := s.accounts[ref.owner]
-	s.mu.RUnlock()
-	return a, ref.key.ID, ok
+	return a, ref.key.ID, true
 }
 
 // Project authenticates a project key used from ip (the zero Addr when
 // unknown): ErrUnauthorized, or ErrForbidden if the project's allow-list
 // refuses ip. The project is a copy of the version current at the call.
 func (s *Service) Project(key string, ip netip.Addr) (persistence.Project, error) {
-	ref, ok := s.lookup(key, false)
-	if !ok {
-		return persistence.Project{}, ErrUnauthorized
-	}
-	s.mu.RLock()
-	e, ok := s.projects[ref.owner]
-	s.mu.RUnlock()
-	if !ok {
+	_, e, _, ok := s.lookup(key, false)
+	if !ok || e == nil {
 		return persistence.Project{}, ErrUnauthorized
 	}
 	if !e.allowed.Empty() && !e.allowed.Allows(ip) {
@@ -226,8 +219,8 @@ func (s *Service) Project(key string, ip netip.Addr) (persistence.Project, error
 // IsProjectKey reports whether key is a live project key, whatever the
 // client's address: an admin route answers it 403 rather than 401.
 func (s *Service) IsProjectKey(key string) bool {
-	_, ok := s.lookup(key, false)
-	return ok
+	_, e, _, ok := s.lookup(key, false)
+	return ok && e != nil
 }
 
 // SigningKeys are the webhook signing keys of the project now: the stored
