@@ -397,3 +397,34 @@ func TestProjectKeyIsNotAnAccountKey(t *testing.T) {
 		t.Fatal("an account key authenticated as a project")
 	}
 }
+
+// BenchmarkProject is the authentication every project request makes:
+// hash, look up, check the expiry, mark the key used.
+func BenchmarkProject(b *testing.B) {
+	dir := b.TempDir()
+	s, err := persistence.Open(dir, persistence.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	svc, err := New(s, time.Now, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, acct, err := svc.CreateAccount()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, key, err := svc.CreateProject(acct.ID, NewProject{Name: "bench"}, Actor{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := svc.Project(key, netip.Addr{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
