@@ -14,6 +14,7 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/webhooks"
 )
@@ -228,5 +229,43 @@ func TestDispatcher_RedeliverDuringAnAttemptSendsAgain(t *testing.T) {
 	}
 	if _, err := d.Redeliver(context.Background(), project, id, "wh_nope"); !errors.Is(err, ErrWebhookNotFound) {
 		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+// TestDispatcher_KeylessProjectWaitsForAKey: a project whose every key was
+// revoked has nothing to sign with; its webhook is not sent unsigned but
+// looked at again a minute later, and goes out once a roll gave the
+// project a key.
+func TestDispatcher_KeylessProjectWaitsForAKey(t *testing.T) {
+	r, store := newBenchRegistry(t)
+	project, key, accts := createProjectWith(t, store)
+	p, err := accts.Project(key, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := accts.RevokeProjectKey(p.AccountID, project, p.Keys[0].ID, true, accounts.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	clock := apitest.NewClock(time.Now().Add(time.Hour)) // every webhook written now is due
+	sender := newGatedSender(nil)
+	startTestDispatcher(t, r, DispatcherConfig{Sender: sender, Keys: accts, Clock: clock})
+	inv := cancelledInvoice(t, r, project, "http://a.example/hook")
+	eventually(t, "the webhook put off by a minute", func() bool {
+		q, err := store.OutboxQueue(inv)
+		return err == nil && len(q) == 1 && q[0].State.Next == clock.Now().Add(keylessWait).UnixNano()
+	})
+	if _, _, sent := sender.snapshot(); len(sent) != 0 {
+		t.Fatalf("sent %v without a key", sent)
+	}
+	_, rolled, err := accts.RollProjectKey(p.AccountID, project, 0, accounts.Actor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(keylessWait)
+	eventually(t, "the webhook sent once the project has a key", func() bool { _, _, sent := sender.snapshot(); return len(sent) == 1 })
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	if len(sender.keys[0]) != 1 || sender.keys[0][0] != accounts.HashKey(rolled.Key) {
+		t.Fatalf("signed with %x, want the rolled key's hash", sender.keys[0])
 	}
 }
