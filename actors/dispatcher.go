@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/webhooks"
 )
@@ -39,9 +40,10 @@ type DispatcherConfig struct {
 	// when it is sent, so a webhook owed before a key roll or revoke is
 	// signed with the keys live after it (required).
 	Keys signingKeys
-	// Clock schedules retries and stamps attempts; nil = the registry's
-	// Now.
-	Clock Clock
+	// Clock schedules retries and stamps attempts (nil = the registry's);
+	// only Now is read: the dispatcher polls its persisted schedule rather
+	// than arming a timer per webhook.
+	Clock clock.Clock
 	// Interval is how often the due schedule is scanned when nothing wakes
 	// the dispatcher sooner (default 1 s). Commits with webhooks and
 	// finished attempts wake it at once.
@@ -75,7 +77,7 @@ type Dispatcher struct {
 	reg     *Registry
 	store   *persistence.Store
 	cfg     DispatcherConfig
-	clock   Clock
+	clock   clock.Clock
 	backoff backoff
 	log     *slog.Logger
 	ctx     context.Context
@@ -156,7 +158,7 @@ func (r *Registry) StartDispatcher(ctx context.Context, cfg DispatcherConfig) (*
 		return nil, errors.New("actors: the dispatcher needs signing Keys")
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = ClockFunc(r.cfg.Now)
+		cfg.Clock = r.cfg.Clock
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second

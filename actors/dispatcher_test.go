@@ -14,7 +14,7 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/engine"
-	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/webhooks"
 )
@@ -246,7 +246,7 @@ func TestDispatcher_KeylessProjectWaitsForAKey(t *testing.T) {
 	if err := accts.RevokeProjectKey(p.AccountID, project, p.Keys[0].ID, true, accounts.Actor{}); err != nil {
 		t.Fatal(err)
 	}
-	clock := apitest.NewClock(time.Now().Add(time.Hour)) // every webhook written now is due
+	clock := clock.NewTest(time.Now().Add(time.Hour)) // every webhook written now is due
 	sender := newGatedSender(nil)
 	startTestDispatcher(t, r, DispatcherConfig{Sender: sender, Keys: accts, Clock: clock})
 	inv := cancelledInvoice(t, r, project, "http://a.example/hook")

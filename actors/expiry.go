@@ -35,7 +35,7 @@ func (r *Registry) StartExpiry(ctx context.Context, interval time.Duration) {
 func (r *Registry) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		now := r.cfg.Now()
+		now := r.cfg.Clock.Now()
 		ids, err := r.cfg.Store.DueExpiries(now.UnixNano(), expiryBatch)
 		if err != nil {
 			return total, err

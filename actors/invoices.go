@@ -27,7 +27,7 @@ var (
 // request repeats an earlier one (same order_id or Idempotency-Key and the
 // same body): the earlier invoice is returned and nothing is written.
 func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (inv engine.Invoice, created bool, err error) {
-	now := r.cfg.Now()
+	now := r.cfg.Clock.Now()
 	// Validate before allocating, so bad input spends no address index.
 	chk, err := r.cfg.Rules.CheckCreate(req, false, r.quote(req.Currency), now)
 	if err != nil {
@@ -51,7 +51,7 @@ func (r *Registry) Create(ctx context.Context, project uuid.UUID, req engine.Cre
 
 // CreateArchived records a historical invoice (status archived, no address).
 func (r *Registry) CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error) {
-	chk, err := r.cfg.Rules.CheckCreate(req, true, r.quote(req.Currency), r.cfg.Now())
+	chk, err := r.cfg.Rules.CheckCreate(req, true, r.quote(req.Currency), r.cfg.Clock.Now())
 	if err != nil {
 		return engine.Invoice{}, false, err
 	}
@@ -152,7 +152,7 @@ func parseClaimValue(b []byte) (uuid.UUID, string, bool) {
 
 // ChangeStatus applies a merchant's status change (PATCH).
 func (r *Registry) ChangeStatus(ctx context.Context, project, id uuid.UUID, target engine.Status, comment string) (engine.Invoice, error) {
-	rep, err := r.ask(ctx, id, decideMsg{project: project, cmd: engine.ChangeStatus{Target: target, Comment: comment, At: r.cfg.Now()}})
+	rep, err := r.ask(ctx, id, decideMsg{project: project, cmd: engine.ChangeStatus{Target: target, Comment: comment, At: r.cfg.Clock.Now()}})
 	if err != nil {
 		return engine.Invoice{}, err
 	}

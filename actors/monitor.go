@@ -311,7 +311,7 @@ func (m *Monitor) sweepWatches() {
 	if m.rounds%60 != 0 {
 		return
 	}
-	now := m.reg.cfg.Now().UnixNano()
+	now := m.reg.cfg.Clock.Now().UnixNano()
 	for _, cur := range m.node.Currencies() {
 		for _, addr := range m.reg.watch.expired(cur, now) {
 			if err := m.reg.cfg.Store.Unwatch(cur, addr); err != nil {
@@ -328,7 +328,7 @@ func (m *Monitor) sweepWatches() {
 // and persists the state. A failure leaves the changes marked unsent, so the
 // next round sends them again (observations are idempotent).
 func (m *Monitor) dispatch(ctx context.Context) error {
-	now := m.reg.cfg.Now()
+	now := m.reg.cfg.Clock.Now()
 	type change struct {
 		t      *tracked
 		revert bool

@@ -13,6 +13,7 @@ import (
 
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
 )
@@ -23,8 +24,9 @@ type Config struct {
 	Rules   *engine.Rules
 	Deriver chain.Deriver
 	Rates   rates.Source
-	// Now is the clock; decisions get time from it, never from time.Now.
-	Now func() time.Time
+	// Clock is the time of every decision and schedule, never time.Now
+	// (nil = the wall clock).
+	Clock clock.Clock
 	// IdleTimeout is how long an invoice actor stays in memory without
 	// messages before it passivates (default 2 minutes).
 	IdleTimeout time.Duration
@@ -79,9 +81,7 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Store == nil || cfg.Rules == nil || cfg.Deriver == nil || cfg.Rates == nil {
 		return nil, errors.New("actors: Store, Rules, Deriver and Rates are required")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Minute
 	}

@@ -5,20 +5,6 @@ import (
 	"time"
 )
 
-// Clock tells the time. The webhook dispatcher takes one, as tailscale's
-// components take a tstime.Clock, so tests move time instead of sleeping
-// through a three-day retry schedule. Only Now is needed: the dispatcher
-// polls its persisted schedule rather than arming a timer per webhook.
-type Clock interface {
-	Now() time.Time
-}
-
-// ClockFunc makes a func() time.Time (such as time.Now) a Clock.
-type ClockFunc func() time.Time
-
-// Now implements Clock.
-func (f ClockFunc) Now() time.Time { return f() }
-
 // DefaultRetrySchedule is the wait after each failed attempt: 10 s, 1 min,
 // 5 min, 30 min, 2 h, 6 h, 12 h, then daily. The first attempt plus these
 // nine retries span about three days (68.6 h before jitter); a record whose

@@ -44,7 +44,7 @@ func (r *Registry) outboxRecords(before, after engine.Invoice, events []engine.E
 	}
 	var out []persistence.OutboxRecord
 	var inv view.Invoice
-	created := r.cfg.Now().UnixNano()
+	created := r.cfg.Clock.Now().UnixNano()
 	for i, e := range events {
 		name := webhookEvent(e)
 		if name == "" {

@@ -24,7 +24,7 @@ func runExpiry(ctx context.Context, x *eventRun) (Result, error) {
 	t0 := time.Now().Truncate(time.Second)
 	clock.freeze(t0)
 	cfg := x.serverConfig("expiry")
-	cfg.Now, cfg.ExpiryInterval = clock.Now, serverExpiryInterval
+	cfg.Clock, cfg.ExpiryInterval = clock, serverExpiryInterval
 	s, err := x.startServer(ctx, cfg)
 	if err != nil {
 		return Result{}, err

@@ -21,6 +21,7 @@ import (
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
 	"github.com/invoiced/invoiced/webhooks"
@@ -48,8 +49,9 @@ type envOpts struct {
 	logger      *slog.Logger
 	// metrics mounts /metrics over the server's own registry.
 	metrics bool
-	// now is the clock of key expiries and rate limits (nil = time.Now).
-	now func() time.Time
+	// clock is the clock of key expiries and rate limits (nil = the wall
+	// clock).
+	clock clock.Clock
 	// backups, when set, mounts POST /api/v1/admin/backup over it.
 	backups interface {
 		Backup(context.Context) (backup.Result, error)
@@ -62,10 +64,8 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.now == nil {
-		opts.now = time.Now
-	}
-	accts, err := accounts.New(store, opts.now, opts.logger)
+	opts.clock = clock.OrReal(opts.clock)
+	accts, err := accounts.New(store, opts.clock.Now, opts.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
 		SimulateEnabled: !opts.noSimulate,
 		RateLimit:       opts.rateLimit, RateBurst: opts.rateBurst, MaxConcurrent: opts.maxInFlight, Logger: opts.logger,
-		Backups: opts.backups, Now: opts.now,
+		Backups: opts.backups, Clock: opts.clock,
 	}
 	if opts.metrics {
 		promReg := prometheus.NewRegistry()

@@ -14,23 +14,12 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/accounts"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/webhooks"
 )
 
-// stepClock is the injected clock of key expiries: tests move it.
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newStepClock() *stepClock { return &stepClock{t: time.Now().UTC()} }
-
-func (c *stepClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *stepClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newStepClock is the injected clock of key expiries: tests move it.
+func newStepClock() *clock.Test { return clock.NewTest(time.Now().UTC()) }
 
 // roll rolls the project's key and returns the new key and its id.
 func (e *env) roll(projectID, expireOldIn string) (key, keyID string) {
@@ -74,7 +63,7 @@ func (e *env) status(key string) int {
 
 func TestKeys_RollWithOverlapThenOldKeyExpires(t *testing.T) {
 	clock := newStepClock()
-	e := newEnv(t, t.TempDir(), envOpts{now: clock.Now})
+	e := newEnv(t, t.TempDir(), envOpts{clock: clock})
 	pid, oldKey := e.project("shop", "")
 	oldID := keyIDs(e.listed(e.accountKey, pid))[0]
 
@@ -103,11 +92,11 @@ func TestKeys_RollWithOverlapThenOldKeyExpires(t *testing.T) {
 		t.Fatal("the list shows a key")
 	}
 
-	clock.Advance(24*time.Hour - time.Second)
+	clock.Add(24*time.Hour - time.Second)
 	if e.status(oldKey) != 200 {
 		t.Fatal("old key stopped before its expiry")
 	}
-	clock.Advance(time.Second)
+	clock.Add(time.Second)
 	if got := e.status(oldKey); got != http.StatusUnauthorized {
 		t.Fatalf("old key after expiry: %d, want 401", got)
 	}
@@ -124,24 +113,24 @@ func TestKeys_RollWithOverlapThenOldKeyExpires(t *testing.T) {
 func TestKeys_RestartMidOverlap(t *testing.T) {
 	clock := newStepClock()
 	dir := t.TempDir()
-	e := newEnv(t, dir, envOpts{now: clock.Now})
+	e := newEnv(t, dir, envOpts{clock: clock})
 	pid, oldKey := e.project("shop", "")
 	newKey, _ := e.roll(pid, "2h")
-	clock.Advance(time.Hour)
+	clock.Add(time.Hour)
 	e.close()
 
-	e2 := newEnv(t, dir, envOpts{now: clock.Now})
+	e2 := newEnv(t, dir, envOpts{clock: clock})
 	if e2.status(oldKey) != 200 || e2.status(newKey) != 200 {
 		t.Fatal("both keys must work after a restart within the overlap")
 	}
-	clock.Advance(time.Hour)
+	clock.Add(time.Hour)
 	if e2.status(oldKey) != http.StatusUnauthorized || e2.status(newKey) != 200 {
 		t.Fatal("the old key must stop at its stored expiry after a restart")
 	}
 }
 
 func TestKeys_ThirdRollStopsTheOldest(t *testing.T) {
-	e := newEnv(t, t.TempDir(), envOpts{now: newStepClock().Now})
+	e := newEnv(t, t.TempDir(), envOpts{clock: newStepClock()})
 	pid, k0 := e.project("shop", "")
 	k1, _ := e.roll(pid, "1h")
 	k2, id2 := e.roll(pid, "1h")
@@ -162,7 +151,7 @@ func TestKeys_ThirdRollStopsTheOldest(t *testing.T) {
 }
 
 func TestKeys_RefusalsChangeNothing(t *testing.T) {
-	e := newEnv(t, t.TempDir(), envOpts{now: newStepClock().Now})
+	e := newEnv(t, t.TempDir(), envOpts{clock: newStepClock()})
 	pid, key := e.project("shop", "")
 	otherKey, _, err := e.accounts.CreateAccount()
 	if err != nil {
@@ -226,7 +215,7 @@ func TestKeys_RefusalsChangeNothing(t *testing.T) {
 }
 
 func TestKeys_Revoke(t *testing.T) {
-	e := newEnv(t, t.TempDir(), envOpts{now: newStepClock().Now})
+	e := newEnv(t, t.TempDir(), envOpts{clock: newStepClock()})
 	pid, oldKey := e.project("shop", "")
 	oldID := keyIDs(e.listed(e.accountKey, pid))[0]
 	newKey, newID := e.roll(pid, "24h")
@@ -328,7 +317,7 @@ func TestKeys_RevokeWhileRequestsRun(t *testing.T) {
 // TestProjects_PatchHoldsOnTheNextRequest: settings change with one PATCH,
 // the allow-list and rate limit apply to the very next request.
 func TestProjects_PatchHoldsOnTheNextRequest(t *testing.T) {
-	e := newEnv(t, t.TempDir(), envOpts{now: newStepClock().Now})
+	e := newEnv(t, t.TempDir(), envOpts{clock: newStepClock()})
 	pid, key := e.project("shop", "")
 	e.project("taken", "")
 	r := e.do("PATCH", "/api/v1/projects/"+pid, e.accountKey, `{"name":" shop 2 ","description":"d","api_allowed_ips":"203.0.113.0/24"}`)
@@ -367,7 +356,7 @@ func TestProjects_PatchHoldsOnTheNextRequest(t *testing.T) {
 func TestKeys_AuditTrail(t *testing.T) {
 	var logs bytes.Buffer
 	clock := newStepClock()
-	e := newEnv(t, t.TempDir(), envOpts{now: clock.Now, logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	e := newEnv(t, t.TempDir(), envOpts{clock: clock, logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	_, acctKeyID, _ := e.accounts.Account(e.accountKey)
 	pid, k0 := e.project("shop", "")
 	id0 := keyIDs(e.listed(e.accountKey, pid))[0]
@@ -416,7 +405,7 @@ func TestKeys_AuditTrail(t *testing.T) {
 	}
 	// The old account key reaches its expiry on its own: the sweep records
 	// and logs it, by no key and from no address.
-	clock.Advance(time.Hour)
+	clock.Add(time.Hour)
 	if e.do("GET", "/api/v1/projects", e.accountKey, "").status != 401 || e.do("GET", "/api/v1/projects", newAcctKey, "").status != 200 {
 		t.Fatal("account key roll: the old key must stop at its expiry, the new one work")
 	}
@@ -448,7 +437,7 @@ func TestKeys_AuditTrail(t *testing.T) {
 // carries a signature per live key, so a receiver holding only the old
 // key and one holding only the new key both accept it.
 func TestKeys_WebhookSignedWithEveryLiveKey(t *testing.T) {
-	e := newEnv(t, t.TempDir(), envOpts{now: newStepClock().Now})
+	e := newEnv(t, t.TempDir(), envOpts{clock: newStepClock()})
 	pid, oldKey := e.project("shop", "")
 	rc := newReceiver(t, 204)
 	inv := e.invoice(oldKey, `{"order_id":"o","crypto_amount":"0.01","currency":"BTC","callback_url":"`+rc.srv.URL+`/hook"}`)

@@ -16,6 +16,7 @@ import (
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/rates"
 )
 
@@ -65,9 +66,9 @@ type Config struct {
 	// MaxConcurrent caps API requests in flight across all clients (503
 	// with Retry-After beyond); 0 = no cap. Health and metrics are exempt.
 	MaxConcurrent int
-	// Now is the clock of key expiries and rate limits (nil = time.Now);
-	// the accounts service must be built with the same one.
-	Now func() time.Time
+	// Clock is the time of key expiries and rate limits (nil = the wall
+	// clock); the accounts service must be built with the same one.
+	Clock clock.Clock
 	// Ready reports whether the server can serve (store open, ...); nil
 	// means always.
 	Ready func() error
@@ -90,10 +91,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)}
+	cfg.Clock = clock.OrReal(cfg.Clock)
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Clock.Now)}
 	if cfg.MaxConcurrent > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxConcurrent)
 	}
@@ -199,6 +198,6 @@ func validRequestID(id string) bool {
 	return true
 }
 
-func (s *Server) now() time.Time { return s.cfg.Now() }
+func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 
 func routeOf(r *http.Request) string { return r.Method + " " + r.URL.Path }

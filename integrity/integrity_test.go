@@ -13,6 +13,7 @@ import (
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/integrity"
 	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
 )
@@ -31,11 +32,11 @@ func call(t *testing.T, srv *server.Server, method, path, key, body string, out 
 // populate runs a real server over dir and takes invoices through every
 // kind of change: created, paid in part and in full, confirmed,
 // reorganised, cancelled, expired, archived.
-func populate(t *testing.T, dir string) *apitest.Clock {
-	clock := apitest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+func populate(t *testing.T, dir string) *clock.Test {
+	clock := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	srv, err := server.Start(server.Config{
 		Listen: "127.0.0.1:0", DataDir: dir, Mode: "dev", BootstrapAccountKey: accountKey,
-		ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Now: clock.Now,
+		ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: clock,
 	})
 	if err != nil {
 		t.Fatal(err)

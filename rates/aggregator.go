@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // Defaults of AggregatorConfig.
@@ -44,7 +46,7 @@ type AggregatorConfig struct {
 	// after the first failure, doubling, at most RetryMax, jittered.
 	RetryMin, RetryMax time.Duration
 	// Clock is nil for the real clock.
-	Clock  Clock
+	Clock  clock.Clock
 	Logger *slog.Logger // nil discards
 }
 
@@ -74,7 +76,7 @@ type Aggregator struct {
 	interval  time.Duration
 	staleness time.Duration
 	backoff   backoff
-	clock     Clock
+	clock     clock.Clock
 	log       *slog.Logger
 	running   atomic.Bool
 
@@ -103,11 +105,8 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 		interval:  orDefault(cfg.Interval, DefaultInterval),
 		staleness: orDefault(cfg.Staleness, DefaultStaleness),
 		backoff:   backoff{min: orDefault(cfg.RetryMin, DefaultRetryMin), max: orDefault(cfg.RetryMax, DefaultRetryMax)},
-		clock:     cfg.Clock,
+		clock:     clock.OrReal(cfg.Clock),
 		log:       cfg.Logger,
-	}
-	if a.clock == nil {
-		a.clock = systemClock{}
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -454,7 +454,7 @@ func TestAggregator_ConcurrentUse(t *testing.T) {
 	wg.Go(func() {
 		for range 50 {
 			select {
-			case <-clock.waits:
+			case <-clock.Waits():
 			case <-time.After(5 * time.Second):
 				t.Error("no wait was scheduled")
 				return

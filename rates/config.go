@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // Config is the rates part of invoiced's configuration, built once in cmd.
@@ -32,7 +34,7 @@ type Config struct {
 	BaseURLs map[string]string
 	// RequestTimeout bounds each HTTP request to a provider (default 10 s).
 	RequestTimeout time.Duration
-	Clock          Clock        // nil: the real clock
+	Clock          clock.Clock  // nil: the real clock
 	Logger         *slog.Logger // nil discards
 }
 
@@ -72,10 +74,7 @@ func ProviderNames() []string {
 // override or base URL for something not enabled, and a currency nothing
 // would quote.
 func FromConfig(cfg Config, client *http.Client) (*Aggregator, error) {
-	clock := cfg.Clock
-	if clock == nil {
-		clock = systemClock{}
-	}
+	clk := clock.OrReal(cfg.Clock)
 	currencies := cfg.Currencies
 	if len(currencies) == 0 {
 		currencies = sortedKeysOf(DefaultStaticRates())
@@ -135,7 +134,7 @@ func FromConfig(cfg Config, client *http.Client) (*Aggregator, error) {
 	for code, rate := range cfg.Overrides {
 		table[code] = rate
 	}
-	pinned, err := NewStatic(table, clock.Now())
+	pinned, err := NewStatic(table, clk.Now())
 	if err != nil {
 		return nil, fmt.Errorf("rates config: %w", err)
 	}
@@ -161,7 +160,7 @@ func FromConfig(cfg Config, client *http.Client) (*Aggregator, error) {
 
 	agg := AggregatorConfig{
 		Overrides: pinned, Pairs: pairs, Interval: cfg.Interval, Staleness: cfg.Staleness,
-		Clock: clock, Logger: cfg.Logger,
+		Clock: clk, Logger: cfg.Logger,
 	}
 	for _, pr := range providers {
 		agg.Providers = append(agg.Providers, pr)

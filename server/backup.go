@@ -29,7 +29,7 @@ func (s *Server) Backup(ctx context.Context) (backup.Result, error) {
 	if s.storeClosed {
 		return backup.Result{}, errStoreClosed
 	}
-	now := s.now()
+	now := s.clock.Now()
 	res, err := backup.Online(s.store, s.dataDir, now, integrity.Config{WatchGrace: s.watchGrace, Now: now})
 	if err != nil {
 		return res, err

@@ -114,7 +114,7 @@ func TestBackup_WhileServingHoldsEveryAcknowledgedInvoice(t *testing.T) {
 
 	// Restore: a server on the backup serves every invoice acknowledged
 	// before the backup began.
-	restored, err := Start(Config{Listen: "127.0.0.1:0", DataDir: res.Path, Mode: "dev", BootstrapAccountKey: accountKey, Now: h.clock.Now})
+	restored, err := Start(Config{Listen: "127.0.0.1:0", DataDir: res.Path, Mode: "dev", BootstrapAccountKey: accountKey, Clock: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

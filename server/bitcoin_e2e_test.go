@@ -19,7 +19,7 @@ import (
 
 	"github.com/invoiced/invoiced/chain/bitcoin/btcdtest"
 	"github.com/invoiced/invoiced/chain/hd"
-	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // btcE2EFee is the fee of every payment the tests send, in satoshis.
@@ -100,7 +100,7 @@ func newBtcE2E(t *testing.T, conf map[string]int, coins int) *btcE2E {
 	start := time.Now()
 	b := btcdtest.Start(t)
 	e := &btcE2E{btcd: b, coins: b.MatureCoins(t, coins), wallet: btcE2EMerchantWallet(t)}
-	e.harness = &harness{t: t, dir: t.TempDir(), clock: apitest.NewClock(time.Now().UTC()), conf: conf}
+	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), conf: conf}
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: e.dir, Mode: "prod", BootstrapAccountKey: accountKey,
 		Currencies: []string{"BTC"},
@@ -108,7 +108,7 @@ func newBtcE2E(t *testing.T, conf map[string]int, coins int) *btcE2E {
 			URL: b.URL, User: b.User, Password: b.Password, Net: hd.Regtest, XPub: e.wallet.tpub,
 		},
 		Confirmations: conf, ChainPoll: 50 * time.Millisecond, ExpiryInterval: 50 * time.Millisecond,
-		Now: e.clock.Now,
+		Clock: e.clock,
 	})
 	if err != nil {
 		t.Fatal(err)

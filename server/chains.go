@@ -91,7 +91,7 @@ func buildChains(cfg Config, enabled []string) (chains, error) {
 		if _, real := c.derivers[code]; real || cfg.Mode != "dev" {
 			continue
 		}
-		ch, err := devchain.OpenChain(filepath.Join(cfg.DataDir, "devchain-"+strings.ToLower(code)+".json"), code, cfg.Now)
+		ch, err := devchain.OpenChain(filepath.Join(cfg.DataDir, "devchain-"+strings.ToLower(code)+".json"), code, cfg.Clock.Now)
 		if err != nil {
 			return c, err
 		}

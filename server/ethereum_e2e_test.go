@@ -25,7 +25,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
 	"github.com/invoiced/invoiced/chain/ethereum/gethtest"
-	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // ethE2EWallet is the merchant's Ethereum wallet: the account key
@@ -102,7 +102,7 @@ func newEthE2E(t *testing.T, conf map[string]int) *ethE2E {
 	g := gethtest.Start(t, 0)
 	token, _ := g.DeployToken(t, ethE2ESupply)
 	e := &ethE2E{geth: g, token: gethtest.Checksum(token), wallet: ethE2EMerchantWallet(t), next: map[string]uint32{}}
-	e.harness = &harness{t: t, dir: t.TempDir(), clock: apitest.NewClock(time.Now().UTC()), conf: conf}
+	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), conf: conf}
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: e.dir, Mode: "prod", BootstrapAccountKey: accountKey,
 		Currencies: []string{"ETH", "USDT"},
@@ -111,7 +111,7 @@ func newEthE2E(t *testing.T, conf map[string]int) *ethE2E {
 		// counts USDT in its own 6-decimal units and the node reports raw
 		// token units, so the amounts below are raw units throughout.
 		Confirmations: conf, ChainPoll: 50 * time.Millisecond, ExpiryInterval: 50 * time.Millisecond,
-		Now: e.clock.Now,
+		Clock: e.clock,
 	})
 	if err != nil {
 		t.Fatal(err)

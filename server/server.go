@@ -31,6 +31,7 @@ import (
 	"github.com/invoiced/invoiced/chain/hd"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
 	"github.com/invoiced/invoiced/webhooks"
@@ -100,8 +101,9 @@ type Config struct {
 	RateLimit     float64
 	RateBurst     int
 	MaxConcurrent int
-	// Now is the clock of every decision (nil = time.Now); tests move it.
-	Now    func() time.Time
+	// Clock is the time of every decision, schedule and rate limit (nil =
+	// the wall clock); tests move it.
+	Clock  clock.Clock
 	Logger *slog.Logger // nil = discard
 	// Stdout receives the lines meant for the person who started the
 	// server: where it listens and, once, a generated account key.
@@ -137,7 +139,7 @@ type Server struct {
 	// under a checkpoint; storeClosed, set by close under it, refuses later
 	// backups.
 	dataDir     string
-	now         func() time.Time
+	clock       clock.Clock
 	watchGrace  time.Duration
 	backupMu    sync.Mutex
 	storeClosed bool
@@ -152,9 +154,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
 	log := cfg.Logger
 	if cfg.Mode != "dev" && cfg.Mode != "prod" {
 		return nil, fmt.Errorf("mode %q: want dev or prod", cfg.Mode)
@@ -175,7 +175,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	enabled = ch.currencies(enabled)
-	s := &Server{log: log, served: make(chan error, 1), dev: ch.dev, metrics: prometheus.NewRegistry(), dataDir: cfg.DataDir, now: cfg.Now, watchGrace: cfg.WatchGrace}
+	s := &Server{log: log, served: make(chan error, 1), dev: ch.dev, metrics: prometheus.NewRegistry(), dataDir: cfg.DataDir, clock: cfg.Clock, watchGrace: cfg.WatchGrace}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.store, err = persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: log})
@@ -189,7 +189,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	}()
 
 	s.metrics.MustRegister(s.store.Collector())
-	accts, err := accounts.New(s.store, cfg.Now, log.With("component", "accounts"))
+	accts, err := accounts.New(s.store, cfg.Clock.Now, log.With("component", "accounts"))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func Start(cfg Config) (_ *Server, err error) {
 
 	rateSource, err := rates.FromConfig(rates.Config{
 		Providers: cfg.RateProviders, Interval: cfg.RateInterval, Staleness: cfg.RateStaleness,
-		Overrides: cfg.RateOverrides, Currencies: enabled, Logger: log.With("component", "rates"),
+		Overrides: cfg.RateOverrides, Currencies: enabled, Clock: cfg.Clock, Logger: log.With("component", "rates"),
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("rates: %w", err)
@@ -219,7 +219,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	}
 	s.registry, err = actors.New(actors.Config{
 		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource,
-		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
+		Clock: cfg.Clock, IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -261,7 +261,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
-		RateLimit:       cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent, Now: cfg.Now,
+		Clock:           cfg.Clock, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
 		Metrics:    promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
 		Registerer: s.metrics,
 		Ready: func() error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 const accountKey = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
@@ -19,14 +20,14 @@ const accountKey = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccd
 type harness struct {
 	t     *testing.T
 	dir   string
-	clock *apitest.Clock
+	clock *clock.Test
 	srv   *Server
 	key   string // project key
 	conf  map[string]int
 }
 
 func newHarness(t *testing.T, conf map[string]int) *harness {
-	h := &harness{t: t, dir: t.TempDir(), clock: apitest.NewClock(time.Now().UTC()), conf: conf}
+	h := &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), conf: conf}
 	h.start()
 	var p struct {
 		APIKey string `json:"api_key"`
@@ -40,7 +41,7 @@ func (h *harness) start() {
 	h.t.Helper()
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: h.dir, Mode: "dev", BootstrapAccountKey: accountKey,
-		Confirmations: h.conf, ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Now: h.clock.Now,
+		Confirmations: h.conf, ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: h.clock,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/actors"
-	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/webhooks"
 )
 
@@ -28,7 +28,7 @@ type whHarness struct {
 }
 
 func newWebhookHarness(t *testing.T, mod func(*Config)) *whHarness {
-	w := &whHarness{harness: &harness{t: t, dir: t.TempDir(), clock: apitest.NewClock(time.Now().UTC())}, mod: mod}
+	w := &whHarness{harness: &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC())}, mod: mod}
 	w.start()
 	var p struct {
 		APIKey string `json:"api_key"`
@@ -42,7 +42,7 @@ func (w *whHarness) start() {
 	w.t.Helper()
 	cfg := Config{
 		Listen: "127.0.0.1:0", DataDir: w.dir, Mode: "dev", BootstrapAccountKey: accountKey,
-		ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Now: w.clock.Now,
+		ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: w.clock,
 		AllowPrivateCallbacks: true, WebhookInterval: 10 * time.Millisecond,
 	}
 	if w.mod != nil {

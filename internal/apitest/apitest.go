@@ -1,6 +1,6 @@
 // Package apitest is what the tests that drive a real server over HTTP
 // share (server, integrity, the ledger simulation, the commands, deploy):
-// a settable clock to hand the server, and one API call. Only _test files
+// one API call (the settable clock is internal/clock.Test). Only _test files
 // import it.
 package apitest
 
@@ -9,29 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
-
-// Clock is a settable clock for a server under test (server.Config.Now);
-// safe for the server's goroutines and the test's at once.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock standing at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-
-// Add moves the clock by d.
-func (c *Clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // Call sends one request to the server at base ("http://host:port"): the
 // key as Api-Key when not empty, body as application/json when not empty.

@@ -14,6 +14,7 @@ import (
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/internal/ledger"
 	"github.com/invoiced/invoiced/server"
 )
@@ -27,7 +28,7 @@ const ledgerAccountKey = "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fa
 // observes each payment at the time the model records it.
 type serverSystem struct {
 	t       *testing.T
-	clock   *apitest.Clock
+	clock   *clock.Test
 	srv     *server.Server
 	key     string
 	ids     []string // invoice id of each invoice
@@ -37,7 +38,7 @@ type serverSystem struct {
 }
 
 func newServerSystem(t *testing.T, start time.Time) *serverSystem {
-	clock := apitest.NewClock(start)
+	clock := clock.NewTest(start)
 	conf := map[string]int{}
 	for _, c := range simCurrencies {
 		conf[c.code] = c.required
@@ -45,7 +46,7 @@ func newServerSystem(t *testing.T, start time.Time) *serverSystem {
 	srv, err := server.Start(server.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Mode: "dev", BootstrapAccountKey: ledgerAccountKey,
 		Currencies: []string{"BTC", "LTC", "ETH"}, Confirmations: conf,
-		ChainPoll: 5 * time.Millisecond, ExpiryInterval: 5 * time.Millisecond, Now: clock.Now,
+		ChainPoll: 5 * time.Millisecond, ExpiryInterval: 5 * time.Millisecond, Clock: clock,
 	})
 	if err != nil {
 		t.Fatal(err)
