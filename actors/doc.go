@@ -1,11 +1,13 @@
-// Package actors runs the engine's rules on protoactor-go: one actor per
-// invoice owns that invoice's state and is the only writer of its event
-// stream, so decisions about one invoice are serial without locks while
-// different invoices proceed (and fsync) in parallel.
+// Package actors owns the virtual-actor table and the mailbox workers that
+// every actor kind of invoiced runs on; each kind lives in its own package
+// below it (invoice, chainwatch, webhook, expiry).
 //
-// Invoice actors are virtual: the Registry activates one on demand from the
-// invoice's latest snapshot plus later events, and passivates it after an
-// idle period, so memory stays bounded with millions of invoices.
+// An actor owns its state: one actor per invoice is the only writer of its
+// event stream, so decisions about one invoice are serial without locks
+// while different invoices proceed (and fsync) in parallel. Invoice actors
+// and address watchers are virtual: a Table activates one on demand and
+// passivates it after an idle period, so memory follows activity rather
+// than the number of invoices.
 //
 // protoactor-go's own persistence plugin is not used: it writes one event
 // per call and cannot report a failed write, while a decision here must land

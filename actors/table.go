@@ -2,106 +2,126 @@ package actors
 
 import (
 	"context"
-	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// table finds or activates the virtual actor for a key and routes messages
+// Table finds or activates the virtual actor for a key and routes messages
 // to it. Invoice actors (keyed by invoice id) and address watchers (keyed by
 // currency and address) are both virtual: activated on demand, passivated
 // when idle, so memory follows activity rather than the number of invoices.
-type table[K comparable] struct {
-	system     *actor.ActorSystem
-	dispatcher actor.Dispatcher // runs the mailboxes (see workers)
-	seed       maphash.Seed
-	timeout    time.Duration
-	shards     [tableShards]tableShard[K]
-	live       atomic.Int64
-	// onActivate and onPassivate count lifecycle events (metrics).
-	onActivate, onPassivate func()
+//
+// Invariants:
+//
+//  1. At most one live actor per key: Route creates an Entry only under
+//     the key's shard lock, when the shard holds none.
+//  2. An Entry's routed count (guarded by the shard lock) counts every
+//     message Route handed out for it; its processed count (atomic, written
+//     only by the actor, once per message it finished) never exceeds it.
+//  3. An actor passivates only when routed == processed under the shard
+//     lock (Retire): then no message is on its way to it, and any later
+//     Route finds no Entry and activates a fresh actor, which reloads the
+//     state from the store. protoactor silently drops messages still in a
+//     stopped actor's mailbox, so stopping with one in flight would lose a
+//     request; this invariant is what makes passivation lossless.
+//  4. The shard lock guards only the map and the routed counts: who may
+//     talk to which actor, never the actor's state, which the actor alone
+//     owns.
+type Table[K comparable] struct {
+	root     *actor.RootContext
+	workers  *mailboxWorkers
+	seed     maphash.Seed
+	timeout  time.Duration
+	shards   [tableShards]tableShard[K]
+	live     atomic.Int64 // entries in all shards
+	activate prometheus.Counter
+	passive  prometheus.Counter
 }
 
 const tableShards = 64
 
-// tableShard is one slice of the key -> live actor map. The mutex guards
-// only the map and each entry's routed count: who may talk to which actor,
-// never the actor's state, which the actor alone owns.
+// tableShard is one slice of the key -> live actor map.
 type tableShard[K comparable] struct {
 	mu      sync.Mutex
-	entries map[K]*entry
+	entries map[K]*Entry // guarded by mu
 }
 
-// entry is a live actor. routed counts messages handed out for it (under
-// the shard lock); processed counts messages it finished. The actor may
-// passivate only when the two are equal under the shard lock: then no
-// message is on its way, and any later one finds no entry and activates a
-// fresh actor. (protoactor silently drops messages still in a stopped
-// actor's mailbox, so stopping with one in flight would lose a request.)
-type entry struct {
-	pid       *actor.PID
-	routed    int64
-	processed atomic.Int64
+// Entry is a live actor of a Table.
+type Entry struct {
+	PID       *actor.PID
+	routed    int64        // guarded by the shard's mu
+	processed atomic.Int64 // written by the actor only
 }
 
-func newTable[K comparable](system *actor.ActorSystem, dispatcher actor.Dispatcher, timeout time.Duration) *table[K] {
-	t := &table[K]{system: system, dispatcher: dispatcher, seed: maphash.MakeSeed(), timeout: timeout}
+// Processed records that the actor finished one message routed to it; the
+// actor calls it once per message, after replying.
+func (e *Entry) Processed() { e.processed.Add(1) }
+
+// NewTable returns an empty table of actors of kind (a metrics label:
+// "invoice", "watcher") on s; requests to them time out after timeout.
+func NewTable[K comparable](s *System, kind string, timeout time.Duration) *Table[K] {
+	t := &Table[K]{
+		root: s.Root(), workers: s.workers, seed: maphash.MakeSeed(), timeout: timeout,
+		activate: s.activations.WithLabelValues(kind), passive: s.passivated.WithLabelValues(kind),
+	}
 	for i := range t.shards {
-		t.shards[i].entries = make(map[K]*entry)
+		t.shards[i].entries = make(map[K]*Entry)
 	}
 	return t
 }
 
-func (t *table[K]) shard(k K) *tableShard[K] {
+// Live is the number of actors in memory.
+func (t *Table[K]) Live() int64 { return t.live.Load() }
+
+func (t *Table[K]) shard(k K) *tableShard[K] {
 	return &t.shards[maphash.Comparable(t.seed, k)%tableShards]
 }
 
-// route returns the live actor for k, activating one with produce if
-// needed, and counts the message about to be sent to it.
-func (t *table[K]) route(k K, produce func(*entry) actor.Actor) *entry {
+// Route returns the live actor for k, activating one with produce if
+// needed, and counts the message the caller is about to send to it: the
+// caller must send exactly one.
+func (t *Table[K]) Route(k K, produce func(*Entry) actor.Actor) *Entry {
 	s := t.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.entries[k]
 	if !ok {
-		e = &entry{}
-		e.pid = t.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return produce(e) }, actor.WithDispatcher(t.dispatcher)))
+		e = &Entry{}
+		e.PID = t.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return produce(e) }, actor.WithDispatcher(t.workers)))
 		s.entries[k] = e
 		t.live.Add(1)
-		if t.onActivate != nil {
-			t.onActivate()
-		}
+		t.activate.Inc()
 	}
 	e.routed++
 	return e
 }
 
-// retire removes e if nothing was routed to it beyond what it processed (or
-// unconditionally with force); the actor stops only when this returns true.
-func (t *table[K]) retire(k K, e *entry, force bool) bool {
+// Retire removes e if every message routed to it was processed; the actor
+// stops itself only when this returns true.
+func (t *Table[K]) Retire(k K, e *Entry) bool {
 	s := t.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.entries[k] != e {
 		return true // already replaced
 	}
-	if !force && e.routed != e.processed.Load() {
+	if e.routed != e.processed.Load() {
 		return false
 	}
 	delete(s.entries, k)
 	t.live.Add(-1)
-	if t.onPassivate != nil {
-		t.onPassivate()
-	}
+	t.passive.Inc()
 	return true
 }
 
-// request sends msg to the actor for k and returns a future for its reply.
-func (t *table[K]) request(ctx context.Context, k K, produce func(*entry) actor.Actor, msg any) (*actor.Future, error) {
+// Request sends msg to the actor for k and returns a future for its reply,
+// bounded by the table's timeout and ctx's deadline.
+func (t *Table[K]) Request(ctx context.Context, k K, produce func(*Entry) actor.Actor, msg any) (*actor.Future, error) {
 	timeout := t.timeout
 	if d, ok := ctx.Deadline(); ok {
 		if left := time.Until(d); left < timeout {
@@ -111,27 +131,6 @@ func (t *table[K]) request(ctx context.Context, k K, produce func(*entry) actor.
 	if timeout <= 0 {
 		return nil, ctx.Err()
 	}
-	e := t.route(k, produce)
-	return t.system.Root.RequestFuture(e.pid, msg, timeout), nil
-}
-
-// ask sends msg to the actor for k and waits for its reply.
-func (t *table[K]) ask(ctx context.Context, k K, produce func(*entry) actor.Actor, msg any) (reply, error) {
-	f, err := t.request(ctx, k, produce, msg)
-	if err != nil {
-		return reply{}, err
-	}
-	return waitReply(f, k)
-}
-
-func waitReply[K any](f *actor.Future, k K) (reply, error) {
-	res, err := f.Result()
-	if err != nil {
-		return reply{}, fmt.Errorf("actor %v: %w", k, err)
-	}
-	rep, ok := res.(reply)
-	if !ok {
-		return reply{}, fmt.Errorf("actor %v: unexpected reply %T", k, res)
-	}
-	return rep, nil
+	e := t.Route(k, produce)
+	return t.root.RequestFuture(e.PID, msg, timeout), nil
 }

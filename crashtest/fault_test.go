@@ -17,7 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
@@ -57,7 +57,7 @@ type faultEnv struct {
 	t     *testing.T
 	mem   *vfs.MemFS
 	store *persistence.Store
-	reg   *actors.Registry
+	reg   *invoice.Service
 	srv   *httptest.Server
 	fault *walFault
 	// fatal records that the store called OnFatal: in production the
@@ -85,7 +85,7 @@ func newFaultEnv(t *testing.T, target int64) *faultEnv {
 		t.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	if e.reg, err = actors.New(actors.Config{Store: e.store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src}); err != nil {
+	if e.reg, err = invoice.New(invoice.Config{Store: e.store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, StateCache: invoice.DefaultStateCache}); err != nil {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(httpapi.New(httpapi.Config{Invoices: e.reg, Accounts: accts, Rules: rules, Rates: src}))

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
@@ -30,7 +30,7 @@ func BenchmarkCreateInvoice(b *testing.B) {
 			name = "instrumented"
 		}
 		b.Run(name, func(b *testing.B) {
-			api, key := benchAPI(b, instrumented, 0)
+			api, key := benchAPI(b, instrumented, invoice.DefaultStateCache)
 			var n atomic.Int64
 			b.SetParallelism(32)
 			b.ReportAllocs()
@@ -56,7 +56,7 @@ func BenchmarkGetInvoice(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		cache int
-	}{{"cached", 0}, {"store", -1}} {
+	}{{"cached", invoice.DefaultStateCache}, {"store", 0}} {
 		b.Run(tc.name, func(b *testing.B) {
 			api, key := benchAPI(b, true, tc.cache)
 			paths := make([]string, 1000)
@@ -110,7 +110,7 @@ func benchAPI(b *testing.B, instrumented bool, stateCache int) (http.Handler, st
 	}
 	src, _ := rates.NewStatic(rates.DefaultStaticRates(), time.Now())
 	rules := engine.DefaultRules()
-	registry, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Metrics: areg, StateCache: stateCache})
+	registry, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Metrics: areg, StateCache: stateCache})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
@@ -33,7 +33,7 @@ type env struct {
 	dir        string
 	store      *persistence.Store
 	accounts   *accounts.Service
-	registry   *actors.Registry
+	registry   *invoice.Service
 	srv        *httptest.Server
 	accountKey string
 	closed     bool
@@ -82,7 +82,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		t.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, IdleTimeout: opts.idleTimeout, Logger: opts.logger})
+	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, IdleTimeout: opts.idleTimeout, Logger: opts.logger, StateCache: invoice.DefaultStateCache})
 	if err != nil {
 		t.Fatal(err)
 	}

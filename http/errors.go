@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/engine"
 )
@@ -62,9 +62,9 @@ func toAPIError(err error) *apiError {
 			Fields: []engine.FieldError{{Field: "status", Message: te.Error()}}, Allowed: te.Allowed}
 	case errors.Is(err, engine.ErrNotFound):
 		return errNotFound
-	case errors.Is(err, actors.ErrOrderIDConflict):
+	case errors.Is(err, invoice.ErrOrderIDConflict):
 		return fieldError(http.StatusConflict, "order_id_conflict", "order_id", "is already used by another invoice of this project with a different request")
-	case errors.Is(err, actors.ErrIdempotencyConflict):
+	case errors.Is(err, invoice.ErrIdempotencyConflict):
 		return fieldError(http.StatusConflict, "idempotency_conflict", "Idempotency-Key", "was already used with a different request")
 	case errors.Is(err, accounts.ErrProjectNotFound):
 		return errProjectNotFound

@@ -15,7 +15,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
@@ -67,7 +67,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		f.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src})
+	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, StateCache: invoice.DefaultStateCache})
 	if err != nil {
 		f.Fatal(err)
 	}

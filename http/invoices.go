@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/view"
@@ -201,18 +201,18 @@ type pagination struct {
 	TotalPages int `json:"total_pages"`
 }
 
-var sortFields = map[string]actors.SortField{
-	"created_at":    actors.SortCreatedAt,
-	"updated_at":    actors.SortUpdatedAt,
-	"fiat_amount":   actors.SortFiatAmount,
-	"crypto_amount": actors.SortCryptoAmount,
+var sortFields = map[string]invoice.SortField{
+	"created_at":    invoice.SortCreatedAt,
+	"updated_at":    invoice.SortUpdatedAt,
+	"fiat_amount":   invoice.SortFiatAmount,
+	"crypto_amount": invoice.SortCryptoAmount,
 }
 
 // parseListQuery validates the list parameters, collecting every problem
 // (422 naming each parameter).
-func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (actors.ListQuery, error) {
+func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (invoice.ListQuery, error) {
 	v := r.URL.Query()
-	q := actors.ListQuery{Project: project, SortBy: actors.SortCreatedAt, Desc: true, Page: 1, PageSize: defaultPageSize}
+	q := invoice.ListQuery{Project: project, SortBy: invoice.SortCreatedAt, Desc: true, Page: 1, PageSize: defaultPageSize}
 	errs := &engine.ValidationError{}
 	bad := func(field, msg string) {
 		errs.Fields = append(errs.Fields, engine.FieldError{Field: field, Message: msg})

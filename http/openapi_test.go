@@ -24,7 +24,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/actors/webhook"
 	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
@@ -269,22 +270,22 @@ func TestOpenAPI_WebhookRoutesMatch(t *testing.T) {
 
 type fakeOutbox struct{}
 
-func (fakeOutbox) Webhooks(context.Context, uuid.UUID, uuid.UUID) ([]actors.WebhookRecord, error) {
+func (fakeOutbox) Webhooks(context.Context, uuid.UUID, uuid.UUID) ([]webhook.WebhookRecord, error) {
 	at := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-	return []actors.WebhookRecord{
-		{ID: "wh_1", Event: actors.EventPaymentSeen, Status: "dead", CreatedAt: at,
-			Attempts: []actors.WebhookAttempt{{At: at, Error: "dial tcp: connection refused", Duration: time.Millisecond}}},
-		{ID: "wh_2", Event: actors.EventStatusChanged, Status: "delivered", CreatedAt: at,
-			Attempts: []actors.WebhookAttempt{{At: at, HTTPStatus: 204, Duration: 40 * time.Millisecond}}},
+	return []webhook.WebhookRecord{
+		{ID: "wh_1", Event: invoice.EventPaymentSeen, Status: "dead", CreatedAt: at,
+			Attempts: []webhook.WebhookAttempt{{At: at, Error: "dial tcp: connection refused", Duration: time.Millisecond}}},
+		{ID: "wh_2", Event: invoice.EventStatusChanged, Status: "delivered", CreatedAt: at,
+			Attempts: []webhook.WebhookAttempt{{At: at, HTTPStatus: 204, Duration: 40 * time.Millisecond}}},
 	}, nil
 }
 
-func (fakeOutbox) Redeliver(_ context.Context, _, _ uuid.UUID, id string) (actors.WebhookRecord, error) {
+func (fakeOutbox) Redeliver(_ context.Context, _, _ uuid.UUID, id string) (webhook.WebhookRecord, error) {
 	if id != "wh_1" {
-		return actors.WebhookRecord{}, actors.ErrWebhookNotFound
+		return webhook.WebhookRecord{}, webhook.ErrWebhookNotFound
 	}
 	at := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-	return actors.WebhookRecord{ID: id, Event: actors.EventPaymentSeen, Status: "pending", CreatedAt: at, NextAttemptAt: at.Add(time.Second)}, nil
+	return webhook.WebhookRecord{ID: id, Event: invoice.EventPaymentSeen, Status: "pending", CreatedAt: at, NextAttemptAt: at.Add(time.Second)}, nil
 }
 
 type fakeDevChain struct{}
@@ -313,12 +314,12 @@ func (noDevChain) Mine(string, int) (uint64, error)                 { return 0, 
 
 type noOutbox struct{}
 
-func (noOutbox) Webhooks(context.Context, uuid.UUID, uuid.UUID) ([]actors.WebhookRecord, error) {
+func (noOutbox) Webhooks(context.Context, uuid.UUID, uuid.UUID) ([]webhook.WebhookRecord, error) {
 	return nil, errors.ErrUnsupported
 }
 
-func (noOutbox) Redeliver(context.Context, uuid.UUID, uuid.UUID, string) (actors.WebhookRecord, error) {
-	return actors.WebhookRecord{}, errors.ErrUnsupported
+func (noOutbox) Redeliver(context.Context, uuid.UUID, uuid.UUID, string) (webhook.WebhookRecord, error) {
+	return webhook.WebhookRecord{}, errors.ErrUnsupported
 }
 
 type noBackups struct{}

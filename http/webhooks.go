@@ -9,14 +9,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/webhook"
 	"github.com/invoiced/invoiced/persistence"
 )
 
 // webhookLog is what the webhook routes need of the dispatcher.
 type webhookLog interface {
-	Webhooks(ctx context.Context, project, invoice uuid.UUID) ([]actors.WebhookRecord, error)
-	Redeliver(ctx context.Context, project, invoice uuid.UUID, webhookID string) (actors.WebhookRecord, error)
+	Webhooks(ctx context.Context, project, invoice uuid.UUID) ([]webhook.WebhookRecord, error)
+	Redeliver(ctx context.Context, project, invoice uuid.UUID, webhookID string) (webhook.WebhookRecord, error)
 }
 
 var errWebhookNotFound = newError(http.StatusNotFound, "not_found", "webhook not found")
@@ -37,7 +37,7 @@ type attemptJSON struct {
 	DurationMS int64     `json:"duration_ms"`
 }
 
-func toWebhookJSON(w actors.WebhookRecord) webhookJSON {
+func toWebhookJSON(w webhook.WebhookRecord) webhookJSON {
 	out := webhookJSON{WebhookID: w.ID, Event: w.Event, Status: w.Status, Attempts: make([]attemptJSON, len(w.Attempts)), CreatedAt: w.CreatedAt}
 	if !w.NextAttemptAt.IsZero() {
 		next := w.NextAttemptAt
@@ -88,7 +88,7 @@ func (s *Server) redeliverWebhook(w http.ResponseWriter, r *http.Request, ps htt
 		return
 	}
 	wh, err := s.cfg.Outbox.Redeliver(r.Context(), p.ID, id, ps.ByName("webhook_id"))
-	if errors.Is(err, actors.ErrWebhookNotFound) {
+	if errors.Is(err, webhook.ErrWebhookNotFound) {
 		err = errWebhookNotFound
 	}
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/webhook"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
 	"github.com/invoiced/invoiced/webhooks"
@@ -22,7 +22,8 @@ func webhookEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t, t.TempDir(), envOpts{})
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := e.registry.StartDispatcher(ctx, actors.DispatcherConfig{
+	d, err := webhook.Start(ctx, webhook.Config{
+		System: e.registry.System(), Store: e.store, Invoices: e.registry,
 		Sender:   webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: true, AttemptTimeout: 2 * time.Second}),
 		Keys:     e.accounts,
 		Interval: 10 * time.Millisecond,

@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice/row"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/persistence"
 )
@@ -61,7 +61,7 @@ func Rows(rules *engine.Rules, watchGrace time.Duration) persistence.RowFunc {
 		if err != nil {
 			return persistence.Derived{Problems: append(problems, err.Error())}
 		}
-		d := persistence.Derived{Row: actors.IndexRow(rules, watchGrace, inv), Problems: append(problems, invariants(inv)...)}
+		d := persistence.Derived{Row: row.Of(rules, watchGrace, inv), Problems: append(problems, invariants(inv)...)}
 		if r.Snapshot != nil {
 			same, err := sameSnapshot(r.Snapshot, snapAt)
 			switch {

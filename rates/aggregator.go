@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/invoiced/invoiced/internal/backoff"
 	"github.com/invoiced/invoiced/internal/clock"
 )
 
@@ -75,7 +76,7 @@ type Aggregator struct {
 	listed    []Pair // every quotable pair, pinned ones included, sorted for All
 	interval  time.Duration
 	staleness time.Duration
-	backoff   backoff
+	backoff   backoff.Backoff
 	clock     clock.Clock
 	log       *slog.Logger
 	running   atomic.Bool
@@ -104,7 +105,7 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 		pairIndex: make(map[Pair]int),
 		interval:  orDefault(cfg.Interval, DefaultInterval),
 		staleness: orDefault(cfg.Staleness, DefaultStaleness),
-		backoff:   backoff{min: orDefault(cfg.RetryMin, DefaultRetryMin), max: orDefault(cfg.RetryMax, DefaultRetryMax)},
+		backoff:   backoff.Backoff{Min: orDefault(cfg.RetryMin, DefaultRetryMin), Max: orDefault(cfg.RetryMax, DefaultRetryMax), Jitter: backoff.Equal},
 		clock:     clock.OrReal(cfg.Clock),
 		log:       cfg.Logger,
 	}
@@ -117,8 +118,8 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 	if len(a.providers) > 0 && a.staleness < a.interval {
 		return nil, fmt.Errorf("rates: staleness limit %s is shorter than the refresh interval %s: every rate would expire before its refresh", a.staleness, a.interval)
 	}
-	if a.backoff.min > a.backoff.max {
-		return nil, fmt.Errorf("rates: retry minimum %s is over the maximum %s", a.backoff.min, a.backoff.max)
+	if a.backoff.Min > a.backoff.Max {
+		return nil, fmt.Errorf("rates: retry minimum %s is over the maximum %s", a.backoff.Min, a.backoff.Max)
 	}
 	seen := make(map[string]bool)
 	for _, p := range a.providers {
@@ -221,7 +222,7 @@ func (a *Aggregator) poll(ctx context.Context, i int) {
 		wait := a.interval
 		if err != nil {
 			failures++
-			wait = a.backoff.delay(failures)
+			wait, _ = a.backoff.Wait(failures)
 			a.log.Warn("rate fetch failed", "provider", a.names[i], "err", err, "failures", failures, "retry_in", wait)
 		} else if failures > 0 {
 			a.log.Info("rate fetch recovered", "provider", a.names[i], "after_failures", failures)

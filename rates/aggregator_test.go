@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/invoiced/invoiced/internal/backoff"
 )
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -46,7 +48,7 @@ func newTestAggregator(t testing.TB, clock *fakeClock, providers ...Provider) *A
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.backoff.jitter = func(d time.Duration) time.Duration { return d }
+	a.backoff.Jitter = nil // the nominal schedule
 	return a
 }
 
@@ -345,11 +347,11 @@ func TestAggregator_BackoffSchedule(t *testing.T) {
 }
 
 func TestBackoff_JitterBounds(t *testing.T) {
-	b := backoff{min: 5 * time.Second, max: 5 * time.Minute}
+	b := backoff.Backoff{Min: 5 * time.Second, Max: 5 * time.Minute, Jitter: backoff.Equal}
 	for failures := 1; failures <= 12; failures++ {
 		nominal := min(5*time.Second<<(failures-1), 5*time.Minute)
 		for range 200 {
-			d := b.delay(failures)
+			d, _ := b.Wait(failures)
 			if d < nominal/2 || d > nominal {
 				t.Fatalf("delay(%d) = %s, want within [%s, %s]", failures, d, nominal/2, nominal)
 			}

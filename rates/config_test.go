@@ -97,7 +97,7 @@ func TestFromConfig_Providers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.backoff.jitter = func(d time.Duration) time.Duration { return d }
+	a.backoff.Jitter = nil // the nominal schedule
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.Run(ctx); close(done) }()

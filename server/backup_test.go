@@ -54,7 +54,7 @@ func TestBackup_WhileServingHoldsEveryAcknowledgedInvoice(t *testing.T) {
 		code, b, err := post(h.srv.Addr, "/api/v1/invoices", h.key, fmt.Sprintf(`{"order_id":%q,"crypto_amount":"0.01","currency":"BTC"}`, order))
 		mu.Lock()
 		defer mu.Unlock()
-		var inv invoice
+		var inv apiInvoice
 		if err != nil || code != 201 || json.Unmarshal(b, &inv) != nil {
 			fails = append(fails, fmt.Sprintf("%s: %d %v %s", order, code, err, b))
 			return

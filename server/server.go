@@ -27,6 +27,10 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/chainwatch"
+	"github.com/invoiced/invoiced/actors/expiry"
+	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/actors/webhook"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/chain/hd"
 	"github.com/invoiced/invoiced/engine"
@@ -68,7 +72,8 @@ type Config struct {
 	Ethereum  *EthereumNode
 	ActorIdle time.Duration
 	// StateCache is how many recently committed invoice states reads are
-	// served from (0 = the registry's default, negative = none).
+	// served from (0 = none, as on the command line, whose default is
+	// invoice.DefaultStateCache).
 	StateCache            int
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
@@ -126,7 +131,8 @@ type Server struct {
 	metrics  *prometheus.Registry
 	store    *persistence.Store
 	accounts *accounts.Service
-	registry *actors.Registry
+	system   *actors.System
+	invoices *invoice.Service
 	dev      devNetwork
 	api      *httpapi.Server
 	http     *http.Server
@@ -217,16 +223,30 @@ func Start(cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("address derivers: %w", err)
 	}
-	s.registry, err = actors.New(actors.Config{
-		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource,
+	// The actors: the invoice actors, the chain watchers that feed them
+	// payments, the expiry scheduler, the webhook deliverer.
+	s.system = actors.NewSystem(log, s.metrics)
+	watches, err := chainwatch.LoadWatchlist(s.store, enabled)
+	if err != nil {
+		return nil, err
+	}
+	s.invoices, err = invoice.New(invoice.Config{
+		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Watches: watches,
 		Clock: cfg.Clock, IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
-	var monitors []*actors.Monitor
+	chains, err := chainwatch.New(chainwatch.Config{
+		System: s.system, Store: s.store, Rules: rules, Invoices: s.invoices, Watches: watches,
+		Clock: cfg.Clock, IdleTimeout: cfg.ActorIdle, Logger: log, Metrics: s.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var monitors []*chainwatch.Monitor
 	for _, node := range ch.nodes {
-		m, err := s.registry.StartMonitor(s.ctx, node, orDefault(cfg.ChainPoll, time.Second))
+		m, err := chains.StartMonitor(s.ctx, node, orDefault(cfg.ChainPoll, time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("start %s monitor: %w", node.Network(), err)
 		}
@@ -235,29 +255,36 @@ func Start(cfg Config) (_ *Server, err error) {
 	if cfg.AutoMine > 0 {
 		ch.autoMineAll(s, cfg.AutoMine)
 	}
-	s.registry.StartExpiry(s.ctx, orDefault(cfg.ExpiryInterval, time.Second))
+	expirer, err := expiry.New(expiry.Config{
+		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Clock: cfg.Clock, Logger: log, Metrics: s.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	expirer.Start(s.ctx)
 
-	// Webhooks: the dispatcher delivers the outbox the invoice actors write.
-	// Its own Sender keeps its per-host cap equal to the dispatcher's. The
-	// dispatcher must be stopped before the store closes, so it stops with
-	// s.cancel, which close calls first.
-	dispatcher, err := s.registry.StartDispatcher(s.ctx, actors.DispatcherConfig{
+	// Webhooks: the deliverer sends the outbox the invoice actors write.
+	// Its Sender's per-host cap is the deliverer's. The deliverer must be
+	// stopped before the store closes, so it stops with s.cancel, which
+	// close calls first.
+	deliverer, err := webhook.Start(s.ctx, webhook.Config{
+		System: s.system, Store: s.store, Invoices: s.invoices, Clock: cfg.Clock, Logger: log,
 		Sender: webhooks.NewSender(webhooks.SenderOptions{
-			AllowPrivate: cfg.AllowPrivateCallbacks, AttemptTimeout: cfg.WebhookAttemptTimeout, MaxPerHost: 8,
+			AllowPrivate: cfg.AllowPrivateCallbacks, AttemptTimeout: cfg.WebhookAttemptTimeout, MaxPerHost: webhook.DefaultPerHost,
 		}),
 		Keys:     accts,
-		Interval: orDefault(cfg.WebhookInterval, time.Second), Workers: cfg.WebhookWorkers, PerHost: 8,
+		Interval: cfg.WebhookInterval, Workers: cfg.WebhookWorkers, PerHost: webhook.DefaultPerHost,
 	})
 	if err != nil {
 		return nil, err
 	}
 	stopBackground := s.cancel
-	s.cancel = func() { stopBackground(); dispatcher.Stop() }
-	s.metrics.MustRegister(dispatcher)
+	s.cancel = func() { stopBackground(); deliverer.Stop() }
+	s.metrics.MustRegister(deliverer)
 
 	store := s.store
 	hcfg := httpapi.Config{
-		Invoices: s.registry, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log,
+		Invoices: s.invoices, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log,
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
@@ -279,7 +306,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	if cfg.Mode == "dev" && len(s.dev) > 0 {
 		hcfg.Dev = s.dev // the faucet exists only in dev mode
 	}
-	hcfg.Outbox = dispatcher
+	hcfg.Outbox = deliverer
 	hcfg.Backups = s
 	s.api = httpapi.New(hcfg)
 	s.http = &http.Server{
@@ -337,8 +364,11 @@ func (s *Server) close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	if s.registry != nil {
-		s.registry.Shutdown()
+	if s.invoices != nil {
+		s.invoices.Shutdown()
+	}
+	if s.system != nil {
+		s.system.Shutdown()
 	}
 	var flushErr error
 	if s.accounts != nil {

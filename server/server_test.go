@@ -42,6 +42,7 @@ func (h *harness) start() {
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: h.dir, Mode: "dev", BootstrapAccountKey: accountKey,
 		Confirmations: h.conf, ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: h.clock,
+		StateCache: 100_000, // invoice.DefaultStateCache, as the command line
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -71,7 +72,7 @@ func (h *harness) call(method, path, key, body string, want int, out any) {
 	}
 }
 
-type invoice struct {
+type apiInvoice struct {
 	ID                string      `json:"invoice_id"`
 	Status            string      `json:"status"`
 	Paid              json.Number `json:"actual_crypto_amount_paid_in_units"`
@@ -86,20 +87,20 @@ type invoice struct {
 	} `json:"transactions"`
 }
 
-func (h *harness) create(body string) invoice {
-	var inv invoice
+func (h *harness) create(body string) apiInvoice {
+	var inv apiInvoice
 	h.call("POST", "/api/v1/invoices", h.key, body, 201, &inv)
 	return inv
 }
 
-func (h *harness) get(id string) invoice {
-	var inv invoice
+func (h *harness) get(id string) apiInvoice {
+	var inv apiInvoice
 	h.call("GET", "/api/v1/invoices/"+id, h.key, "", 200, &inv)
 	return inv
 }
 
 // await polls the invoice until it has status and paid (units), or fails.
-func (h *harness) await(id, status, paid string) invoice {
+func (h *harness) await(id, status, paid string) apiInvoice {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -15,7 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/actors/webhook"
 	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/webhooks"
 )
@@ -210,7 +211,7 @@ func (w *whHarness) patch(id, status string) {
 	w.call("PATCH", "/api/v1/invoices/"+id, w.key, `{"status":"`+status+`"}`, 200, nil)
 }
 
-func (w *whHarness) invoiceWithCallback(orderID, url string) invoice {
+func (w *whHarness) invoiceWithCallback(orderID, url string) apiInvoice {
 	w.t.Helper()
 	return w.create(fmt.Sprintf(`{"order_id":%q,"crypto_amount":"0.001","currency":"BTC","callback_url":%q}`, orderID, url))
 }
@@ -244,9 +245,9 @@ func TestWebhooks_PaymentLifecycleDeliveredInOrderAndSigned(t *testing.T) {
 		t.Fatalf("receiver got %d webhooks, want 3", len(got))
 	}
 	want := []struct{ event, status string }{
-		{actors.EventPaymentSeen, "pending"}, // the state after the decision: the payment made it pending
-		{actors.EventStatusChanged, "pending"},
-		{actors.EventStatusChanged, "completed"},
+		{invoice.EventPaymentSeen, "pending"}, // the state after the decision: the payment made it pending
+		{invoice.EventStatusChanged, "pending"},
+		{invoice.EventStatusChanged, "completed"},
 	}
 	lastSeq := -1
 	for i, h := range got {
@@ -308,7 +309,7 @@ func TestWebhooks_FailingReceiverRetriedWithSameIDAndLaterWebhookWaits(t *testin
 			t.Fatalf("after failure %d: %+v", k, first)
 		}
 		wait := first.NextAttemptAt.Sub(a.At)
-		if base := actors.DefaultRetrySchedule[k-1]; wait < base*8/10 || wait > base*12/10 {
+		if base := webhook.DefaultRetrySchedule[k-1]; wait < base*8/10 || wait > base*12/10 {
 			t.Fatalf("wait after failure %d is %s, want %s ±20%%", k, wait, base)
 		}
 		if ids := rc.ids(inv.ID); len(ids) != k {
@@ -406,7 +407,7 @@ func TestWebhooks_DeadLetteredAfterScheduleThenRedelivered(t *testing.T) {
 	})
 	inv := w.invoiceWithCallback("o", rc.callback())
 	w.patch(inv.ID, "cancelled")
-	maxAttempts := len(actors.DefaultRetrySchedule) + 1
+	maxAttempts := len(webhook.DefaultRetrySchedule) + 1
 	var wh webhookView
 	for k := 1; k <= maxAttempts; k++ {
 		wh = w.attempted(inv.ID, 0, k)
@@ -553,7 +554,7 @@ func TestWebhooks_ListAndRedeliverEndpoints(t *testing.T) {
 	inv := w.invoiceWithCallback("o", rc.callback())
 	w.patch(inv.ID, "cancelled")
 	wh := w.awaitWebhooks(inv.ID, "delivered", allDelivered(1))[0]
-	if wh.Event != actors.EventStatusChanged || wh.CreatedAt.IsZero() || wh.WebhookID != actors.WebhookID(uuidOf(t, inv.ID), 2) {
+	if wh.Event != invoice.EventStatusChanged || wh.CreatedAt.IsZero() || wh.WebhookID != invoice.WebhookID(uuidOf(t, inv.ID), 2) {
 		t.Fatalf("webhook %+v", wh)
 	}
 	redeliver := "/api/v1/invoices/" + inv.ID + "/webhooks/" + wh.WebhookID + "/redeliver"

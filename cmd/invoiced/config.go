@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 )
 
 // config is every setting of the server, read once from flags and
@@ -97,7 +97,7 @@ var settings = []setting{
 	{"eth-xpub", "INVOICED_ETH_XPUB", "", "account-level extended public key of m/44'/60'/0' for ETH and USDT deposit addresses"},
 	{"usdt-contract", "INVOICED_USDT_CONTRACT", "", "USDT ERC-20 contract address to follow (mainnet: 0xdAC17F958D2ee523a2206206994597C13D831ec7)"},
 	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
-	{"state-cache", "INVOICED_STATE_CACHE", strconv.Itoa(actors.DefaultStateCache), "invoices whose latest committed state is kept in memory for reads, ~2 KB of RSS each (0 = none)"},
+	{"state-cache", "INVOICED_STATE_CACHE", strconv.Itoa(invoice.DefaultStateCache), "invoices whose latest committed state is kept in memory for reads, ~2 KB of RSS each (0 = none)"},
 	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
 	{"shutdown-timeout", "INVOICED_SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests"},
 	{"rate-limit", "INVOICED_RATE_LIMIT", "50", "requests per second per API key, sustained (429 with Retry-After beyond; 0 = no limit)"},

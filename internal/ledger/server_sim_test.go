@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/internal/apitest"
@@ -47,6 +48,7 @@ func newServerSystem(t *testing.T, start time.Time) *serverSystem {
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Mode: "dev", BootstrapAccountKey: ledgerAccountKey,
 		Currencies: []string{"BTC", "LTC", "ETH"}, Confirmations: conf,
 		ChainPoll: 5 * time.Millisecond, ExpiryInterval: 5 * time.Millisecond, Clock: clock,
+		StateCache: invoice.DefaultStateCache,
 	})
 	if err != nil {
 		t.Fatal(err)

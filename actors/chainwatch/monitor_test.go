@@ -1,0 +1,104 @@
+package chainwatch
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/chain/devchain"
+	"github.com/invoiced/invoiced/engine"
+)
+
+// downNode is a node that cannot be reached until up is set.
+type downNode struct {
+	calls atomic.Int64
+	up    atomic.Bool
+}
+
+func (n *downNode) Network() string      { return "down-test" }
+func (n *downNode) Currencies() []string { return []string{"BTC"} }
+func (n *downNode) Tip(context.Context) (chain.Cursor, error) {
+	if !n.up.Load() {
+		return chain.Cursor{}, errors.New("connection refused")
+	}
+	return chain.Cursor{Height: 7, Hash: "h7"}, nil
+}
+func (n *downNode) BlockAt(context.Context, uint64) (chain.Block, error) {
+	return chain.Block{}, chain.ErrNotFound
+}
+func (n *downNode) Mempool(context.Context) ([]chain.Output, error) {
+	n.calls.Add(1)
+	return nil, nil
+}
+
+func TestMonitor_DownNodeBacksOffAndRecovers(t *testing.T) {
+	r, _, store := newTestRouter(t)
+	node := &downNode{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m, err := r.StartMonitor(ctx, node, 5*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	// 80 ticks passed; with the delay doubling from 5 ms only a handful of
+	// rounds may have reached the node.
+	if n := node.calls.Load(); n < 2 || n > 12 {
+		t.Fatalf("%d rounds reached a down node in 400 ms; want backoff (2..12)", n)
+	}
+	if m.Err() == nil {
+		t.Fatal("monitor of a down node reports ready")
+	}
+	if _, err := store.ChainState("down-test"); err == nil {
+		t.Fatal("a cursor was saved although no round succeeded")
+	}
+
+	node.up.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("monitor did not recover: %v", m.Err())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c := m.Cursor(); c.Height != 7 || c.Hash != "h7" {
+		t.Fatalf("cursor after recovery = %+v", c)
+	}
+}
+
+func TestMonitor_ForgetsPaymentsPastTheReorgMargin(t *testing.T) {
+	r, svc, _ := newTestRouter(t) // confirmations 1
+	node := devchain.NewChain("BTC", nil)
+	m := r.newMonitor(node, time.Second)
+	ctx := context.Background()
+	if err := m.follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inv, _, err := svc.Create(ctx, uuid.New(), engine.CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Pay(inv.Address, big.NewInt(100_000), devchain.PayOptions{})
+	node.Mine(1)
+	if err := m.follow(ctx); err != nil || len(m.state.Pay) != 1 {
+		t.Fatalf("after the paying block: %d tracked, %v", len(m.state.Pay), err)
+	}
+	for i := 1; i < 1+reorgMargin; i++ {
+		node.Mine(1)
+		if err := m.follow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if want := 1; i < reorgMargin && len(m.state.Pay) != want {
+			t.Fatalf("%d blocks deep: %d tracked, want %d", i+1, len(m.state.Pay), want)
+		}
+	}
+	if len(m.state.Pay) != 0 {
+		t.Fatalf("payment %d blocks deep still tracked", 1+reorgMargin)
+	}
+}

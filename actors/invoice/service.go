@@ -1,0 +1,163 @@
+// Package invoice owns the invoice actors: one virtual actor per invoice
+// decides (engine.Decide), persists and applies that invoice's events, and
+// the Service around them creates invoices, routes commands to them and
+// serves reads (Get, List) from the state cache and the store without
+// activating an actor.
+//
+// The address book (addresses.go) hands each new invoice its derivation
+// index; the state cache (statecache.go) keeps recently committed states
+// for reads. Both are fed only by this package's commits.
+package invoice
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/internal/clock"
+	"github.com/invoiced/invoiced/persistence"
+	"github.com/invoiced/invoiced/rates"
+)
+
+// Config is what the invoice Service needs; cmd builds it once.
+type Config struct {
+	// System runs the actors; nil = a system of the Service's own, shut
+	// down with it.
+	System  *actors.System
+	Store   *persistence.Store
+	Rules   *engine.Rules
+	Deriver chain.Deriver
+	Rates   rates.Source
+	// Watches mirrors each committed watch (the chain watchers' watch
+	// list); nil = none.
+	Watches Watches
+	// Clock is the time of every decision, never time.Now (nil = the wall
+	// clock).
+	Clock clock.Clock
+	// IdleTimeout is how long an invoice actor stays in memory without
+	// messages before it passivates (default 2 minutes).
+	IdleTimeout time.Duration
+	// RequestTimeout bounds one request to an actor, fsync included
+	// (default 10 s).
+	RequestTimeout time.Duration
+	// WatchGrace is how long a final invoice's address stays watched, so
+	// late payments and reorgs are still recorded (default 24 h).
+	WatchGrace time.Duration
+	// StateCache is how many recently committed invoice states reads are
+	// served from without touching the store: 0 = none (measurements:
+	// docs/performance.md). DefaultStateCache is the command line's default.
+	StateCache int
+	Logger     *slog.Logger
+	// Metrics receives the invoice actors' metrics (nil = none).
+	Metrics prometheus.Registerer
+}
+
+// Watches is the in-memory watch list a commit updates (chainwatch's).
+type Watches interface {
+	Set(currency, address string, invoice uuid.UUID, until int64)
+}
+
+// DefaultStateCache is the default of INVOICED_STATE_CACHE.
+const DefaultStateCache = 100_000
+
+// Service finds or activates the actor that owns an invoice and routes
+// commands to it; reads never touch an actor.
+type Service struct {
+	cfg       Config
+	system    *actors.System
+	ownSystem bool
+	addresses *addressBook
+	table     *actors.Table[uuid.UUID]
+	states    *stateCache
+	metrics   *metrics
+	stop      context.CancelFunc // ends the address book's refills
+}
+
+// New starts the invoice service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Rules == nil || cfg.Deriver == nil || cfg.Rates == nil {
+		return nil, errors.New("invoice: Store, Rules, Deriver and Rates are required")
+	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 2 * time.Minute
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.WatchGrace <= 0 {
+		cfg.WatchGrace = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCache)}
+	if s.system == nil {
+		s.system, s.ownSystem = actors.NewSystem(cfg.Logger, cfg.Metrics), true
+	}
+	s.table = actors.NewTable[uuid.UUID](s.system, "invoice", cfg.RequestTimeout)
+	s.metrics = newMetrics(cfg.Metrics, s)
+	s.addresses = newAddressBook(cfg.Store, cfg.Deriver)
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.addresses.run(ctx)
+	return s, nil
+}
+
+// Shutdown stops the background refills and, when the Service started its
+// own actor system, the system. Call it after the HTTP server has drained.
+func (s *Service) Shutdown() {
+	s.stop()
+	if s.ownSystem {
+		s.system.Shutdown()
+	}
+}
+
+// System is the actor system the invoice actors run on.
+func (s *Service) System() *actors.System { return s.system }
+
+// LiveActors is the number of invoice actors in memory.
+func (s *Service) LiveActors() int64 { return s.table.Live() }
+
+// actorFor returns the producer of id's actor, which activates from the
+// store.
+func (s *Service) actorFor(id uuid.UUID) func(*actors.Entry) actor.Actor {
+	return func(e *actors.Entry) actor.Actor { return &invoiceActor{id: id, svc: s, entry: e} }
+}
+
+// ask sends msg to the actor for invoice id and waits for its reply.
+func (s *Service) ask(ctx context.Context, id uuid.UUID, msg decideMsg) (Reply, error) {
+	f, err := s.table.Request(ctx, id, s.actorFor(id), msg)
+	if err != nil {
+		return Reply{}, err
+	}
+	return AwaitReply(f, id)
+}
+
+// Apply decides and commits cmds, in order, for invoice id on behalf of
+// invoiced itself (the expiry scheduler, tests): no project check. It
+// returns the state after them.
+func (s *Service) Apply(ctx context.Context, id uuid.UUID, cmds ...engine.Command) (engine.Invoice, error) {
+	rep, err := s.ask(ctx, id, decideMsg{from: fromSystem, cmds: cmds})
+	if err != nil {
+		return engine.Invoice{}, err
+	}
+	return rep.Invoice, rep.Err
+}
+
+// Forward hands cmds for invoice id to its actor from inside another actor
+// (c), with c's sender as the sender: the invoice actor answers that
+// sender a Reply directly once it has durably applied them. The chain's
+// address watchers use it, so they are free again at once.
+func (s *Service) Forward(c actor.Context, id uuid.UUID, cmds []engine.Command) {
+	e := s.table.Route(id, s.actorFor(id))
+	c.RequestWithCustomSender(e.PID, decideMsg{from: fromSystem, cmds: cmds}, c.Sender())
+}

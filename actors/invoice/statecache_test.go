@@ -1,0 +1,118 @@
+package invoice
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+)
+
+func cached(id uuid.UUID, version uint64) *engine.Invoice {
+	return &engine.Invoice{ID: id, Version: version}
+}
+
+// idInShard returns the n-th id of shard 0, so a test can fill one shard.
+func idInShard(n int) uuid.UUID {
+	var id uuid.UUID
+	id[0], id[1] = byte(n>>8), byte(n)
+	id[15] = 0
+	return id
+}
+
+func TestStateCache(t *testing.T) {
+	a, b, c, d := idInShard(1), idInShard(2), idInShard(3), idInShard(4)
+	for _, tc := range []struct {
+		name string
+		ops  func(c *stateCache)
+		want map[uuid.UUID]uint64 // id -> cached version; absent = not cached
+	}{
+		{"newer version replaces", func(s *stateCache) { s.committed(cached(a, 1)); s.committed(cached(a, 2)) }, map[uuid.UUID]uint64{a: 2}},
+		{"older version is ignored", func(s *stateCache) { s.committed(cached(a, 3)); s.committed(cached(a, 2)) }, map[uuid.UUID]uint64{a: 3}},
+		{"full shard evicts the oldest unread", func(s *stateCache) {
+			s.committed(cached(a, 1))
+			s.committed(cached(b, 1))
+			s.committed(cached(c, 1))
+		}, map[uuid.UUID]uint64{b: 1, c: 1}},
+		{"a read entry gets a second chance", func(s *stateCache) {
+			s.committed(cached(a, 1))
+			s.committed(cached(b, 1))
+			s.get(a)
+			s.committed(cached(c, 1)) // passes a (clearing its mark), evicts b
+			s.committed(cached(d, 1)) // a unmarked now: evicted
+		}, map[uuid.UUID]uint64{c: 1, d: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStateCache(2 * stateCacheShards) // two entries per shard
+			tc.ops(s)
+			for _, id := range []uuid.UUID{a, b, c, d} {
+				inv, ok := s.get(id)
+				want, cachedWant := tc.want[id]
+				if ok != cachedWant || (ok && inv.Version != want) {
+					t.Errorf("%x: cached %v at version %d, want cached %v at %d", id[:2], ok, inv.Version, cachedWant, want)
+				}
+			}
+			if s.len() != len(tc.want) {
+				t.Errorf("len %d, want %d", s.len(), len(tc.want))
+			}
+		})
+	}
+	if newStateCache(0) != nil || newStateCache(-1) != nil {
+		t.Error("a capacity below 1 should disable the cache")
+	}
+	var off *stateCache
+	off.committed(cached(a, 1))
+	if _, ok := off.get(a); ok || off.len() != 0 {
+		t.Error("a disabled cache holds something")
+	}
+}
+
+// TestStateCache_ReadsMatchTheStore: with a cache far smaller than the
+// invoices being changed, every read (API and actor) still returns what the
+// store holds, so eviction and refill never serve an old state.
+func TestStateCache_ReadsMatchTheStore(t *testing.T) {
+	r, store := newTestService(t)
+	r.states = newStateCache(stateCacheShards) // one entry per shard
+	ctx := context.Background()
+	project := uuid.New()
+	var ids []uuid.UUID
+	for i := range 64 {
+		inv, _, err := r.Create(ctx, project, engine.CreateRequest{OrderID: fmt.Sprint("o-", i), Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, inv.ID)
+	}
+	at := time.Now()
+	for round := range 4 {
+		for i, id := range ids {
+			if (i+round)%3 == 0 {
+				continue // some invoices stay behind, so versions differ
+			}
+			cmd := engine.ObservePayment{TxID: "tx", Index: 0, Amount: engine.NewUnits(50_000), At: at, Confirmations: round}
+			if round > 0 {
+				cmd.Height, cmd.BlockHash = uint64(100+round), fmt.Sprint("h", round)
+			}
+			if _, err := r.Apply(ctx, id, cmd); err != nil {
+				t.Fatalf("round %d invoice %d: %v", round, i, err)
+			}
+		}
+		for _, id := range ids {
+			fromStore, err := Load(store, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.Get(ctx, project, id)
+			if err != nil || !reflect.DeepEqual(got, fromStore) {
+				t.Fatalf("round %d: Get %v (%v) at version %d, store has version %d", round, id, err, got.Version, fromStore.Version)
+			}
+		}
+	}
+	if hits, misses := r.states.hitCount(), r.states.missCount(); hits == 0 || misses == 0 {
+		t.Fatalf("hits %d, misses %d: the test should exercise both", hits, misses)
+	}
+}

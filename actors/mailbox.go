@@ -1,0 +1,62 @@
+package actors
+
+import "sync"
+
+// mailboxWorkers runs actor mailboxes on long-lived goroutines: it is the
+// actor.Dispatcher (protoactor's word for a mailbox scheduler) of every
+// table actor. protoactor's
+// default dispatcher starts a new goroutine for every mailbox run, and an
+// invoice actor's run goes deep (decoding, deciding, a Pebble commit), so
+// every fresh goroutine grew its stack by copying it: in the block-match
+// benchmark runtime.newstack/copystack took 9 % of the CPU. A worker's
+// stack grows once and stays grown.
+//
+// Schedule never waits: a run is handed to an idle worker if there is one,
+// else to a fresh goroutine, as protoactor would. Workers block in fsync
+// together (group commit), so the pool is sized for that concurrency.
+type mailboxWorkers struct {
+	work chan func()
+	done chan struct{}
+	once sync.Once
+}
+
+// mailboxThroughput is how many messages a mailbox run processes before
+// yielding the goroutine (protoactor's default).
+const mailboxThroughput = 300
+
+func newMailboxWorkers(n int) *mailboxWorkers {
+	w := &mailboxWorkers{work: make(chan func()), done: make(chan struct{})}
+	for range n {
+		go w.loop()
+	}
+	return w
+}
+
+func (w *mailboxWorkers) loop() {
+	for {
+		select {
+		case fn := <-w.work:
+			fn()
+		case <-w.done:
+			return
+		}
+	}
+}
+
+// Schedule implements actor.Dispatcher.
+func (w *mailboxWorkers) Schedule(fn func()) {
+	select {
+	case w.work <- fn:
+	default:
+		go fn()
+	}
+}
+
+// Throughput implements actor.Dispatcher.
+func (w *mailboxWorkers) Throughput() int { return mailboxThroughput }
+
+// stop ends the workers as they become idle. It does not wait for runs in
+// progress: one stuck in a commit on a failing disk must not hang the
+// shutdown (the actor system's own shutdown has already stopped the
+// actors). Calling it again does nothing.
+func (w *mailboxWorkers) stop() { w.once.Do(func() { close(w.done) }) }
