@@ -12,6 +12,16 @@ type Command interface {
 	command()
 }
 
+// CreateKind says what a create request makes.
+type CreateKind int
+
+const (
+	// ForPayment: an invoice with a deposit address, watched for payment.
+	ForPayment CreateKind = iota
+	// ForArchive: a historical invoice, status archived, no address.
+	ForArchive
+)
+
 // CreateRequest is a create (or archived create) request as the merchant
 // sent it: decoded from JSON but not yet validated. Optional fields are nil
 // when absent; amounts stay decimal text so they are parsed exactly.

@@ -74,8 +74,9 @@ func (c CheckedCreate) Currency() Currency { return c.v.currency }
 // resources on it (a deposit address) and to learn the fingerprint their
 // uniqueness claims will carry; Decide of a create command runs the same
 // check.
-func (r *Rules) CheckCreate(req CreateRequest, archived bool, rate *Rate, at time.Time) (CheckedCreate, error) {
-	v, err := r.validateCreate(req, archived, at)
+func (r *Rules) CheckCreate(req CreateRequest, kind CreateKind, rate *Rate, at time.Time) (CheckedCreate, error) {
+	archived := kind == ForArchive
+	v, err := r.validateCreate(req, kind, at)
 	if err != nil {
 		return CheckedCreate{}, err
 	}
@@ -119,7 +120,7 @@ func (r *Rules) decideCreate(inv Invoice, c CreateInvoice) ([]Event, error) {
 	if inv.Exists() {
 		return nil, ErrExists
 	}
-	chk, err := r.CheckCreate(c.Request, false, c.Rate, c.At)
+	chk, err := r.CheckCreate(c.Request, ForPayment, c.Rate, c.At)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (r *Rules) decideArchived(inv Invoice, c CreateArchived) ([]Event, error) {
 	if inv.Exists() {
 		return nil, ErrExists
 	}
-	chk, err := r.CheckCreate(c.Request, true, c.Rate, c.At)
+	chk, err := r.CheckCreate(c.Request, ForArchive, c.Rate, c.At)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +204,7 @@ func decideChangeStatus(inv Invoice, c ChangeStatus) ([]Event, error) {
 	if !utf8.ValidString(c.Comment) || utf8.RuneCountInString(c.Comment) > MaxCommentLen {
 		return nil, Invalid("comment", "must be valid UTF-8 of at most %d characters", MaxCommentLen)
 	}
-	if !Allowed(inv.Status, c.Target, true) {
+	if !Allowed(inv.Status, c.Target, ByMerchant) {
 		return nil, &TransitionError{From: inv.Status, To: c.Target, Allowed: ManualTargets(inv.Status)}
 	}
 	return []Event{StatusChanged{From: inv.Status, To: c.Target, Reason: ReasonManual, Comment: c.Comment, At: c.At.UTC()}}, nil

@@ -43,6 +43,14 @@ type StatusChanged struct {
 	At      time.Time `json:"at"`
 }
 
+// By is who made the change: the merchant for a manual one, else the engine.
+func (e StatusChanged) By() By {
+	if e.Reason == ReasonManual {
+		return ByMerchant
+	}
+	return ByEngine
+}
+
 // Kind implements Event.
 func (Created) Kind() EventKind { return KindCreated }
 

@@ -95,7 +95,7 @@ func FuzzDecideCreate(f *testing.F) {
 		}
 		cmd := CreateInvoice{ID: uuid.UUID{1}, ProjectID: uuid.UUID{2}, Request: req, Rate: rt, Address: "addr", AddressIndex: 7, At: at}
 		events, err := r.Decide(Invoice{}, cmd)
-		_, checkErr := r.CheckCreate(req, false, rt, at)
+		_, checkErr := r.CheckCreate(req, ForPayment, rt, at)
 		if (err == nil) != (checkErr == nil) {
 			t.Fatalf("Decide says %v, CheckCreate says %v", err, checkErr)
 		}

@@ -55,7 +55,7 @@ func FuzzCommandSequence(f *testing.F) {
 			}
 			for _, e := range evs {
 				if sc, ok := e.(StatusChanged); ok {
-					if !Allowed(sc.From, sc.To, sc.Reason == ReasonManual) {
+					if !Allowed(sc.From, sc.To, sc.By()) {
 						t.Fatalf("step %d: transition %s -> %s (%s) outside the table", i, sc.From, sc.To, sc.Reason)
 					}
 				}

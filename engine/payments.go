@@ -184,11 +184,7 @@ func statusReason(from, to Status) string {
 // confirms or is dropped. Statuses the merchant set by hand, and final
 // ones, are kept.
 func (r *Rules) PaymentStatus(inv Invoice, at time.Time) Status {
-	switch inv.Status {
-	case StatusCancelled, StatusArchived, StatusExpired:
-		return inv.Status
-	}
-	if inv.ManualStatus {
+	if inv.Status.IsFinal() || inv.ManualStatus {
 		return inv.Status
 	}
 	required := 1

@@ -150,7 +150,7 @@ func createCommand(t *testing.T, td *datadriven.TestData, r *Rules) Command {
 
 // check holds one event to the lifecycle table and the codec.
 func (s *script) check(t *testing.T, td *datadriven.TestData, e Event) {
-	if sc, ok := e.(StatusChanged); ok && !Allowed(sc.From, sc.To, sc.Reason == ReasonManual) {
+	if sc, ok := e.(StatusChanged); ok && !Allowed(sc.From, sc.To, sc.By()) {
 		t.Errorf("%s: status change %s -> %s (%s) is not in the lifecycle table", td.Pos, sc.From, sc.To, sc.Reason)
 	}
 	b, err := EncodeEvent(e)

@@ -54,11 +54,21 @@ var autoTransitions = map[Status][]Status{
 	StatusCompleted:   {StatusNew, StatusPaidPartial, StatusPending, StatusExpired},
 }
 
-// Allowed reports whether the lifecycle permits from -> to, either by a
-// merchant (manual) or by the engine.
-func Allowed(from, to Status, manual bool) bool {
+// By says who changes a status.
+type By int
+
+const (
+	// ByEngine: chain events and the clock (autoTransitions).
+	ByEngine By = iota
+	// ByMerchant: a PATCH (manualTargets).
+	ByMerchant
+)
+
+// Allowed reports whether the lifecycle permits from -> to when by makes
+// the change.
+func Allowed(from, to Status, by By) bool {
 	table := autoTransitions
-	if manual {
+	if by == ByMerchant {
 		table = manualTargets
 	}
 	for _, t := range table[from] {
@@ -69,10 +79,14 @@ func Allowed(from, to Status, manual bool) bool {
 	return false
 }
 
-// Final reports whether no payment can change s any more.
-func (s Status) Final() bool {
+// IsFinal reports whether no payment can change s any more: expired,
+// cancelled and archived invoices record later payments as late and keep
+// their status (a merchant may still move them by hand). Completed is not
+// final: a reorganisation can take its payment away. This is the one
+// meaning of "final" in invoiced.
+func (s Status) IsFinal() bool {
 	switch s {
-	case StatusCancelled, StatusArchived:
+	case StatusExpired, StatusCancelled, StatusArchived:
 		return true
 	}
 	return false

@@ -56,7 +56,8 @@ type validCreate struct {
 
 // validateCreate checks every field of req, collecting all problems. rate
 // is only consulted to convert a fiat price.
-func (r *Rules) validateCreate(req CreateRequest, archived bool, now time.Time) (validCreate, error) {
+func (r *Rules) validateCreate(req CreateRequest, kind CreateKind, now time.Time) (validCreate, error) {
+	archived := kind == ForArchive
 	var v validCreate
 	errs := &ValidationError{}
 

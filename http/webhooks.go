@@ -13,7 +13,7 @@ import (
 	"github.com/invoiced/invoiced/persistence"
 )
 
-// webhookLog is what the webhook routes need of the dispatcher.
+// webhookLog is what the webhook routes need of the webhook deliverer.
 type webhookLog interface {
 	Webhooks(ctx context.Context, project, invoice uuid.UUID) ([]webhook.WebhookRecord, error)
 	Redeliver(ctx context.Context, project, invoice uuid.UUID, webhookID string) (webhook.WebhookRecord, error)

@@ -16,7 +16,7 @@ import (
 )
 
 // webhookEnv is env's store and actors behind an API that also serves the
-// webhook routes, backed by a running dispatcher. Every response is checked
+// webhook routes, backed by a running webhook deliverer. Every response is checked
 // against openapi.json by do.
 func webhookEnv(t *testing.T) *env {
 	t.Helper()

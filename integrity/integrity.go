@@ -57,7 +57,7 @@ func Check(store *persistence.Store, cfg Config) (persistence.CheckReport, error
 // and derives its index row.
 func Rows(rules *engine.Rules, watchGrace time.Duration) persistence.RowFunc {
 	return func(r persistence.StreamRecords) persistence.Derived {
-		inv, snapAt, problems, err := replay(r)
+		inv, snapAt, problems, err := replayStream(r)
 		if err != nil {
 			return persistence.Derived{Problems: append(problems, err.Error())}
 		}
@@ -76,10 +76,10 @@ func Rows(rules *engine.Rules, watchGrace time.Duration) persistence.RowFunc {
 	}
 }
 
-// replay applies every event of the stream in order and returns the final
+// replayStream applies every event of the stream in order and returns the final
 // state and the state at the snapshot's version. engine.Apply panics on an
 // event that does not fit; that is reported, never guessed around.
-func replay(r persistence.StreamRecords) (inv, atSnapshot engine.Invoice, problems []string, err error) {
+func replayStream(r persistence.StreamRecords) (inv, atSnapshot engine.Invoice, problems []string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("events do not replay: %v", p)

@@ -15,7 +15,7 @@ import (
 // its first delivery state (pending, due at its creation time), its due key
 // and the backlog counter in the same synced batch as the invoice's events:
 // a webhook exists exactly when the change it reports does, and nothing is
-// lost between the commit and the send. Afterwards only the dispatcher
+// lost between the commit and the send. Afterwards only the webhook deliverer
 // writes delivery states, through UpdateOutbox, one synced batch per round.
 
 // OutboxRecord is one webhook to deliver: what is sent, to whom, signed with
@@ -192,7 +192,7 @@ func outboxWrites(b *pebble.Batch, c Commit, version uint64) error {
 }
 
 // OutboxSignal fires (it is never closed) after a Commit that wrote outbox
-// records, so the dispatcher sends fresh webhooks at once instead of at its
+// records, so the webhook deliverer sends fresh webhooks at once instead of at its
 // next scan. Signals coalesce: one waiting means "look again".
 func (s *Store) OutboxSignal() <-chan struct{} { return s.outboxSignal }
 

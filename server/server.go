@@ -94,7 +94,7 @@ type Config struct {
 	// ExpiryInterval is how often the expiry schedule is scanned (default 1 s).
 	ExpiryInterval time.Duration
 	// WebhookInterval is how often the webhook schedule is scanned when no
-	// commit or finished attempt wakes the dispatcher (default 1 s).
+	// commit or finished attempt wakes the webhook deliverer (default 1 s).
 	WebhookInterval time.Duration
 	// WebhookWorkers bounds webhook attempts in flight (default 32).
 	WebhookWorkers int

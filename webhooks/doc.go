@@ -2,7 +2,7 @@
 // at a time, to merchant callback URLs.
 //
 // It is the half of webhook delivery that talks to the outside world; the
-// simulate endpoint calls it directly and the durable outbox dispatcher calls
+// simulate endpoint calls it directly and the durable outbox deliverer (actors/webhook) calls
 // it for every retry, owning the schedule, the backoff and the dead letters.
 //
 // Signatures let a merchant prove a request came from this server holding

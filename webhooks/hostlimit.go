@@ -7,7 +7,7 @@ import (
 )
 
 // hostLimiter caps concurrent attempts per host:port, so one slow merchant
-// endpoint cannot take every dispatcher worker and we never flood a receiver.
+// endpoint cannot take every deliverer worker and we never flood a receiver.
 //
 // A semaphore, once made, is never removed: there is one per distinct
 // callback host:port this process has delivered to, a map entry and an empty

@@ -29,7 +29,7 @@ var (
 func (s *Service) Create(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (inv engine.Invoice, created bool, err error) {
 	now := s.cfg.Clock.Now()
 	// Validate before allocating, so bad input spends no address index.
-	chk, err := s.cfg.Rules.CheckCreate(req, false, s.quote(req.Currency), now)
+	chk, err := s.cfg.Rules.CheckCreate(req, engine.ForPayment, s.quote(req.Currency), now)
 	if err != nil {
 		return engine.Invoice{}, false, err
 	}
@@ -51,7 +51,7 @@ func (s *Service) Create(ctx context.Context, project uuid.UUID, req engine.Crea
 
 // CreateArchived records a historical invoice (status archived, no address).
 func (s *Service) CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error) {
-	chk, err := s.cfg.Rules.CheckCreate(req, true, s.quote(req.Currency), s.cfg.Clock.Now())
+	chk, err := s.cfg.Rules.CheckCreate(req, engine.ForArchive, s.quote(req.Currency), s.cfg.Clock.Now())
 	if err != nil {
 		return engine.Invoice{}, false, err
 	}

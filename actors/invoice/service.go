@@ -48,7 +48,8 @@ type Config struct {
 	// RequestTimeout bounds one request to an actor, fsync included
 	// (default 10 s).
 	RequestTimeout time.Duration
-	// WatchGrace is how long a final invoice's address stays watched, so
+	// WatchGrace is how long a completed or final invoice's address stays
+	// watched, so
 	// late payments and reorgs are still recorded (default 24 h).
 	WatchGrace time.Duration
 	// StateCache is how many recently committed invoice states reads are

@@ -12,8 +12,8 @@ import (
 	"github.com/invoiced/invoiced/persistence"
 )
 
-// Of is the index row of inv; watchGrace is how long a final invoice's
-// address stays watched.
+// Of is the index row of inv; watchGrace is how long the address of an
+// invoice no longer waiting for payment (completed or final) stays watched.
 func Of(rules *engine.Rules, watchGrace time.Duration, inv engine.Invoice) *persistence.IndexRow {
 	row := &persistence.IndexRow{
 		ProjectID: inv.ProjectID,
@@ -39,10 +39,10 @@ func Of(rules *engine.Rules, watchGrace time.Duration, inv engine.Invoice) *pers
 	}
 	if inv.Address != "" {
 		row.Watch = &persistence.Watch{Currency: inv.Currency, Address: inv.Address}
-		switch inv.Status {
-		case engine.StatusCompleted, engine.StatusExpired, engine.StatusCancelled, engine.StatusArchived:
-			// Final: keep watching for a grace period, so late payments,
-			// overpayments and reorgs are still recorded.
+		if inv.Status == engine.StatusCompleted || inv.Status.IsFinal() {
+			// No longer waiting for payment: keep watching for a grace
+			// period, so late payments, overpayments and reorgs are still
+			// recorded.
 			row.Watch.Until = inv.UpdatedAt.Add(watchGrace).UnixNano()
 		}
 	}
