@@ -7,9 +7,8 @@ import "sync"
 // table actor. protoactor's
 // default dispatcher starts a new goroutine for every mailbox run, and an
 // invoice actor's run goes deep (decoding, deciding, a Pebble commit), so
-// every fresh goroutine grew its stack by copying it: in the block-match
-// benchmark runtime.newstack/copystack took 9 % of the CPU. A worker's
-// stack grows once and stays grown.
+// every fresh goroutine grew its stack by copying it. A worker's stack
+// grows once and stays grown (measurements: docs/performance.md).
 //
 // Schedule never waits: a run is handed to an idle worker if there is one,
 // else to a fresh goroutine, as protoactor would. Workers block in fsync

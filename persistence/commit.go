@@ -44,10 +44,28 @@ type Commit struct {
 //
 // It returns ErrVersionConflict (wrapped) if the stream's version is not
 // ExpectedVersion, *ClaimTakenError if any claim key exists, or a write
-// error. On any error nothing was written. The version and claim checks and
-// the synced write happen under the stripe locks of the stream and claim
-// keys, so no concurrent Commit can take a claim or advance the stream in
-// between; commits with disjoint keys proceed in parallel and share fsyncs.
+// error. Commits with disjoint keys proceed in parallel and share fsyncs.
+//
+// Invariants (the stream lock is the stripe lock of the stream's head key;
+// each claim key has its own stripe lock):
+//
+//  1. All or nothing: events, snapshot, index rows, counter deltas, claims
+//     and outbox records are one batch; on any error nothing was written,
+//     and the in-memory mirrors (counts, Committed's caches) are untouched.
+//  2. Versions are dense and single-writer: the head is checked against
+//     ExpectedVersion and the batch synced under the stream lock, so no
+//     concurrent Commit advances the stream in between.
+//  3. A claim is taken once: its absence is checked and the batch synced
+//     under the claim key's lock.
+//  4. Committed runs in version order: it is called after the sync and
+//     before the stream lock is released, so the Committed calls of one
+//     stream never overlap or reorder, and a mirror fed from them (the
+//     state cache, the watch list) never takes an older state over a
+//     newer one.
+//  5. An acknowledged commit is durable: Commit returns a version only
+//     after the synced write (pebble.Sync) succeeded.
+//  6. The counts mirror (guarded by its own mutex) is updated only after
+//     the sync, under the stream lock, with the deltas the batch wrote.
 func (s *Store) Commit(c Commit) (uint64, error) {
 	defer func(start time.Time) { s.commitLatency.Observe(time.Since(start).Seconds()) }(time.Now())
 	if len(c.Events) == 0 {

@@ -113,14 +113,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	// Write amplification. Every commit writes into ~20 separate key ranges
 	// (streams, 10 list-index families, claims, schedules) that each grow
 	// at their own end, so an L0 file spans the whole keyspace and each
-	// L0->Lbase compaction rewrites most of Lbase. With Pebble's defaults
-	// (4 MiB memtables, compaction at 4 L0 files) a create run rewrote
-	// 5.7x its data in L6 alone and compaction took a quarter of the CPU.
-	// Larger memtables and more L0 files per compaction make each rewrite
-	// carry more new data: measured on 40,000 creates (2 cores), bytes
-	// written by flushes and compactions fell from 3.9x to 1.8x of the WAL
-	// and create throughput rose from 10,000/s to 15,800/s. 32 MiB
-	// memtables were slower again (bigger flushes stall more writers).
+	// L0->Lbase compaction rewrites most of Lbase. Larger memtables and
+	// more L0 files per compaction make each rewrite carry more new data;
+	// 32 MiB memtables were slower again (bigger flushes stall more
+	// writers). Measurements: docs/performance.md.
 	po.MemTableSize = 16 << 20
 	po.L0CompactionThreshold = 8
 	po.L0StopWritesThreshold = 24

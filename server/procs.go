@@ -10,14 +10,11 @@ import "runtime"
 // that writes and fdatasyncs the log. With one P per CPU, that goroutine
 // queues for a P behind the request handlers whenever they keep every P
 // busy, and a P stays parked in each blocking syscall (fsync, file writes)
-// until the runtime notices it; on a 2-core machine the CPUs then sat 15-20
-// % in iowait during a create run while commits waited milliseconds for a
-// 0.2 ms fsync. Extra Ps let the kernel, which is fair between threads,
-// schedule the WAL loop and keep the CPUs busy during syscalls. Measured
-// with `go run ./cmd/invoicebench -scenario create` on 2 cores: GOMAXPROCS 2
-// gave 6,400-7,600 creates/s at p99 26-29 ms; 4 gave 9,900-10,100/s at
-// p99 21 ms. Beyond +4 Ps the gain on larger machines is not worth the
-// extra GC workers and thread switches.
+// until the runtime notices it, so commits wait on CPUs idling in iowait.
+// Extra Ps let the kernel, which is fair between threads, schedule the WAL
+// loop and keep the CPUs busy during syscalls. Beyond +4 Ps the gain on
+// larger machines is not worth the extra GC workers and thread switches.
+// Measurements: docs/performance.md.
 func TuneProcs(getenv func(string) string) int {
 	if getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0)
