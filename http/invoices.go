@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/view"
@@ -201,18 +200,20 @@ type pagination struct {
 	TotalPages int `json:"total_pages"`
 }
 
-var sortFields = map[string]invoice.SortField{
-	"created_at":    invoice.SortCreatedAt,
-	"updated_at":    invoice.SortUpdatedAt,
-	"fiat_amount":   invoice.SortFiatAmount,
-	"crypto_amount": invoice.SortCryptoAmount,
+var sortFields = map[string]persistence.SortField{
+	"created_at":    persistence.SortCreatedAt,
+	"updated_at":    persistence.SortUpdatedAt,
+	"fiat_amount":   persistence.SortFiatAmount,
+	"crypto_amount": persistence.SortCryptoAmount,
 }
 
 // parseListQuery validates the list parameters, collecting every problem
-// (422 naming each parameter).
-func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (invoice.ListQuery, error) {
+// (422 naming each parameter), into the store's query: page and page_size
+// become Offset and Limit.
+func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (persistence.Query, error) {
 	v := r.URL.Query()
-	q := invoice.ListQuery{Project: project, SortBy: invoice.SortCreatedAt, Desc: true, Page: 1, PageSize: defaultPageSize}
+	q := persistence.Query{ProjectID: project, SortBy: persistence.SortCreatedAt, Desc: true}
+	page, pageSize := 1, defaultPageSize
 	errs := &engine.ValidationError{}
 	bad := func(field, msg string) {
 		errs.Fields = append(errs.Fields, engine.FieldError{Field: field, Message: msg})
@@ -222,7 +223,7 @@ func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (invoice.Lis
 		if !engine.Status(st).Valid() {
 			bad("status", "must be one of new, pending, completed, expired, cancelled, paid_partial, archived")
 		}
-		q.Status = engine.Status(st)
+		q.Status = st
 	}
 	if c := v.Get("currency"); c != "" {
 		cur, ok := s.cfg.Rules.Currencies.Lookup(c)
@@ -233,14 +234,16 @@ func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (invoice.Lis
 	}
 	for _, f := range []struct {
 		name string
-		dst  *time.Time
+		dst  *int64
 	}{{"created_after", &q.CreatedAfter}, {"created_before", &q.CreatedBefore}} {
 		if t := v.Get(f.name); t != "" {
 			parsed, err := time.Parse(time.RFC3339Nano, t)
 			if err != nil {
 				bad(f.name, "must be an RFC3339 date-time such as 2026-01-02T15:04:05Z")
 			}
-			*f.dst = parsed
+			if !parsed.IsZero() {
+				*f.dst = parsed.UnixNano() // exclusive; <= 0 = unbounded
+			}
 		}
 	}
 	if t := v.Get("page"); t != "" {
@@ -248,14 +251,14 @@ func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (invoice.Lis
 		if err != nil || n < 1 || n > math.MaxInt32 {
 			bad("page", "must be an integer of at least 1")
 		}
-		q.Page = n
+		page = n
 	}
 	if t := v.Get("page_size"); t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 1 || n > maxPageSize {
 			bad("page_size", "must be an integer from 1 to 100")
 		}
-		q.PageSize = n
+		pageSize = n
 	}
 	if t := v.Get("sort_by"); t != "" {
 		f, ok := sortFields[t]
@@ -274,6 +277,7 @@ func (s *Server) parseListQuery(r *http.Request, project uuid.UUID) (invoice.Lis
 	if len(errs.Fields) > 0 {
 		return q, errs
 	}
+	q.Offset, q.Limit = (page-1)*pageSize, pageSize
 	return q, nil
 }
 
@@ -288,7 +292,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 		s.writeError(w, r, err)
 		return
 	}
-	page := pagination{Page: q.Page, PageSize: q.PageSize, TotalItems: total, TotalPages: (total + q.PageSize - 1) / q.PageSize}
+	page := pagination{Page: q.Offset/q.Limit + 1, PageSize: q.Limit, TotalItems: total, TotalPages: (total + q.Limit - 1) / q.Limit}
 	// {"items":[...],"pagination":{...}}, the items by view's encoder.
 	b := make([]byte, 0, 64+1024*len(invs))
 	b = append(b, `{"items":[`...)

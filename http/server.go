@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/internal/clock"
+	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
 )
 
@@ -26,7 +26,7 @@ type invoices interface {
 	CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error)
 	ChangeStatus(ctx context.Context, project, id uuid.UUID, target engine.Status, comment string) (engine.Invoice, error)
 	Get(ctx context.Context, project, id uuid.UUID) (engine.Invoice, error)
-	List(ctx context.Context, q invoice.ListQuery) ([]engine.Invoice, int, error)
+	List(ctx context.Context, q persistence.Query) ([]engine.Invoice, int, error)
 }
 
 // rateTable is what the rates endpoint needs.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -176,41 +175,9 @@ func (s *Service) Get(_ context.Context, project, id uuid.UUID) (engine.Invoice,
 	return inv, nil
 }
 
-// ListQuery selects one page of a project's invoices.
-type ListQuery struct {
-	Project  uuid.UUID
-	Status   engine.Status // "" = any
-	Currency string        // "" = any
-	// CreatedAfter and CreatedBefore bound created_at, exclusive; zero = open.
-	CreatedAfter, CreatedBefore time.Time
-	SortBy                      SortField
-	Desc                        bool
-	Page, PageSize              int // Page from 1
-}
-
-// SortField is a list order.
-type SortField = persistence.SortField
-
-// The list orders.
-const (
-	SortCreatedAt    = persistence.SortCreatedAt
-	SortUpdatedAt    = persistence.SortUpdatedAt
-	SortFiatAmount   = persistence.SortFiatAmount
-	SortCryptoAmount = persistence.SortCryptoAmount
-)
-
-// List returns one page of a project's invoices and the number matching.
-func (s *Service) List(_ context.Context, lq ListQuery) ([]engine.Invoice, int, error) {
-	q := persistence.Query{
-		ProjectID: lq.Project, Status: string(lq.Status), Currency: lq.Currency,
-		SortBy: lq.SortBy, Desc: lq.Desc, Offset: (lq.Page - 1) * lq.PageSize, Limit: lq.PageSize,
-	}
-	if !lq.CreatedAfter.IsZero() {
-		q.CreatedAfter = lq.CreatedAfter.UnixNano()
-	}
-	if !lq.CreatedBefore.IsZero() {
-		q.CreatedBefore = lq.CreatedBefore.UnixNano()
-	}
+// List returns one page of a project's invoices (q.ProjectID's) and the
+// number matching.
+func (s *Service) List(_ context.Context, q persistence.Query) ([]engine.Invoice, int, error) {
 	states, total, err := s.cfg.Store.List(q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list invoices: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
 )
 
 // TestSnapshots_EveryEightVersions: an invoice's state is snapshotted by the
@@ -56,7 +57,7 @@ func TestSnapshots_EveryEightVersions(t *testing.T) {
 			t.Fatalf("at version %d: store read back %+v (%v)\nwant %+v", last.Version, got, err, last)
 		}
 	}
-	list, _, err := r.List(context.Background(), ListQuery{Project: project, Page: 1, PageSize: 10})
+	list, _, err := r.List(context.Background(), persistence.Query{ProjectID: project, Limit: 10})
 	if err != nil || len(list) != 1 || !reflect.DeepEqual(list[0], last) {
 		t.Fatalf("list: %v %+v", err, list)
 	}
