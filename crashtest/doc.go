@@ -5,7 +5,7 @@
 // creates, PATCHes, payments and blocks over HTTP, kills it with SIGKILL at
 // a random moment, and checks the store it left before restarting it:
 // every acknowledged write is there, events, snapshots, list indexes,
-// counters, the expiry schedule and the watch list agree (integrity.Check),
+// counters, the expiry schedule and the watch list agree (maintenance.Check),
 // each payment is counted once and each status is the one the engine's
 // rules give the stored payments. After the restart the chain monitors must
 // resume from their cursors to exactly the payments the persisted dev

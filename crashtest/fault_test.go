@@ -21,7 +21,7 @@ import (
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
-	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
 )
@@ -259,7 +259,7 @@ func faultRun(t *testing.T, target int64) faultOutcome {
 			t.Fatalf("fault at WAL write %d: acknowledged PATCH of %s to %s lost", target, p.id, p.status)
 		}
 	}
-	rep, err := integrity.Check(s, integrity.Config{})
+	rep, err := maintenance.Check(s, maintenance.CheckConfig{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("fault at WAL write %d: store after power loss: %v %v", target, err, rep.Problems)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/engine"
-	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 )
 
@@ -69,7 +69,7 @@ func verifyStore(t *testing.T, dataDir string, a *acked) storeFacts {
 	defer s.Close()
 	rules := devRules(t)
 	facts := storeFacts{invoices: map[uuid.UUID]stored{}, byProject: map[uuid.UUID]int{}, cursors: map[string]uint64{}}
-	inner := integrity.Rows(rules, 24*time.Hour)
+	inner := maintenance.Rows(rules, 24*time.Hour)
 	var replayErrs []string
 	a.mu.Lock()
 	patched := map[uuid.UUID]bool{}
@@ -140,7 +140,7 @@ func verifyStore(t *testing.T, dataDir string, a *acked) storeFacts {
 		}
 	}
 	// Every status is the one the engine's rules give the stored payments
-	// at the time of the invoice's last change (integrity.Check has
+	// at the time of the invoice's last change (maintenance.Check has
 	// verified each payment is counted once and paid is their sum).
 	for id, st := range facts.invoices {
 		if got := rules.PaymentStatus(st.inv, st.inv.UpdatedAt); got != st.inv.Status {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/backup"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/julienschmidt/httprouter"
 )
@@ -14,8 +14,8 @@ import (
 // backups is what the admin backup route needs of the server.
 type backups interface {
 	// Backup writes a checked backup of the data dir while serving, one at
-	// a time (backup.ErrInProgress otherwise).
-	Backup(ctx context.Context) (backup.Result, error)
+	// a time (maintenance.ErrBackupInProgress otherwise).
+	Backup(ctx context.Context) (maintenance.BackupResult, error)
 }
 
 // backupAnswerTimeout bounds writing the answer once the backup is written:

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invoiced/invoiced/backup"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 )
 
@@ -20,30 +20,30 @@ import (
 // backups are tested through the server (server/backup_test.go).
 type fakeBackups struct {
 	calls atomic.Int32
-	next  atomic.Value // func() (backup.Result, error)
+	next  atomic.Value // func() (maintenance.BackupResult, error)
 }
 
-func (f *fakeBackups) Backup(context.Context) (backup.Result, error) {
+func (f *fakeBackups) Backup(context.Context) (maintenance.BackupResult, error) {
 	f.calls.Add(1)
-	return f.next.Load().(func() (backup.Result, error))()
+	return f.next.Load().(func() (maintenance.BackupResult, error))()
 }
 
-func (f *fakeBackups) answer(res backup.Result, err error) {
-	f.next.Store(func() (backup.Result, error) { return res, err })
+func (f *fakeBackups) answer(res maintenance.BackupResult, err error) {
+	f.next.Store(func() (maintenance.BackupResult, error) { return res, err })
 }
 
 func TestAdminBackup_AnswersAndErrorsMatchTheDocument(t *testing.T) {
 	f := &fakeBackups{}
 	e := newEnv(t, t.TempDir(), envOpts{backups: f})
 	_, projectKey := e.project("shop", "")
-	written := backup.Result{Path: "/data/backups/20261124T235501Z", Files: 23, Bytes: 48213504,
+	written := maintenance.BackupResult{Path: "/data/backups/20261124T235501Z", Files: 23, Bytes: 48213504,
 		Report: persistence.CheckReport{Streams: 12}, Duration: 412 * time.Millisecond}
 	damaged := written
 	damaged.Report.Problems = []persistence.Problem{{}, {}}
 
 	for _, tc := range []struct {
 		name, key string
-		res       backup.Result
+		res       maintenance.BackupResult
 		err       error
 		status    int
 		code      string
@@ -54,8 +54,8 @@ func TestAdminBackup_AnswersAndErrorsMatchTheDocument(t *testing.T) {
 		{"project key", projectKey, written, nil, 403, "forbidden", false},
 		{"written", e.accountKey, written, nil, 201, "", true},
 		{"written with problems", e.accountKey, damaged, nil, 201, "", true},
-		{"another running", e.accountKey, backup.Result{}, backup.ErrInProgress, 409, "backup_in_progress", true},
-		{"failed", e.accountKey, backup.Result{}, errors.New("checkpoint: no space left on device"), 500, "internal_error", true},
+		{"another running", e.accountKey, maintenance.BackupResult{}, maintenance.ErrBackupInProgress, 409, "backup_in_progress", true},
+		{"failed", e.accountKey, maintenance.BackupResult{}, errors.New("checkpoint: no space left on device"), 500, "internal_error", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.answer(tc.res, tc.err)
@@ -98,7 +98,7 @@ func TestAdminBackup_AnswersAndErrorsMatchTheDocument(t *testing.T) {
 
 func TestAdminBackup_RateLimitedPerAccountKey(t *testing.T) {
 	f := &fakeBackups{}
-	f.answer(backup.Result{Path: "/data/backups/x"}, nil)
+	f.answer(maintenance.BackupResult{Path: "/data/backups/x"}, nil)
 	e := newEnv(t, t.TempDir(), envOpts{backups: f, rateLimit: 0.01, rateBurst: 1})
 	if r := e.do("POST", "/api/v1/admin/backup", e.accountKey, ""); r.status != 201 {
 		t.Fatalf("first: %d %s", r.status, r.body)
@@ -119,9 +119,9 @@ func TestAdminBackup_AbsentWithoutBackups(t *testing.T) {
 // longer than the server's write timeout, and its answer still arrives.
 func TestAdminBackup_OutlastsTheWriteTimeout(t *testing.T) {
 	f := &fakeBackups{}
-	f.next.Store(func() (backup.Result, error) {
+	f.next.Store(func() (maintenance.BackupResult, error) {
 		time.Sleep(300 * time.Millisecond)
-		return backup.Result{Path: "/data/backups/slow"}, nil
+		return maintenance.BackupResult{Path: "/data/backups/slow"}, nil
 	})
 	e := newEnv(t, t.TempDir(), envOpts{backups: f})
 	srv := httptest.NewUnstartedServer(e.srv.Config.Handler)

@@ -17,11 +17,11 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors/invoice"
-	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
 	"github.com/invoiced/invoiced/internal/clock"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
 	"github.com/invoiced/invoiced/webhooks"
@@ -54,7 +54,7 @@ type envOpts struct {
 	clock clock.Clock
 	// backups, when set, mounts POST /api/v1/admin/backup over it.
 	backups interface {
-		Backup(context.Context) (backup.Result, error)
+		Backup(context.Context) (maintenance.BackupResult, error)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors/invoice"
-	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/maintenance"
 )
 
 // apiError is the one error shape of the API:
@@ -76,7 +76,7 @@ func toAPIError(err error) *apiError {
 		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "expire_old_in", "must be a Go duration from 0 to 168h (7 days)")
 	case errors.Is(err, accounts.ErrNameTaken):
 		return fieldError(http.StatusConflict, "project_name_conflict", "name", "is already used by another project of this account")
-	case errors.Is(err, backup.ErrInProgress):
+	case errors.Is(err, maintenance.ErrBackupInProgress):
 		return errBackupInProgress
 	case errors.Is(err, engine.ErrNoRate):
 		return fieldError(http.StatusServiceUnavailable, "rate_unavailable", "fiat_amount", "cannot be converted: no exchange rate is available for this currency right now")

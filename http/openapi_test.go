@@ -26,9 +26,9 @@ import (
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/actors/webhook"
-	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/webhooks"
 )
@@ -324,6 +324,6 @@ func (noOutbox) Redeliver(context.Context, uuid.UUID, uuid.UUID, string) (webhoo
 
 type noBackups struct{}
 
-func (noBackups) Backup(context.Context) (backup.Result, error) {
-	return backup.Result{}, errors.ErrUnsupported
+func (noBackups) Backup(context.Context) (maintenance.BackupResult, error) {
+	return maintenance.BackupResult{}, errors.ErrUnsupported
 }

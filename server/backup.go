@@ -5,32 +5,31 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/invoiced/invoiced/backup"
-	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/maintenance"
 )
 
 // errStoreClosed answers a backup asked for after Shutdown closed the store.
 var errStoreClosed = errors.New("backup: the server has shut down")
 
 // Backup writes a checked backup of the data dir into <data dir>/backups
-// while the server keeps serving (see backup.Online); POST
+// while the server keeps serving (see maintenance.OnlineBackup); POST
 // /api/v1/admin/backup calls it. One is written at a time: a call while
-// another runs gets backup.ErrInProgress at once. ctx only stops a backup
+// another runs gets maintenance.ErrBackupInProgress at once. ctx only stops a backup
 // from starting; once started it finishes, as a half-written copy is
 // worth nothing, and Shutdown waits for it before closing the store.
-func (s *Server) Backup(ctx context.Context) (backup.Result, error) {
+func (s *Server) Backup(ctx context.Context) (maintenance.BackupResult, error) {
 	if err := ctx.Err(); err != nil {
-		return backup.Result{}, err
+		return maintenance.BackupResult{}, err
 	}
 	if !s.backupMu.TryLock() {
-		return backup.Result{}, backup.ErrInProgress
+		return maintenance.BackupResult{}, maintenance.ErrBackupInProgress
 	}
 	defer s.backupMu.Unlock()
 	if s.storeClosed {
-		return backup.Result{}, errStoreClosed
+		return maintenance.BackupResult{}, errStoreClosed
 	}
 	now := s.clock.Now()
-	res, err := backup.Online(s.store, s.dataDir, now, integrity.Config{WatchGrace: s.watchGrace, Now: now})
+	res, err := maintenance.OnlineBackup(s.store, s.dataDir, now, maintenance.CheckConfig{WatchGrace: s.watchGrace, Now: now})
 	if err != nil {
 		return res, err
 	}

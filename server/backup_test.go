@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invoiced/invoiced/backup"
 	"github.com/invoiced/invoiced/internal/apitest"
+	"github.com/invoiced/invoiced/maintenance"
 )
 
 // post sends a request from any goroutine (call fails the test, so only
@@ -85,7 +85,7 @@ func TestBackup_WhileServingHoldsEveryAcknowledgedInvoice(t *testing.T) {
 	mu.Lock()
 	before := append([]string(nil), acked...)
 	mu.Unlock()
-	var res backup.Summary
+	var res maintenance.BackupSummary
 	h.call("POST", "/api/v1/admin/backup", accountKey, "", 201, &res)
 	mu.Lock()
 	during := len(acked) - len(before)
@@ -97,8 +97,8 @@ func TestBackup_WhileServingHoldsEveryAcknowledgedInvoice(t *testing.T) {
 	}
 	t.Logf("backup %+v; %d creates acknowledged before it, %d while it was written", res, len(before), during)
 
-	if filepath.Dir(res.Path) != filepath.Join(h.dir, backup.DirName) || !backupName.MatchString(filepath.Base(res.Path)) {
-		t.Fatalf("backup written to %s, want %s/<UTC time>", res.Path, filepath.Join(h.dir, backup.DirName))
+	if filepath.Dir(res.Path) != filepath.Join(h.dir, maintenance.BackupDirName) || !backupName.MatchString(filepath.Base(res.Path)) {
+		t.Fatalf("backup written to %s, want %s/<UTC time>", res.Path, filepath.Join(h.dir, maintenance.BackupDirName))
 	}
 	if !res.IntegrityOK || res.Problems != 0 || res.Files < 3 || res.Bytes <= 0 || res.Invoices < len(before) {
 		t.Fatalf("backup answer %+v for %d acknowledged invoices", res, len(before))
@@ -108,7 +108,7 @@ func TestBackup_WhileServingHoldsEveryAcknowledgedInvoice(t *testing.T) {
 			t.Fatalf("the backup has no %s: %v", f, err)
 		}
 	}
-	if info, err := os.Stat(filepath.Join(h.dir, backup.DirName)); err != nil || info.Mode().Perm() != 0o700 {
+	if info, err := os.Stat(filepath.Join(h.dir, maintenance.BackupDirName)); err != nil || info.Mode().Perm() != 0o700 {
 		t.Fatalf("backups dir: %v %v", info.Mode(), err)
 	}
 
@@ -154,7 +154,7 @@ func TestBackup_AccountKeyOnlyOneAtATime(t *testing.T) {
 	}
 
 	// The clock stands still: two backups of one second get two names.
-	var first, second backup.Summary
+	var first, second maintenance.BackupSummary
 	h.call("POST", "/api/v1/admin/backup", accountKey, "", 201, &first)
 	h.call("POST", "/api/v1/admin/backup", accountKey, "", 201, &second)
 	if second.Path != first.Path+"-2" || !first.IntegrityOK || !second.IntegrityOK {

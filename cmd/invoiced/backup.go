@@ -12,8 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/invoiced/invoiced/backup"
-	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
 )
@@ -60,14 +59,14 @@ func backupCommand(args []string, getenv func(string) string, stdout io.Writer) 
 				"(-account-key or INVOICED_ACCOUNT_KEY) to have the server write the backup, or ask it directly:\n"+
 				"  curl -X POST http://%s/api/v1/admin/backup -H \"Api-key: $ACCOUNT_KEY\"\n"+
 				"(it writes %s/<time>; copy that directory elsewhere)",
-				err, localAddr(cfg.Listen), filepath.Join(cfg.DataDir, backup.DirName))
+				err, localAddr(cfg.Listen), filepath.Join(cfg.DataDir, maintenance.BackupDirName))
 		}
 		if oerr := onlineBackup(localAddr(cfg.Listen), key, cfg.DataDir, to, stdout); oerr != nil {
 			return fmt.Errorf("backup: the store is held (%v), and the running server's backup failed: %w", err, oerr)
 		}
 		return nil
 	}
-	res, err := backup.Write(store, cfg.DataDir, to, integrity.Config{WatchGrace: cfg.WatchGrace})
+	res, err := maintenance.WriteBackup(store, cfg.DataDir, to, maintenance.CheckConfig{WatchGrace: cfg.WatchGrace})
 	if cerr := store.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("backup: close the store: %w", cerr)
 	}
@@ -134,18 +133,18 @@ func onlineBackup(addr, key, dataDir, to string, stdout io.Writer) error {
 	if resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("POST http://%s/api/v1/admin/backup: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
 	}
-	var res backup.Summary
+	var res maintenance.BackupSummary
 	if err := json.Unmarshal(body, &res); err != nil {
 		return fmt.Errorf("answer %q: %w", body, err)
 	}
-	if !inDir(res.Path, filepath.Join(dataDir, backup.DirName)) {
+	if !inDir(res.Path, filepath.Join(dataDir, maintenance.BackupDirName)) {
 		return fmt.Errorf("the server at %s wrote its backup to %s, which is not in %s: it serves another data dir (set -listen to the server of this one); its backup is left where it is",
-			addr, res.Path, filepath.Join(dataDir, backup.DirName))
+			addr, res.Path, filepath.Join(dataDir, maintenance.BackupDirName))
 	}
 	if !res.IntegrityOK {
 		return fmt.Errorf("the server wrote %s, but its check found %d problems (so has the data dir: run invoiced check on it while stopped)", res.Path, res.Problems)
 	}
-	if err := backup.Move(res.Path, to); err != nil {
+	if err := maintenance.MoveBackup(res.Path, to); err != nil {
 		return fmt.Errorf("the server wrote and checked %s, but moving it failed (copy it yourself): %w", res.Path, err)
 	}
 	fmt.Fprintf(stdout, "backup written by the running server and moved to %s: %d files, %d bytes, 0 problems, checked in %dms\n",

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/invoiced/invoiced/integrity"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 )
 
@@ -32,7 +32,7 @@ func checkCommand(args []string, getenv func(string) string, stdout io.Writer) e
 		return err
 	}
 	defer store.Close()
-	rep, err := integrity.Check(store, integrity.Config{WatchGrace: cfg.WatchGrace, Repair: repair})
+	rep, after, err := maintenance.CheckAndRepair(store, maintenance.CheckConfig{WatchGrace: cfg.WatchGrace, Repair: repair})
 	if err != nil {
 		return err
 	}
@@ -42,10 +42,6 @@ func checkCommand(args []string, getenv func(string) string, stdout io.Writer) e
 	}
 	if !repair {
 		return fmt.Errorf("check: %d problems; `invoiced check -repair` rebuilds indexes, counters and schedules from the event log", len(rep.Problems))
-	}
-	after, err := integrity.Check(store, integrity.Config{WatchGrace: cfg.WatchGrace})
-	if err != nil {
-		return err
 	}
 	fmt.Fprintf(stdout, "repaired %d keys; a second check finds %d problems\n", rep.Repaired, len(after.Problems))
 	if !after.OK() {

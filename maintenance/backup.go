@@ -1,4 +1,4 @@
-// Package backup writes a checked copy of a data dir: the store as a Pebble
+// Backups: a checked copy of a data dir: the store as a Pebble
 // checkpoint in store/, the data dir's other files (account.key, the dev
 // chains' devchain-*.json) beside it, and then an integrity check of the
 // copy, so a backup that reports success is known to open and to be
@@ -8,7 +8,8 @@
 //
 // The copy is a complete data dir: to restore, stop the server and put the
 // backup in place of the data dir (or point INVOICED_DATA_DIR at it).
-package backup
+
+package maintenance
 
 import (
 	"errors"
@@ -17,22 +18,21 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/invoiced/invoiced/integrity"
 	"github.com/invoiced/invoiced/persistence"
 )
 
-// ErrInProgress is the answer to a backup asked for while another of the
+// ErrBackupInProgress is the answer to a backup asked for while another of the
 // same data dir is being written.
-var ErrInProgress = errors.New("a backup is already being written")
+var ErrBackupInProgress = errors.New("a backup is already being written")
 
-// DirName is the folder of a data dir that online backups are written to.
-const DirName = "backups"
+// BackupDirName is the folder of a data dir that online backups are written to.
+const BackupDirName = "backups"
 
 // nameLayout names an online backup by its UTC start time.
 const nameLayout = "20060102T150405Z"
 
-// Result is a written backup.
-type Result struct {
+// BackupResult is a written backup.
+type BackupResult struct {
 	// Path is the backup's directory.
 	Path string
 	// Files and Bytes count the regular files in it and their sizes
@@ -47,9 +47,9 @@ type Result struct {
 	Duration time.Duration
 }
 
-// Summary is a Result as the backup route answers it and `invoiced backup`
+// BackupSummary is a BackupResult as the backup route answers it and `invoiced backup`
 // reads it.
-type Summary struct {
+type BackupSummary struct {
 	Path        string `json:"path"`
 	Bytes       int64  `json:"bytes"`
 	Files       int    `json:"files"`
@@ -59,45 +59,45 @@ type Summary struct {
 	DurationMS  int64  `json:"duration_ms"`
 }
 
-// Summary is r's answer form.
-func (r Result) Summary() Summary {
-	return Summary{
+// BackupSummary is r's answer form.
+func (r BackupResult) Summary() BackupSummary {
+	return BackupSummary{
 		Path: r.Path, Bytes: r.Bytes, Files: r.Files, Invoices: r.Report.Streams,
 		IntegrityOK: r.Report.OK(), Problems: len(r.Report.Problems), DurationMS: r.Duration.Milliseconds(),
 	}
 }
 
-// Write copies the data dir dataDir, whose store is store, into dst, which
+// WriteBackup copies the data dir dataDir, whose store is store, into dst, which
 // must not exist yet (missing parents are created), and checks the copy
 // with check (its Repair is ignored). store may be serving: the checkpoint
 // holds every commit acknowledged before the call, and whole batches only.
 // On an error the partial copy is removed.
-func Write(store *persistence.Store, dataDir, dst string, check integrity.Config) (Result, error) {
+func WriteBackup(store *persistence.Store, dataDir, dst string, check CheckConfig) (BackupResult, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return Result{}, fmt.Errorf("backup: %w", err)
+		return BackupResult{}, fmt.Errorf("backup: %w", err)
 	}
 	if err := os.Mkdir(dst, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return Result{}, fmt.Errorf("backup: %s already exists", dst)
+			return BackupResult{}, fmt.Errorf("backup: %s already exists", dst)
 		}
-		return Result{}, fmt.Errorf("backup: %w", err)
+		return BackupResult{}, fmt.Errorf("backup: %w", err)
 	}
 	return fill(store, dataDir, dst, check)
 }
 
-// Online writes a backup of the data dir dataDir of a serving store into
+// OnlineBackup writes a backup of the data dir dataDir of a serving store into
 // dataDir/backups/<now in UTC, e.g. 20261124T235501Z>, with a suffix (-2,
-// -3, ...) when a backup of that second exists; Result.Path is absolute.
+// -3, ...) when a backup of that second exists; BackupResult.Path is absolute.
 // The backup shares the data dir's filesystem (the checkpoint hard-links
 // sstables): copy it elsewhere to survive the loss of the disk. The caller
 // runs one at a time.
-func Online(store *persistence.Store, dataDir string, now time.Time, check integrity.Config) (Result, error) {
-	parent, err := filepath.Abs(filepath.Join(dataDir, DirName)) // the answer names it to an operator elsewhere
+func OnlineBackup(store *persistence.Store, dataDir string, now time.Time, check CheckConfig) (BackupResult, error) {
+	parent, err := filepath.Abs(filepath.Join(dataDir, BackupDirName)) // the answer names it to an operator elsewhere
 	if err != nil {
-		return Result{}, fmt.Errorf("backup: %w", err)
+		return BackupResult{}, fmt.Errorf("backup: %w", err)
 	}
 	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return Result{}, fmt.Errorf("backup: %w", err)
+		return BackupResult{}, fmt.Errorf("backup: %w", err)
 	}
 	name := now.UTC().Format(nameLayout)
 	dst := filepath.Join(parent, name)
@@ -107,7 +107,7 @@ func Online(store *persistence.Store, dataDir string, now time.Time, check integ
 			break
 		}
 		if !errors.Is(err, os.ErrExist) || n > 1000 {
-			return Result{}, fmt.Errorf("backup: %w", err)
+			return BackupResult{}, fmt.Errorf("backup: %w", err)
 		}
 		dst = filepath.Join(parent, fmt.Sprintf("%s-%d", name, n))
 	}
@@ -115,7 +115,7 @@ func Online(store *persistence.Store, dataDir string, now time.Time, check integ
 }
 
 // fill writes the backup into the empty directory dst and checks it.
-func fill(store *persistence.Store, dataDir, dst string, check integrity.Config) (res Result, err error) {
+func fill(store *persistence.Store, dataDir, dst string, check CheckConfig) (res BackupResult, err error) {
 	start := time.Now()
 	res.Path = dst
 	defer func() {
@@ -146,7 +146,7 @@ func fill(store *persistence.Store, dataDir, dst string, check integrity.Config)
 		return res, fmt.Errorf("backup: the copy does not open: %w", err)
 	}
 	check.Repair = false
-	res.Report, err = integrity.Check(copied, check)
+	res.Report, err = Check(copied, check)
 	if cerr := copied.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close the copy: %w", cerr)
 	}

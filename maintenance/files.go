@@ -1,4 +1,4 @@
-package backup
+package maintenance
 
 import (
 	"errors"
@@ -93,13 +93,13 @@ func sizeOf(dir string) (files int, bytes int64, err error) {
 	return files, bytes, err
 }
 
-// Move moves the backup directory src to dst, which must not exist, and
+// MoveBackup moves the backup directory src to dst, which must not exist, and
 // makes the move durable: a rename when both are on one filesystem, and
 // when the rename fails with EXDEV (another filesystem: a server's backups
 // live in its data dir, and operators keep them on another disk) a synced
 // copy of the tree followed by removing src. Any other rename error is
 // returned, with src left alone. dst's parent directories are created.
-func Move(src, dst string) error {
+func MoveBackup(src, dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return fmt.Errorf("move backup: %s already exists", dst)
 	}

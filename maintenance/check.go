@@ -1,4 +1,9 @@
-// Package integrity checks an invoiced store against its event log: every
+// Package maintenance owns the care of a data dir outside the request
+// path: the integrity check (and repair) of a store against its event log,
+// and checked backups (backup.go); `invoiced check`, `invoiced backup` and
+// POST /api/v1/admin/backup are thin callers.
+//
+// The check: every
 // invoice stream must replay (engine.Apply) to its stored snapshot, hold
 // each payment once with the amount paid equal to their sum, and the
 // records derived from the latest state (list indexes, per-project
@@ -8,7 +13,7 @@
 //
 // It sits above persistence (which stores events as opaque bytes and so
 // cannot replay them) and the engine (which owns the event format).
-package integrity
+package maintenance
 
 import (
 	"bytes"
@@ -22,8 +27,8 @@ import (
 	"github.com/invoiced/invoiced/persistence"
 )
 
-// Config configures Check.
-type Config struct {
+// CheckConfig configures Check.
+type CheckConfig struct {
 	// Rules supplies the currency registry (decimals, for the crypto sort
 	// key); nil means engine.DefaultRules, which knows every built-in
 	// currency.
@@ -40,7 +45,7 @@ type Config struct {
 }
 
 // Check verifies store; see the package comment.
-func Check(store *persistence.Store, cfg Config) (persistence.CheckReport, error) {
+func Check(store *persistence.Store, cfg CheckConfig) (persistence.CheckReport, error) {
 	if cfg.Rules == nil {
 		cfg.Rules = engine.DefaultRules()
 	}
@@ -51,6 +56,19 @@ func Check(store *persistence.Store, cfg Config) (persistence.CheckReport, error
 		cfg.Now = time.Now()
 	}
 	return store.Check(Rows(cfg.Rules, cfg.WatchGrace), persistence.CheckOptions{Now: cfg.Now.UnixNano(), Repair: cfg.Repair})
+}
+
+// CheckAndRepair checks store; when problems are found and cfg.Repair is
+// set, it rewrites what differs and checks again. It returns the first
+// report and, after a repair, the second (the zero report otherwise).
+func CheckAndRepair(store *persistence.Store, cfg CheckConfig) (first, after persistence.CheckReport, err error) {
+	first, err = Check(store, cfg)
+	if err != nil || first.OK() || !cfg.Repair {
+		return first, after, err
+	}
+	cfg.Repair = false
+	after, err = Check(store, cfg)
+	return first, after, err
 }
 
 // Rows returns the RowFunc that replays an invoice stream with the engine

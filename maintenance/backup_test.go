@@ -1,4 +1,4 @@
-package backup
+package maintenance
 
 import (
 	"errors"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/accounts"
-	"github.com/invoiced/invoiced/integrity"
 	"github.com/invoiced/invoiced/persistence"
 )
 
@@ -39,7 +38,7 @@ func dataDir(t *testing.T) (string, *persistence.Store, string) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(dir, DirName, "20260101T000000Z"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, BackupDirName, "20260101T000000Z"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	return dir, store, key
@@ -48,14 +47,14 @@ func dataDir(t *testing.T) (string, *persistence.Store, string) {
 func TestWrite_CopiesStoreAndTopLevelFilesChecked(t *testing.T) {
 	dir, store, key := dataDir(t)
 	dst := filepath.Join(t.TempDir(), "nested", "copy")
-	res, err := Write(store, dir, dst, integrity.Config{})
+	res, err := WriteBackup(store, dir, dst, CheckConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Path != dst || !res.Report.OK() || res.Files < 3 || res.Bytes <= 0 || res.Duration <= 0 {
 		t.Fatalf("result %+v", res)
 	}
-	for name, want := range map[string]bool{"account.key": true, "devchain-btc.json": true, ".devchain-123": false, DirName: false} {
+	for name, want := range map[string]bool{"account.key": true, "devchain-btc.json": true, ".devchain-123": false, BackupDirName: false} {
 		info, err := os.Stat(filepath.Join(dst, name))
 		if got := err == nil; got != want {
 			t.Fatalf("%s copied: %v, want %v", name, got, want)
@@ -84,7 +83,7 @@ func TestWrite_RefusesAnExistingDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dst, "keep"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Write(store, dir, dst, integrity.Config{}); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := WriteBackup(store, dir, dst, CheckConfig{}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("write over an existing directory: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dst, "keep")); err != nil {
@@ -97,13 +96,13 @@ func TestOnline_NamedByUTCSecondWithSuffix(t *testing.T) {
 	now := time.Date(2026, 11, 25, 0, 55, 1, 0, time.FixedZone("CET", 3600))
 	var paths []string
 	for range 3 {
-		res, err := Online(store, dir, now, integrity.Config{})
+		res, err := OnlineBackup(store, dir, now, CheckConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, res.Path)
 	}
-	base := filepath.Join(dir, DirName, "20261124T235501Z")
+	base := filepath.Join(dir, BackupDirName, "20261124T235501Z")
 	if want := []string{base, base + "-2", base + "-3"}; strings.Join(paths, " ") != strings.Join(want, " ") {
 		t.Fatalf("backups at %v, want %v", paths, want)
 	}
@@ -113,7 +112,7 @@ func TestWrite_FailureLeavesNoPartialCopy(t *testing.T) {
 	_, store, _ := dataDir(t)
 	// The checkpoint succeeds; listing the data dir's files fails.
 	dst := filepath.Join(t.TempDir(), "copy")
-	if _, err := Write(store, filepath.Join(t.TempDir(), "gone"), dst, integrity.Config{}); err == nil {
+	if _, err := WriteBackup(store, filepath.Join(t.TempDir(), "gone"), dst, CheckConfig{}); err == nil {
 		t.Fatal("backup without its data dir's files succeeded")
 	}
 	if _, err := os.Stat(dst); !os.IsNotExist(err) {
@@ -128,7 +127,7 @@ func TestMove_RenamesOrCopies(t *testing.T) {
 	for _, crossDevice := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cross device %v", crossDevice), func(t *testing.T) {
 			dir, store, _ := dataDir(t)
-			res, err := Online(store, dir, time.Now(), integrity.Config{})
+			res, err := OnlineBackup(store, dir, time.Now(), CheckConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +136,7 @@ func TestMove_RenamesOrCopies(t *testing.T) {
 				t.Cleanup(func() { rename = os.Rename })
 			}
 			dst := filepath.Join(t.TempDir(), "nested", "copy")
-			if err := Move(res.Path, dst); err != nil {
+			if err := MoveBackup(res.Path, dst); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(res.Path); !errors.Is(err, os.ErrNotExist) {
@@ -152,10 +151,10 @@ func TestMove_RenamesOrCopies(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer copied.Close()
-			if rep, err := integrity.Check(copied, integrity.Config{}); err != nil || !rep.OK() {
+			if rep, err := Check(copied, CheckConfig{}); err != nil || !rep.OK() {
 				t.Fatalf("moved copy: %v %+v", err, rep)
 			}
-			if err := Move(dst, dst); err == nil {
+			if err := MoveBackup(dst, dst); err == nil {
 				t.Fatal("moved onto an existing directory")
 			}
 		})
@@ -167,14 +166,14 @@ func TestMove_RenamesOrCopies(t *testing.T) {
 // source stays.
 func TestMove_OtherRenameErrorsLeaveTheSource(t *testing.T) {
 	dir, store, _ := dataDir(t)
-	res, err := Online(store, dir, time.Now(), integrity.Config{})
+	res, err := OnlineBackup(store, dir, time.Now(), CheckConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rename = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EACCES} }
 	t.Cleanup(func() { rename = os.Rename })
 	dst := filepath.Join(t.TempDir(), "copy")
-	if err := Move(res.Path, dst); !errors.Is(err, syscall.EACCES) {
+	if err := MoveBackup(res.Path, dst); !errors.Is(err, syscall.EACCES) {
 		t.Fatalf("move: %v, want the rename's EACCES", err)
 	}
 	if _, err := os.Stat(res.Path); err != nil {

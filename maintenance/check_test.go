@@ -1,4 +1,4 @@
-package integrity_test
+package maintenance_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
-	"github.com/invoiced/invoiced/integrity"
 	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/internal/clock"
+	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
 )
@@ -142,7 +142,7 @@ func TestCheck_StoreWrittenByTheServerIsConsistent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rep, err := integrity.Check(s, integrity.Config{Now: clock.Now()})
+	rep, err := maintenance.Check(s, maintenance.CheckConfig{Now: clock.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestCheck_RepairsDamageFromTheEventLog(t *testing.T) {
 		t.Fatalf("indexes not gone: %d %v", total, err)
 	}
 	var victim uuid.UUID
-	rep, err := integrity.Check(s, integrity.Config{Now: clock.Now()})
+	rep, err := maintenance.Check(s, maintenance.CheckConfig{Now: clock.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestCheck_RepairsDamageFromTheEventLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err = integrity.Check(s, integrity.Config{Now: clock.Now(), Repair: true})
+	rep, err = maintenance.Check(s, maintenance.CheckConfig{Now: clock.Now(), Repair: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestCheck_RepairsDamageFromTheEventLog(t *testing.T) {
 	if kinds["index"] == 0 || kinds["counter"] == 0 || kinds["expiry"] == 0 || kinds["watch"] == 0 || kinds["snapshot"] != 1 {
 		t.Fatalf("damage not found: %v\n%v", kinds, rep.Problems)
 	}
-	if after, err := integrity.Check(s, integrity.Config{Now: clock.Now()}); err != nil || !after.OK() {
+	if after, err := maintenance.Check(s, maintenance.CheckConfig{Now: clock.Now()}); err != nil || !after.OK() {
 		t.Fatalf("after repair: %v %v", err, after.Problems)
 	}
 	snap, _, _ = s.Snapshot(victim)
