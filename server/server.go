@@ -100,6 +100,10 @@ type Config struct {
 	WebhookWorkers int
 	// WebhookAttemptTimeout bounds one webhook attempt (default 10 s).
 	WebhookAttemptTimeout time.Duration
+	// WebhookPerHost bounds the webhook attempts in flight to one host:port,
+	// in the deliverer and its sender alike (default
+	// webhook.DefaultPerHost).
+	WebhookPerHost int
 	// RateLimit and RateBurst: each API key's sustained requests per second
 	// and burst (429 beyond; 0 = off). MaxConcurrent caps API requests in
 	// flight (503 beyond; 0 = off).
@@ -154,6 +158,60 @@ type Server struct {
 // Start opens the store, wires the parts and starts serving. On error
 // everything opened so far is closed again.
 func Start(cfg Config) (_ *Server, err error) {
+	if cfg, err = cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	// Chains first: a bad xpub or node URL refuses to start before anything
+	// is opened.
+	ch, err := buildChains(cfg, cfg.Currencies)
+	if err != nil {
+		return nil, err
+	}
+	enabled := ch.currencies(cfg.Currencies)
+	rules, err := buildRules(cfg, enabled)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{log: cfg.Logger, served: make(chan error, 1), dev: ch.dev, metrics: prometheus.NewRegistry(), dataDir: cfg.DataDir, clock: cfg.Clock, watchGrace: cfg.WatchGrace}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := s.openStore(cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	accts, err := s.startAccounts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rateSource, err := s.startRates(cfg, enabled)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := s.startActors(cfg, rules, rateSource, accts, ch, enabled)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AutoMine > 0 {
+		ch.autoMineAll(s, cfg.AutoMine)
+	}
+	if err := s.startHTTP(cfg, accts, rules, rateSource, parts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// withDefaults fills the zero fields of cfg and refuses a bad mode.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Mode != "dev" && cfg.Mode != "prod" {
+		return cfg, fmt.Errorf("mode %q: want dev or prod", cfg.Mode)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -161,141 +219,143 @@ func Start(cfg Config) (_ *Server, err error) {
 		cfg.Stdout = io.Discard
 	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
-	log := cfg.Logger
-	if cfg.Mode != "dev" && cfg.Mode != "prod" {
-		return nil, fmt.Errorf("mode %q: want dev or prod", cfg.Mode)
-	}
-	enabled := cfg.Currencies
-	if enabled == nil {
+	if cfg.Currencies == nil {
 		for _, c := range engine.DefaultCurrencies() {
-			enabled = append(enabled, c.Code)
+			cfg.Currencies = append(cfg.Currencies, c.Code)
 		}
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if cfg.WebhookPerHost <= 0 {
+		cfg.WebhookPerHost = webhook.DefaultPerHost
 	}
-	// Chains first: a bad xpub or node URL refuses to start before anything
-	// is opened.
-	ch, err := buildChains(cfg, enabled)
-	if err != nil {
-		return nil, err
-	}
-	enabled = ch.currencies(enabled)
-	s := &Server{log: log, served: make(chan error, 1), dev: ch.dev, metrics: prometheus.NewRegistry(), dataDir: cfg.DataDir, clock: cfg.Clock, watchGrace: cfg.WatchGrace}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.store, err = persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
+	return cfg, nil
+}
 
+func (s *Server) openStore(cfg Config) error {
+	store, err := persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.store = store
 	s.metrics.MustRegister(s.store.Collector())
-	accts, err := accounts.New(s.store, cfg.Clock.Now, log.With("component", "accounts"))
+	return nil
+}
+
+// startAccounts opens the accounts and makes sure the bootstrap account
+// exists.
+func (s *Server) startAccounts(cfg Config) (*accounts.Service, error) {
+	accts, err := accounts.New(s.store, cfg.Clock.Now, cfg.Logger.With("component", "accounts"))
 	if err != nil {
 		return nil, err
 	}
 	s.accounts = accts
-	if s.AccountKey, err = bootstrapAccount(cfg, accts, log); err != nil {
+	if s.AccountKey, err = bootstrapAccount(cfg, accts, cfg.Logger); err != nil {
 		return nil, err
 	}
 	go accts.Run(s.ctx) // last-use times and key expiries, written every minute
+	return accts, nil
+}
 
-	rateSource, err := rates.FromConfig(rates.Config{
+// startRates starts the exchange-rate source; it refreshes until s.ctx ends.
+func (s *Server) startRates(cfg Config, enabled []string) (*rates.Aggregator, error) {
+	src, err := rates.FromConfig(rates.Config{
 		Providers: cfg.RateProviders, Interval: cfg.RateInterval, Staleness: cfg.RateStaleness,
-		Overrides: cfg.RateOverrides, Currencies: enabled, Clock: cfg.Clock, Logger: log.With("component", "rates"),
+		Overrides: cfg.RateOverrides, Currencies: enabled, Clock: cfg.Clock, Logger: cfg.Logger.With("component", "rates"),
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("rates: %w", err)
 	}
-	s.metrics.MustRegister(rateSource)
-	go rateSource.Run(s.ctx)
+	s.metrics.MustRegister(src)
+	go src.Run(s.ctx)
+	return src, nil
+}
 
-	rules, err := buildRules(cfg, enabled)
-	if err != nil {
-		return nil, err
-	}
+// actorParts are what the HTTP API needs of the actors beyond the invoices.
+type actorParts struct {
+	monitors  []*chainwatch.Monitor // for readiness
+	deliverer *webhook.Deliverer
+}
+
+// startActors starts the actor system and on it the invoice actors, the
+// chain watchers that feed them payments, the expiry scheduler and the
+// webhook deliverer.
+func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.Source, keys *accounts.Service, ch chains, enabled []string) (actorParts, error) {
+	var parts actorParts
 	deriver, err := hd.NewSet(ch.derivers)
 	if err != nil {
-		return nil, fmt.Errorf("address derivers: %w", err)
+		return parts, fmt.Errorf("address derivers: %w", err)
 	}
-	// The actors: the invoice actors, the chain watchers that feed them
-	// payments, the expiry scheduler, the webhook deliverer.
-	s.system = actors.NewSystem(log, s.metrics)
+	s.system = actors.NewSystem(cfg.Logger, s.metrics)
 	watches, err := chainwatch.LoadWatchlist(s.store, enabled)
 	if err != nil {
-		return nil, err
+		return parts, err
 	}
 	s.invoices, err = invoice.New(invoice.Config{
-		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Watches: watches,
-		Clock: cfg.Clock, IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
+		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Watches: watches, Clock: cfg.Clock,
+		IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
-		return nil, err
+		return parts, err
 	}
-	chains, err := chainwatch.New(chainwatch.Config{
-		System: s.system, Store: s.store, Rules: rules, Invoices: s.invoices, Watches: watches,
-		Clock: cfg.Clock, IdleTimeout: cfg.ActorIdle, Logger: log, Metrics: s.metrics,
+	router, err := chainwatch.New(chainwatch.Config{
+		System: s.system, Store: s.store, Rules: rules, Invoices: s.invoices, Watches: watches, Clock: cfg.Clock,
+		IdleTimeout: cfg.ActorIdle, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
-		return nil, err
+		return parts, err
 	}
-	var monitors []*chainwatch.Monitor
 	for _, node := range ch.nodes {
-		m, err := chains.StartMonitor(s.ctx, node, orDefault(cfg.ChainPoll, time.Second))
+		m, err := router.StartMonitor(s.ctx, node, orDefault(cfg.ChainPoll, time.Second))
 		if err != nil {
-			return nil, fmt.Errorf("start %s monitor: %w", node.Network(), err)
+			return parts, fmt.Errorf("start %s monitor: %w", node.Network(), err)
 		}
-		monitors = append(monitors, m)
-	}
-	if cfg.AutoMine > 0 {
-		ch.autoMineAll(s, cfg.AutoMine)
+		parts.monitors = append(parts.monitors, m)
 	}
 	expirer, err := expiry.New(expiry.Config{
-		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Clock: cfg.Clock, Logger: log, Metrics: s.metrics,
+		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Clock: cfg.Clock, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
-		return nil, err
+		return parts, err
 	}
 	expirer.Start(s.ctx)
-
-	// Webhooks: the deliverer sends the outbox the invoice actors write.
-	// Its Sender's per-host cap is the deliverer's. The deliverer must be
-	// stopped before the store closes, so it stops with s.cancel, which
-	// close calls first.
-	deliverer, err := webhook.Start(s.ctx, webhook.Config{
-		System: s.system, Store: s.store, Invoices: s.invoices, Clock: cfg.Clock, Logger: log,
+	// The deliverer's Sender gets the same per-host cap, so a worker never
+	// waits for a connection slot. The deliverer must be stopped before the
+	// store closes, so it stops with s.cancel, which close calls first.
+	parts.deliverer, err = webhook.Start(s.ctx, webhook.Config{
+		System: s.system, Store: s.store, Invoices: s.invoices, Clock: cfg.Clock, Logger: cfg.Logger,
 		Sender: webhooks.NewSender(webhooks.SenderOptions{
-			AllowPrivate: cfg.AllowPrivateCallbacks, AttemptTimeout: cfg.WebhookAttemptTimeout, MaxPerHost: webhook.DefaultPerHost,
+			AllowPrivate: cfg.AllowPrivateCallbacks, AttemptTimeout: cfg.WebhookAttemptTimeout, MaxPerHost: cfg.WebhookPerHost,
 		}),
-		Keys:     accts,
-		Interval: cfg.WebhookInterval, Workers: cfg.WebhookWorkers, PerHost: webhook.DefaultPerHost,
+		Keys:     keys,
+		Interval: cfg.WebhookInterval, Workers: cfg.WebhookWorkers, PerHost: cfg.WebhookPerHost,
 	})
 	if err != nil {
-		return nil, err
+		return parts, err
 	}
-	stopBackground := s.cancel
+	stopBackground, deliverer := s.cancel, parts.deliverer
 	s.cancel = func() { stopBackground(); deliverer.Stop() }
 	s.metrics.MustRegister(deliverer)
+	return parts, nil
+}
 
+// startHTTP mounts the API and starts serving it (and pprof, when
+// configured).
+func (s *Server) startHTTP(cfg Config, accts *accounts.Service, rules *engine.Rules, rateSource *rates.Aggregator, parts actorParts) error {
 	store := s.store
 	hcfg := httpapi.Config{
-		Invoices: s.invoices, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log,
+		Invoices: s.invoices, Accounts: accts, Rules: rules, Rates: rateSource, Logger: cfg.Logger,
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
 		Clock:           cfg.Clock, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
 		Metrics:    promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{Registry: s.metrics}),
 		Registerer: s.metrics,
+		Outbox:     parts.deliverer,
+		Backups:    s,
 		Ready: func() error {
 			if _, _, err := store.Snapshot(uuid.Nil); err != nil && !errors.Is(err, persistence.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)
 			}
-			for _, m := range monitors {
+			for _, m := range parts.monitors {
 				if err := m.Err(); err != nil {
 					return fmt.Errorf("chain: %w", err)
 				}
@@ -306,8 +366,6 @@ func Start(cfg Config) (_ *Server, err error) {
 	if cfg.Mode == "dev" && len(s.dev) > 0 {
 		hcfg.Dev = s.dev // the faucet exists only in dev mode
 	}
-	hcfg.Outbox = deliverer
-	hcfg.Backups = s
 	s.api = httpapi.New(hcfg)
 	s.http = &http.Server{
 		Handler:           s.api,
@@ -316,23 +374,23 @@ func Start(cfg Config) (_ *Server, err error) {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen: %w", err)
 	}
 	if cfg.PprofListen != "" {
 		if err := s.startPprof(cfg.PprofListen); err != nil {
 			ln.Close()
-			return nil, err
+			return err
 		}
 	}
 	s.Addr = ln.Addr().String()
 	fmt.Fprintf(cfg.Stdout, "invoiced (%s mode) listening on http://%s  (data in %s)\n", cfg.Mode, s.Addr, cfg.DataDir)
-	log.Info("listening", slog.String("addr", s.Addr), slog.String("mode", cfg.Mode), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
+	cfg.Logger.Info("listening", slog.String("addr", s.Addr), slog.String("mode", cfg.Mode), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 	go func() { s.served <- s.http.Serve(ln) }()
-	return s, nil
+	return nil
 }
 
 // DevChain returns the dev chain of currency, for tests and the benchmark
