@@ -10,46 +10,22 @@ import (
 	"time"
 
 	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/server"
 )
 
 // config is every setting of the server, read once from flags and
-// INVOICED_* environment variables (a flag wins over its variable).
+// INVOICED_* environment variables (a flag wins over its variable). The
+// server's own settings are its Config, embedded, so they are parsed into
+// place rather than copied; the fields here are what the command line
+// spells differently (rates, nodes) or uses itself (logging, shutdown).
 type config struct {
-	Listen              string
-	DataDir             string
-	Mode                string // dev or prod
-	BootstrapAccountKey string
-	LogFormat           string // text or json
-	LogLevel            string
-	DefaultExpireMin    int
-	MaxExpireMin        int
-	DefaultErrorPercent int
-	Rates               string // static rate overrides, "BTC=61000,ETH=3100"
-	RateProviders       []string
-	RateInterval        time.Duration
-	RateStaleness       time.Duration
-	Currencies          []string
-	Confirmations       map[string]int
-	WatchGrace          time.Duration
-	AutoMine            time.Duration
-	RateLimit           float64
-	RateBurst           int
-	MaxConcurrent       int
-	BTC                 *btcConfig
-	ETH                 *ethConfig
-	ActorIdle           time.Duration
-	StateCache          int
-	TrustedProxies      []netip.Prefix
-	ShutdownTimeout     time.Duration
-	// AllowPrivateCallbacks lets webhooks reach loopback and private
-	// addresses (local development and tests only).
-	AllowPrivateCallbacks bool
-	// EnableSimulate mounts POST /webhooks/simulate in prod mode; dev mode
-	// always has it.
-	EnableSimulate bool
-	// PprofListen serves net/http/pprof on this separate address; empty
-	// leaves it off.
-	PprofListen string
+	server.Config
+	LogFormat       string // text or json
+	LogLevel        string
+	Rates           string // static rate overrides, "BTC=61000,ETH=3100"
+	BTC             *btcConfig
+	ETH             *ethConfig
+	ShutdownTimeout time.Duration
 }
 
 // btcConfig is the Bitcoin node and the merchant's extended public key.
@@ -126,11 +102,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
-	c := config{
-		Listen: get("listen"), DataDir: get("data-dir"), Mode: get("mode"),
-		BootstrapAccountKey: get("bootstrap-account-key"), LogFormat: get("log-format"),
-		LogLevel: get("log-level"), Rates: get("rates"), PprofListen: get("pprof-listen"),
-	}
+	c := config{LogFormat: get("log-format"), LogLevel: get("log-level"), Rates: get("rates")}
+	c.Listen, c.DataDir, c.Mode = get("listen"), get("data-dir"), get("mode")
+	c.BootstrapAccountKey, c.PprofListen = get("bootstrap-account-key"), get("pprof-listen")
 	var err error
 	intVal := func(name string, dst *int, lo, hi int) {
 		if err != nil {

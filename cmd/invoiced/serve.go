@@ -41,16 +41,10 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 	if e := cfg.ETH; e != nil {
 		eth = &server.EthereumNode{URL: e.URL, Net: e.Net, XPub: e.XPub, USDTContract: e.USDTContract}
 	}
-	return server.Config{
-		Listen: cfg.Listen, DataDir: cfg.DataDir, Mode: cfg.Mode, BootstrapAccountKey: cfg.BootstrapAccountKey,
-		DefaultExpireMin: cfg.DefaultExpireMin, MaxExpireMin: cfg.MaxExpireMin, DefaultErrorPercent: cfg.DefaultErrorPercent,
-		RateOverrides: overrides, RateProviders: cfg.RateProviders, RateInterval: cfg.RateInterval, RateStaleness: cfg.RateStaleness,
-		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc, Ethereum: eth,
-		ActorIdle: cfg.ActorIdle, StateCache: cfg.StateCache, TrustedProxies: cfg.TrustedProxies,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
-		AllowPrivateCallbacks: cfg.AllowPrivateCallbacks, EnableSimulate: cfg.EnableSimulate, PprofListen: cfg.PprofListen,
-		Logger: log, Stdout: stdout,
-	}, nil
+	sc := cfg.Config
+	sc.RateOverrides, sc.Bitcoin, sc.Ethereum = overrides, btc, eth
+	sc.Logger, sc.Stdout = log, stdout
+	return sc, nil
 }
 
 // serve runs the server until ctx ends, then drains and shuts down. ready,
