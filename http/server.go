@@ -66,8 +66,9 @@ type Config struct {
 	// MaxConcurrent caps API requests in flight across all clients (503
 	// with Retry-After beyond); 0 = no cap. Health and metrics are exempt.
 	MaxConcurrent int
-	// Clock is the time of key expiries and rate limits (nil = the wall
-	// clock); the accounts service must be built with the same one.
+	// Clock is the time of key expiries and rate limits, and stamps
+	// simulated webhooks (nil = the wall clock); the accounts service must
+	// be built with the same one.
 	Clock clock.Clock
 	// Ready reports whether the server can serve (store open, ...); nil
 	// means always.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
@@ -66,7 +65,7 @@ func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httpr
 		URL: inv.CallbackURL, ID: "sim_" + uuid.NewString(), Body: raw,
 		// One signature per live key of the project, as real deliveries.
 		Keys:      s.cfg.Accounts.SigningKeys(p.ID),
-		Timestamp: time.Now(),
+		Timestamp: s.cfg.Clock.Now(),
 	})
 	if err != nil {
 		msg := "the receiver did not accept the webhook: " + err.Error()

@@ -599,7 +599,7 @@ func CreateAccount(dataDir string) (string, uuid.UUID, error) {
 		return "", uuid.Nil, fmt.Errorf("open store (is a server running on this data dir?): %w", err)
 	}
 	defer store.Close()
-	accts, err := accounts.New(store, time.Now, nil)
+	accts, err := accounts.New(store, clock.Real{}.Now, nil)
 	if err != nil {
 		return "", uuid.Nil, err
 	}
