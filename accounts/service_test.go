@@ -4,34 +4,21 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 )
-
-// testClock is the injected clock tests move; nothing here sleeps.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fixture is a service over a real store in dir, an account and a project.
 type fixture struct {
 	t          *testing.T
 	dir        string
-	clock      *testClock
+	clock      *clock.Test // the injected clock tests move; nothing here sleeps
 	store      *persistence.Store
 	svc        *Service
 	account    persistence.Account
@@ -43,7 +30,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir(), clock: &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	f := &fixture{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	f.open()
 	t.Cleanup(func() { f.store.Close() })
 	var err error
@@ -118,11 +105,11 @@ func TestRoll_OverlapThenOldKeyExpires(t *testing.T) {
 	if got := f.svc.SigningKeys(f.project.ID); len(got) != 2 || got[0] != HashKey(r.Key) || got[1] != HashKey(f.key) {
 		t.Fatalf("signing keys during the overlap: %x", got)
 	}
-	f.clock.Advance(24*time.Hour - time.Nanosecond)
+	f.clock.Add(24*time.Hour - time.Nanosecond)
 	if !f.works(f.key) {
 		t.Fatal("old key stopped before its expiry")
 	}
-	f.clock.Advance(time.Nanosecond)
+	f.clock.Add(time.Nanosecond)
 	if f.works(f.key) || !f.works(r.Key) {
 		t.Fatal("at expiry the old key must stop and the new one work")
 	}
@@ -163,7 +150,7 @@ func TestRoll_AtMostTwoLiveKeys(t *testing.T) {
 		t.Fatalf("%d keys listed, want 2", len(ps[0].Keys))
 	}
 	// A later roll never extends an expiry already set.
-	f.clock.Advance(30 * time.Minute)
+	f.clock.Add(30 * time.Minute)
 	r3 := f.roll(0)
 	if f.works(r1.Key) || f.works(r2.Key) || !f.works(r3.Key) {
 		t.Fatal("expire_old_in 0 must stop every old key now")
@@ -258,12 +245,12 @@ func TestRevoke(t *testing.T) {
 func TestRestart_MidOverlap(t *testing.T) {
 	f := newFixture(t)
 	r := f.roll(2 * time.Hour)
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	f.restart()
 	if !f.works(f.key) || !f.works(r.Key) {
 		t.Fatal("both keys must work after a restart in the overlap")
 	}
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	if f.works(f.key) || !f.works(r.Key) {
 		t.Fatal("the old key must stop at its stored expiry")
 	}
@@ -273,7 +260,7 @@ func TestRestart_MidOverlap(t *testing.T) {
 // the list shows the live value and Flush stores it.
 func TestLastUsed_KeptInMemoryWrittenByFlush(t *testing.T) {
 	f := newFixture(t)
-	f.clock.Advance(time.Minute)
+	f.clock.Add(time.Minute)
 	used := f.clock.Now()
 	if !f.works(f.key) {
 		t.Fatal("key")
@@ -368,7 +355,7 @@ func TestAccountKeyRoll(t *testing.T) {
 	if _, err := f.svc.EnsureAccount(f.accountKey); err != nil {
 		t.Fatalf("bootstrap with the old key during the overlap: %v", err)
 	}
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	if _, _, ok := f.svc.Account(f.accountKey); ok {
 		t.Fatal("old account key works after its expiry")
 	}
