@@ -23,6 +23,9 @@ type Config struct {
 	Rules   *engine.Rules
 	Deriver chain.Deriver
 	Rates   rates.Source
+	// Owner is the account owning a project: the user_id of webhook
+	// bodies (nil: the nil UUID).
+	Owner func(project uuid.UUID) uuid.UUID
 	// Now is the clock; decisions get time from it, never from time.Now.
 	Now func() time.Time
 	// IdleTimeout is how long an invoice actor stays in memory without

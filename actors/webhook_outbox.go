@@ -51,7 +51,11 @@ func (r *Registry) outboxRecords(before, after engine.Invoice, events []engine.E
 			continue
 		}
 		if out == nil {
-			inv = view.FromInvoice(after, r.cfg.Rules.Currencies)
+			var owner uuid.UUID
+			if r.cfg.Owner != nil {
+				owner = r.cfg.Owner(after.ProjectID)
+			}
+			inv = view.FromInvoice(after, owner, r.cfg.Rules.Currencies)
 		}
 		w := view.Webhook{Invoice: inv, Event: name}
 		body := w.AppendJSON(make([]byte, 0, 1024))

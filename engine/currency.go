@@ -31,6 +31,11 @@ type Currency struct {
 	// MinAmount is the smallest invoice amount in units: below it, fees or
 	// dust rules make the payment impractical.
 	MinAmount Units
+	// AddressPattern is the regular expression every address of this
+	// currency on the followed network matches (the currencies endpoint's
+	// wallet_pattern). The wiring sets it, as only it knows the network;
+	// empty when unknown.
+	AddressPattern string
 }
 
 // DefaultCurrencies returns the built-in registry entries: Bitcoin, Litecoin,

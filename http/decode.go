@@ -170,7 +170,7 @@ func (f intField) ptr(field string) (*int64, error) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, `{"error":{"code":"internal_error","message":"encode response"}}`, http.StatusInternalServerError)
+		http.Error(w, `{"error":"internal_error","message":"encode response"}`, http.StatusInternalServerError)
 		return
 	}
 	writeRaw(w, status, b)

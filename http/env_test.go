@@ -82,7 +82,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		t.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, IdleTimeout: opts.idleTimeout, Logger: opts.logger})
+	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, IdleTimeout: opts.idleTimeout, Logger: opts.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +141,11 @@ func (r response) json(t *testing.T) map[string]any {
 // errorField returns the error code and the first field named by an error body.
 func (r response) errorField(t *testing.T) (code, field string) {
 	t.Helper()
-	e, ok := r.json(t)["error"].(map[string]any)
+	e := r.json(t)
+	code, ok := e["error"].(string)
 	if !ok {
-		t.Fatalf("no error object in %s", r.body)
+		t.Fatalf("no error code in %s", r.body)
 	}
-	code, _ = e["code"].(string)
 	if fs, ok := e["fields"].([]any); ok && len(fs) > 0 {
 		field, _ = fs[0].(map[string]any)["field"].(string)
 	}
@@ -211,13 +211,13 @@ func (e *env) invoice(key, body string) map[string]any {
 	return r.json(e.t)
 }
 
-// total lists a project's invoices and returns total_items.
+// total lists a project's invoices and returns total_records.
 func (e *env) total(key, query string) int {
 	e.t.Helper()
 	r := e.do("GET", "/api/v1/invoices?"+query, key, "")
 	if r.status != http.StatusOK {
 		e.t.Fatalf("list: %d %s", r.status, r.body)
 	}
-	n, _ := r.json(e.t)["pagination"].(map[string]any)["total_items"].(json.Number).Int64()
+	n, _ := r.json(e.t)["pagination"].(map[string]any)["total_records"].(json.Number).Int64()
 	return int(n)
 }

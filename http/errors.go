@@ -11,11 +11,13 @@ import (
 	"github.com/invoiced/invoiced/engine"
 )
 
-// apiError is the one error shape of the API:
-// {"error":{"code":"...","message":"...","fields":[{"field":"...","message":"..."}]}}.
+// apiError is the one error shape of the API, flat as the hosted API and
+// its official Go client have it:
+// {"error":"<code>","message":"...","fields":[{"field":"...","message":"..."}]}.
+// error is the stable machine code, message the human sentence.
 type apiError struct {
 	Status  int                 `json:"-"`
-	Code    string              `json:"code"`
+	Code    string              `json:"error"`
 	Message string              `json:"message"`
 	Fields  []engine.FieldError `json:"fields,omitempty"`
 	// Allowed lists the permitted target statuses of a refused transition.
@@ -92,5 +94,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", slog.String("request_id", requestID(r)), slog.String("route", routeOf(r)), slog.Any("err", err))
 		ae = newError(http.StatusInternalServerError, "internal_error", "internal error; quote the X-Request-Id when reporting it")
 	}
-	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+	writeJSON(w, ae.Status, ae)
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -208,14 +209,21 @@ func TestPublicEndpoints(t *testing.T) {
 	codes := []string{}
 	for _, c := range cur.json(t)["currencies"].([]any) {
 		cm := c.(map[string]any)
-		codes = append(codes, fmt.Sprintf("%s/%v/%v", cm["code"], cm["decimals"], cm["network"].(map[string]any)["type"]))
+		codes = append(codes, fmt.Sprintf("%s/%v/%v/%v/%v/%v", cm["currency_code"], cm["is_crypto"], cm["precision"], cm["network"], cm["network_type"], cm["min_amount"]))
 	}
-	if strings.Join(codes, " ") != "BTC/8/utxo ETH/18/evm LTC/8/utxo USDT/6/erc20" {
-		t.Errorf("currencies = %v", codes)
+	if want := "BTC/true/8/bitcoin/utxo/0.00000546 ETH/true/18/ethereum/evm/0.000001 LTC/true/8/litecoin/utxo/0.0000546 USDT/true/6/ethereum/erc20/0.01 EUR/false/2//fiat/0.01"; strings.Join(codes, " ") != want {
+		t.Errorf("currencies = %v\nwant %s", codes, want)
 	}
-	rates := e.do("GET", "/api/v1/rates", "", "").json(t)["rates"].(map[string]any)
-	if btc := rates["BTC"].(map[string]any); btc["rate"] != "60000.00" || btc["fiat"] != "EUR" {
-		t.Errorf("rates = %v", rates)
+	// Each rate twice: a JSON number whose text is the exact decimal, and
+	// the details with the same text as a string.
+	r := e.do("GET", "/api/v1/rates", "", "")
+	if !strings.Contains(string(r.body), `"BTC":60000.00`) {
+		t.Errorf("rates: BTC is not the number 60000.00 written exactly: %s", r.body)
+	}
+	m := r.json(t)
+	rates, details := m["rates"].(map[string]any), m["rate_details"].(map[string]any)
+	if btc := details["BTC"].(map[string]any); rates["BTC"] != json.Number("60000.00") || btc["rate"] != "60000.00" || btc["fiat"] != "EUR" || len(rates) != len(details) {
+		t.Errorf("rates = %v, details %v", rates, details)
 	}
 	for _, p := range []string{"/healthz", "/readyz"} {
 		if r := e.do("GET", p, "", ""); r.status != 200 || r.json(t)["status"] != "ok" {

@@ -125,35 +125,30 @@ func (e *fuzzEnv) send(t testing.TB, method, path, key, contentType string, body
 	return resp.StatusCode, b
 }
 
-// fuzzCheckErrorShape asserts {"error":{"code","message"[,"fields"][,"allowed"]}}
-// and nothing else.
+// fuzzCheckErrorShape asserts the flat error shape
+// {"error":"<code>","message"[,"fields"][,"allowed"]} and nothing else.
 func fuzzCheckErrorShape(t testing.TB, code int, b []byte) {
 	t.Helper()
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(b, &body); err != nil || len(body) != 1 || body["error"] == nil {
-		t.Fatalf("%d error body is not {\"error\":{...}}: %s", code, b)
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatalf("%d error body is not a JSON object: %s", code, b)
+	}
+	for k := range raw {
+		switch k {
+		case "error", "message", "fields", "allowed":
+		default:
+			t.Fatalf("%d error has unknown member %q: %s", code, k, b)
+		}
 	}
 	var e struct {
-		Code    string `json:"code"`
+		Code    string `json:"error"`
 		Message string `json:"message"`
 		Fields  []struct {
 			Field   string `json:"field"`
 			Message string `json:"message"`
 		} `json:"fields"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body["error"]))
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body["error"], &raw); err != nil {
-		t.Fatalf("%d error is not an object: %s", code, b)
-	}
-	for k := range raw {
-		switch k {
-		case "code", "message", "fields", "allowed":
-		default:
-			t.Fatalf("%d error has unknown member %q: %s", code, k, b)
-		}
-	}
-	if err := dec.Decode(&e); err != nil || e.Code == "" || e.Message == "" {
+	if err := json.Unmarshal(b, &e); err != nil || e.Code == "" || e.Message == "" {
 		t.Fatalf("%d error without code or message: %s", code, b)
 	}
 	for _, f := range e.Fields {
@@ -165,13 +160,13 @@ func fuzzCheckErrorShape(t testing.TB, code int, b []byte) {
 	}
 }
 
-// total is the project's list total_items.
+// total is the project's list total_records.
 func (e *fuzzEnv) total(t testing.TB) int {
 	t.Helper()
 	code, b := e.send(t, "GET", "/api/v1/invoices?page_size=1", e.projectKey, "", nil)
 	var l struct {
 		Pagination struct {
-			Total int `json:"total_items"`
+			Total int `json:"total_records"`
 		} `json:"pagination"`
 	}
 	if code != 200 || json.Unmarshal(b, &l) != nil {

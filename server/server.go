@@ -209,7 +209,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	s.metrics.MustRegister(rateSource)
 	go rateSource.Run(s.ctx)
 
-	rules, err := buildRules(cfg, enabled)
+	rules, err := buildRules(cfg, enabled, ch.addressPattern)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("address derivers: %w", err)
 	}
 	s.registry, err = actors.New(actors.Config{
-		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource,
+		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Owner: accts.Owner,
 		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
 	})
 	if err != nil {
@@ -357,8 +357,9 @@ func (s *Server) close() error {
 }
 
 // buildRules is the engine's configuration: the currency registry with the
-// configured confirmations, and the invoice defaults.
-func buildRules(cfg Config, enabled []string) (*engine.Rules, error) {
+// configured confirmations and each currency's address pattern on its
+// network, and the invoice defaults.
+func buildRules(cfg Config, enabled []string, addressPattern func(code string) (string, error)) (*engine.Rules, error) {
 	on := map[string]bool{}
 	for _, code := range enabled {
 		on[code] = true
@@ -382,6 +383,11 @@ func buildRules(cfg Config, enabled []string) (*engine.Rules, error) {
 		if n, ok := cfg.Confirmations[cs[i].Code]; ok {
 			cs[i].Confirmations = n
 		}
+		p, err := addressPattern(cs[i].Code)
+		if err != nil {
+			return nil, err
+		}
+		cs[i].AddressPattern = p
 	}
 	for code, n := range cfg.Confirmations {
 		if !known[code] {

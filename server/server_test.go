@@ -72,6 +72,7 @@ func (h *harness) call(method, path, key, body string, want int, out any) {
 
 type invoice struct {
 	ID                string      `json:"invoice_id"`
+	UserID            string      `json:"user_id"`
 	Status            string      `json:"status"`
 	Paid              json.Number `json:"actual_crypto_amount_paid_in_units"`
 	BlockchainDetails struct {

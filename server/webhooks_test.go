@@ -144,6 +144,7 @@ type hook struct {
 	payload struct {
 		Event     string `json:"event"`
 		InvoiceID string `json:"invoice_id"`
+		UserID    string `json:"user_id"`
 		Status    string `json:"status"`
 	}
 	verifyErr error // the merchant's signature check, made on receipt
@@ -252,6 +253,9 @@ func TestWebhooks_PaymentLifecycleDeliveredInOrderAndSigned(t *testing.T) {
 	for i, h := range got {
 		if h.payload.Event != want[i].event || h.payload.Status != want[i].status || h.payload.InvoiceID != inv.ID {
 			t.Errorf("webhook %d = %s %s for %s, want %+v", i, h.payload.Event, h.payload.Status, h.payload.InvoiceID, want[i])
+		}
+		if h.payload.UserID != inv.UserID || inv.UserID == "" || inv.UserID == uuid.Nil.String() {
+			t.Errorf("webhook %d user_id %q, the invoice's is %q", i, h.payload.UserID, inv.UserID)
 		}
 		if h.verifyErr != nil {
 			t.Errorf("webhook %d: signature does not verify with SHA-256 of the project key: %v", i, h.verifyErr)
