@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -42,10 +44,13 @@ type envOpts struct {
 	rates       map[string]string // nil = defaults
 	idleTimeout time.Duration
 	noSimulate  bool // leave POST /webhooks/simulate unmounted, as prod mode does
-	rateLimit   float64
-	rateBurst   int
-	maxInFlight int
-	logger      *slog.Logger
+	// refusePrivateCallbacks judges literal-IP callback URLs at creation,
+	// as a server that does not allow private callbacks does.
+	refusePrivateCallbacks bool
+	rateLimit              float64
+	rateBurst              int
+	maxInFlight            int
+	logger                 *slog.Logger
 	// metrics mounts /metrics over the server's own registry.
 	metrics bool
 	// now is the clock of key expiries and rate limits (nil = time.Now).
@@ -82,6 +87,9 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		t.Fatal(err)
 	}
 	rules := engine.DefaultRules()
+	if opts.refusePrivateCallbacks {
+		rules.CallbackHost = webhooks.CallbackHostRefusal
+	}
 	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, IdleTimeout: opts.idleTimeout, Logger: opts.logger})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +194,45 @@ func (e *env) do(method, path, key, body string, hdr ...string) response {
 		e.t.Errorf("%s %s: no X-Request-Id", method, path)
 	}
 	checkResponse(e.t, req, resp.StatusCode, resp.Header, b)
+	if resp.StatusCode >= 400 {
+		checkMessageGrammar(e.t, b)
+	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// checkMessageGrammar asserts the one grammar of error messages on an
+// error body: about a field, "<field>: <sentence>", the sentence being the
+// field's message (lower case, no full stop, not repeating the field's
+// name first); otherwise one sentence. Every error response env.do
+// receives goes through it.
+func checkMessageGrammar(t *testing.T, body []byte) {
+	t.Helper()
+	var e struct {
+		Message string `json:"message"`
+		Fields  []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Errorf("error body is not JSON: %s", body)
+		return
+	}
+	sentence := func(s string) bool {
+		return s != "" && !strings.HasSuffix(s, ".") && !strings.ContainsAny(s, "\n\r") && strings.TrimSpace(s) == s
+	}
+	if !sentence(e.Message) {
+		t.Errorf("error message %q is not one sentence: %s", e.Message, body)
+	}
+	for i, f := range e.Fields {
+		first, _ := utf8.DecodeRuneInString(f.Message)
+		if !sentence(f.Message) || unicode.IsUpper(first) || strings.HasPrefix(f.Message, f.Field+" ") {
+			t.Errorf("field %q message %q: want a lower-case sentence that does not start with the field: %s", f.Field, f.Message, body)
+		}
+		if i == 0 && e.Message != f.Field+": "+f.Message {
+			t.Errorf("message %q, want %q: %s", e.Message, f.Field+": "+f.Message, body)
+		}
+	}
 }
 
 // project creates a project and returns its id and key.

@@ -30,9 +30,14 @@ func newError(status int, code, msg string) *apiError {
 	return &apiError{Status: status, Code: code, Message: msg}
 }
 
+// fieldError is an error about one field. Every message about a field has
+// one grammar, "<field>: <sentence>", the field's message being the
+// sentence.
 func fieldError(status int, code, field, msg string) *apiError {
-	return &apiError{Status: status, Code: code, Message: field + " " + msg, Fields: []engine.FieldError{{Field: field, Message: msg}}}
+	return &apiError{Status: status, Code: code, Message: fieldMessage(field, msg), Fields: []engine.FieldError{{Field: field, Message: msg}}}
 }
+
+func fieldMessage(field, msg string) string { return field + ": " + msg }
 
 var (
 	errUnauthorized = newError(http.StatusUnauthorized, "unauthorized", "missing or invalid Api-key header")
@@ -56,11 +61,11 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &ve):
 		msg := "validation failed"
 		if len(ve.Fields) > 0 {
-			msg = ve.Fields[0].Field + " " + ve.Fields[0].Message
+			msg = fieldMessage(ve.Fields[0].Field, ve.Fields[0].Message)
 		}
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: msg, Fields: ve.Fields}
 	case errors.As(err, &te):
-		return &apiError{Status: http.StatusConflict, Code: "invalid_transition", Message: te.Error(),
+		return &apiError{Status: http.StatusConflict, Code: "invalid_transition", Message: fieldMessage("status", te.Error()),
 			Fields: []engine.FieldError{{Field: "status", Message: te.Error()}}, Allowed: te.Allowed}
 	case errors.Is(err, engine.ErrNotFound):
 		return errNotFound

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -21,6 +22,7 @@ import (
 	httpapi "github.com/invoiced/invoiced/http"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
+	"github.com/invoiced/invoiced/webhooks"
 )
 
 // The request decoders are fuzzed through a real server (as in env_test.go)
@@ -67,7 +69,8 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		f.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src})
+	rules.CallbackHost = webhooks.CallbackHostRefusal // as in production
+	reg, err := actors.New(actors.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -158,6 +161,9 @@ func fuzzCheckErrorShape(t testing.TB, code int, b []byte) {
 			t.Fatalf("%d error field without name or message: %s", code, b)
 		}
 	}
+	if len(e.Fields) > 0 && e.Message != e.Fields[0].Field+": "+e.Fields[0].Message {
+		t.Fatalf("%d message is not \"<field>: <sentence>\": %s", code, b)
+	}
 }
 
 // total is the project's list total_records.
@@ -208,6 +214,12 @@ func fuzzCheckCreated(t *testing.T, e *fuzzEnv, path string, body, resp []byte) 
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		t.Fatalf("input %q accepted although it is not a JSON object: %v", body, err)
+	}
+	if key, dup := httpapi.ReferenceDuplicateKey(body); dup {
+		t.Fatalf("input %q accepted although it holds the key %q twice", body, key)
+	}
+	if strings.TrimSpace(in.OrderID) != in.OrderID || strings.ContainsFunc(in.OrderID, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		t.Fatalf("order_id %q accepted with padding or a format character", in.OrderID)
 	}
 	var out struct {
 		ID       string      `json:"invoice_id"`

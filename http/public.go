@@ -26,6 +26,7 @@ type currencyView struct {
 	Name                  string      `json:"name"`
 	NetworkType           string      `json:"network_type"`
 	MinAmount             json.Number `json:"min_amount"`
+	MaxAmount             json.Number `json:"max_amount,omitempty"` // crypto only: fiat is bounded once converted
 	RequiredConfirmations int         `json:"required_confirmations"`
 }
 
@@ -45,6 +46,7 @@ func (s *Server) currencies(w http.ResponseWriter, _ *http.Request, _ httprouter
 			WalletPattern: c.AddressPattern, Network: c.Network.Name, CreatedAt: currenciesListedAt,
 			Name: c.Name, NetworkType: c.Network.Type,
 			MinAmount:             json.Number(engine.FormatDecimal(c.MinAmount, c.Decimals)),
+			MaxAmount:             json.Number(engine.FormatDecimal(c.MaxAmount, c.Decimals)),
 			RequiredConfirmations: c.Confirmations,
 		})
 	}

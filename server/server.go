@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,10 @@ type Config struct {
 	// Confirmations overrides the required confirmations per currency (dev
 	// mode defaults every currency to 1).
 	Confirmations map[string]int
+	// MaxAmounts lowers the largest invoice amount per currency code below
+	// the currency's own bound (its supply cap, or engine's documented
+	// bound), as a decimal in whole coins: "BTC": "10".
+	MaxAmounts map[string]string
 	// WatchGrace is how long a final invoice's address stays watched.
 	WatchGrace time.Duration
 	// ChainPoll is how often chain monitors poll their node (default 1 s;
@@ -389,6 +394,19 @@ func buildRules(cfg Config, enabled []string, addressPattern func(code string) (
 		}
 		cs[i].AddressPattern = p
 	}
+	for code, text := range cfg.MaxAmounts {
+		i := slices.IndexFunc(cs, func(c engine.Currency) bool { return c.Code == code })
+		if i < 0 {
+			return nil, fmt.Errorf("maximum amount for %q, which is not an enabled currency", code)
+		}
+		c := &cs[i]
+		max, err := engine.ParseDecimal(text, c.Decimals)
+		if err != nil || max.Cmp(c.MinAmount) < 0 || max.Cmp(c.MaxAmount) > 0 {
+			return nil, fmt.Errorf("maximum amount for %s: %q is not a decimal from %s to %s", code, text,
+				engine.FormatDecimal(c.MinAmount, c.Decimals), engine.FormatDecimal(c.MaxAmount, c.Decimals))
+		}
+		c.MaxAmount = max
+	}
 	for code, n := range cfg.Confirmations {
 		if !known[code] {
 			return nil, fmt.Errorf("confirmations for %q, which is not an enabled currency", code)
@@ -410,6 +428,9 @@ func buildRules(cfg Config, enabled []string, addressPattern func(code string) (
 		rules.MaxExpireMin = cfg.MaxExpireMin
 	}
 	rules.DefaultAllowedErrorPercent = cfg.DefaultErrorPercent
+	if !cfg.AllowPrivateCallbacks {
+		rules.CallbackHost = webhooks.CallbackHostRefusal
+	}
 	return rules, nil
 }
 

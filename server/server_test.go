@@ -86,6 +86,18 @@ type invoice struct {
 	} `json:"transactions"`
 }
 
+// total is the project's number of invoices (the list's total_records).
+func (h *harness) total() int {
+	h.t.Helper()
+	var list struct {
+		Pagination struct {
+			Total int `json:"total_records"`
+		} `json:"pagination"`
+	}
+	h.call("GET", "/api/v1/invoices", h.key, "", 200, &list)
+	return list.Pagination.Total
+}
+
 func (h *harness) create(body string) invoice {
 	var inv invoice
 	h.call("POST", "/api/v1/invoices", h.key, body, 201, &inv)

@@ -46,7 +46,7 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 		Listen: cfg.Listen, DataDir: cfg.DataDir, Mode: cfg.Mode, BootstrapAccountKey: cfg.BootstrapAccountKey,
 		DefaultExpireMin: cfg.DefaultExpireMin, MaxExpireMin: cfg.MaxExpireMin, DefaultErrorPercent: cfg.DefaultErrorPercent,
 		RateOverrides: overrides, RateProviders: cfg.RateProviders, RateInterval: cfg.RateInterval, RateStaleness: cfg.RateStaleness,
-		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc, Ethereum: eth,
+		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, MaxAmounts: cfg.MaxAmounts, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc, Ethereum: eth,
 		ActorIdle: cfg.ActorIdle, StateCache: cmp.Or(cfg.StateCache, -1), TrustedProxies: cfg.TrustedProxies,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
 		AllowPrivateCallbacks: cfg.AllowPrivateCallbacks, EnableSimulate: cfg.EnableSimulate, PprofListen: cfg.PprofListen,
