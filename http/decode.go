@@ -40,6 +40,9 @@ func decodeBody(r *http.Request, dst any) error {
 		return newError(http.StatusBadRequest, "invalid_json", fmt.Sprintf("request body nests deeper than %d levels", maxJSONDepth))
 	}
 	if key, dup := duplicateKey(body); dup {
+		if key == "" {
+			key = `""` // named as unknown_field names it: an empty name is no name
+		}
 		return fieldError(http.StatusBadRequest, "duplicate_key", key, "appears more than once in one JSON object; send each key once")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -51,6 +51,7 @@ func TestErrors_BadInputChangesNothing(t *testing.T) {
 		{"duplicate key", `{"order_id":"d1","crypto_amount":1,"crypto_amount":1000000,"currency":"BTC"}`, 400, "duplicate_key", "crypto_amount", "crypto_amount: appears more than once"},
 		{"duplicate key escaped", `{"order_id":"d1","crypto_amount":1,"crypto\u005famount":1000000,"currency":"BTC"}`, 400, "duplicate_key", "crypto_amount", ""},
 		{"duplicate key by case", `{"order_id":"d1","ORDER_ID":"d2","crypto_amount":1,"currency":"BTC"}`, 400, "duplicate_key", "ORDER_ID", ""},
+		{"duplicate empty key", `{` + valid + `,"crypto_amount":1,"":1,"":2}`, 400, "duplicate_key", `""`, `"": appears more than once`},
 		{"duplicate key nested", `{"order_id":"d1","crypto_amount":1,"currency":"BTC","order_name":{"a":1,"a":2}}`, 400, "duplicate_key", "a", ""},
 		{"above the supply", `{` + valid + `,"crypto_amount":99999999999999999999999}`, 422, "validation_failed", "crypto_amount", "crypto_amount: must be at most 21000000 BTC"},
 		{"just above the supply", `{` + valid + `,"crypto_amount":"21000000.00000001"}`, 422, "validation_failed", "crypto_amount", "at most 21000000 BTC"},
