@@ -243,6 +243,18 @@ func (s *Service) SigningKeys(project uuid.UUID) [][32]byte {
 	return out
 }
 
+// Owner is the account that owns project (an invoice's user_id), or the
+// nil UUID for an unknown project. A project never changes owner and its
+// stored record names the account, so nothing else records it.
+func (s *Service) Owner(project uuid.UUID) uuid.UUID {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e, ok := s.projects[project]; ok {
+		return e.p.AccountID
+	}
+	return uuid.Nil
+}
+
 // EnsureAccount makes the account with this key exist (the bootstrap
 // account); it is a no-op when it already does, and ErrKeyRetired when the
 // key was an account's and has been rolled or revoked: a leaked key left in

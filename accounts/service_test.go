@@ -415,3 +415,20 @@ func BenchmarkProject(b *testing.B) {
 		}
 	})
 }
+
+// TestOwner_FromTheStoredProject: a project's owner (an invoice's user_id)
+// is known at once and again after a restart, from the project record
+// alone.
+func TestOwner_FromTheStoredProject(t *testing.T) {
+	f := newFixture(t)
+	if got := f.svc.Owner(f.project.ID); got != f.account.ID {
+		t.Errorf("Owner = %s, want the account %s", got, f.account.ID)
+	}
+	f.restart()
+	if got := f.svc.Owner(f.project.ID); got != f.account.ID {
+		t.Errorf("after a restart Owner = %s, want %s", got, f.account.ID)
+	}
+	if got := f.svc.Owner(uuid.New()); got != uuid.Nil {
+		t.Errorf("an unknown project's owner = %s, want the nil UUID", got)
+	}
+}

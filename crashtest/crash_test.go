@@ -91,7 +91,7 @@ func TestCrash_KillAtRandomMoments(t *testing.T) {
 		checkedPaid += settle(t, p, dir, proj.APIKey, a)
 		var list struct {
 			Pagination struct {
-				Total int `json:"total_items"`
+				Total int `json:"total_records"`
 			} `json:"pagination"`
 		}
 		p.mustDo("GET", "/api/v1/invoices?page_size=1", proj.APIKey, "", 200, &list)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/big"
 	"net/url"
 	"sort"
 	"strings"
@@ -31,18 +32,38 @@ type Currency struct {
 	// MinAmount is the smallest invoice amount in units: below it, fees or
 	// dust rules make the payment impractical.
 	MinAmount Units
+	// MaxAmount is the largest invoice amount in units: the coin's supply
+	// cap where it has one, a documented bound where it has none (see
+	// DefaultCurrencies), or an operator's lower cap. No invoice may ask
+	// for more than the currency can ever have.
+	MaxAmount Units
+	// AddressPattern is the regular expression every address of this
+	// currency on the followed network matches (the currencies endpoint's
+	// wallet_pattern). The wiring sets it, as only it knows the network;
+	// empty when unknown.
+	AddressPattern string
 }
 
 // DefaultCurrencies returns the built-in registry entries: Bitcoin, Litecoin,
 // Ether and Tether USD on Ethereum, with the confirmation defaults of the
-// chains issue (BTC 2, LTC 6, ETH and ERC-20 12).
+// chains issue (BTC 2, LTC 6, ETH and ERC-20 12) and the largest amount of
+// an invoice: the supply cap of Bitcoin (21,000,000) and Litecoin
+// (84,000,000); Ether and Tether have none, so their bound is a round
+// number well above all that exists (1,000,000,000 ETH, about eight times
+// the ether in existence; 1,000,000,000,000 USDT, several times all the
+// Tether ever issued on every chain).
 func DefaultCurrencies() []Currency {
 	return []Currency{
-		{Code: "BTC", Name: "Bitcoin", Decimals: 8, Network: Network{"bitcoin", "utxo"}, URIScheme: "bitcoin", Confirmations: 2, MinAmount: NewUnits(546)},
-		{Code: "LTC", Name: "Litecoin", Decimals: 8, Network: Network{"litecoin", "utxo"}, URIScheme: "litecoin", Confirmations: 6, MinAmount: NewUnits(5460)},
-		{Code: "ETH", Name: "Ether", Decimals: 18, Network: Network{"ethereum", "evm"}, URIScheme: "ethereum", Confirmations: 12, MinAmount: NewUnits(1_000_000_000_000)},                                                                   // 0.000001 ETH
-		{Code: "USDT", Name: "Tether USD (ERC-20)", Decimals: 6, Network: Network{"ethereum", "erc20"}, URIScheme: "ethereum", TokenContract: "0xdAC17F958D2ee523a2206206994597C13D831ec7", Confirmations: 12, MinAmount: NewUnits(10_000)}, // 0.01 USDT
+		{Code: "BTC", Name: "Bitcoin", Decimals: 8, Network: Network{"bitcoin", "utxo"}, URIScheme: "bitcoin", Confirmations: 2, MinAmount: NewUnits(546), MaxAmount: wholeCoins(21_000_000, 8)},
+		{Code: "LTC", Name: "Litecoin", Decimals: 8, Network: Network{"litecoin", "utxo"}, URIScheme: "litecoin", Confirmations: 6, MinAmount: NewUnits(5460), MaxAmount: wholeCoins(84_000_000, 8)},
+		{Code: "ETH", Name: "Ether", Decimals: 18, Network: Network{"ethereum", "evm"}, URIScheme: "ethereum", Confirmations: 12, MinAmount: NewUnits(1_000_000_000_000), MaxAmount: wholeCoins(1_000_000_000, 18)},                                                                      // min 0.000001 ETH
+		{Code: "USDT", Name: "Tether USD (ERC-20)", Decimals: 6, Network: Network{"ethereum", "erc20"}, URIScheme: "ethereum", TokenContract: "0xdAC17F958D2ee523a2206206994597C13D831ec7", Confirmations: 12, MinAmount: NewUnits(10_000), MaxAmount: wholeCoins(1_000_000_000_000, 6)}, // min 0.01 USDT
 	}
+}
+
+// wholeCoins is n coins in the units of a currency with decimals.
+func wholeCoins(n int64, decimals int) Units {
+	return Units{new(big.Int).Mul(big.NewInt(n), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil))}
 }
 
 // Registry is the set of enabled currencies. It is built once at start and
@@ -64,6 +85,10 @@ func NewRegistry(cs []Currency) (*Registry, error) {
 		}
 		if c.Decimals < 0 || c.Decimals > 18 {
 			return nil, fmt.Errorf("currency %s: decimals %d outside 0..18", c.Code, c.Decimals)
+		}
+		if c.MaxAmount.Cmp(c.MinAmount) < 0 || c.MaxAmount.IsZero() {
+			return nil, fmt.Errorf("currency %s: maximum amount %s must be positive and at least the minimum %s",
+				c.Code, FormatDecimal(c.MaxAmount, c.Decimals), FormatDecimal(c.MinAmount, c.Decimals))
 		}
 		r.byCode[c.Code] = c
 		r.codes = append(r.codes, c.Code)

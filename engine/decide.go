@@ -17,6 +17,11 @@ type Rules struct {
 	DefaultExpireMin           int // expire_min when the request has none (30)
 	MaxExpireMin               int // largest expire_min accepted
 	DefaultAllowedErrorPercent int // allowed_error_percent when the request has none (0)
+	// CallbackHost, when set, judges the host of a callback_url: a
+	// non-empty answer ("is a loopback address") refuses it. The wiring
+	// sets it to the webhook sender's guard unless private callbacks are
+	// allowed, so a URL no webhook could reach is refused at creation.
+	CallbackHost func(host string) string
 }
 
 // DefaultRules returns the rules with the built-in currencies and defaults.
@@ -159,9 +164,14 @@ func priceInUnits(v validCreate, rate *Rate) (Units, error) {
 	if err != nil {
 		return Units{}, fmt.Errorf("convert EUR to %s: %w", v.currency.Code, err)
 	}
-	if units.Cmp(v.currency.MinAmount) < 0 {
+	cur := v.currency
+	switch {
+	case units.Cmp(cur.MinAmount) < 0:
 		return Units{}, Invalid("fiat_amount", "converts to %s %s, below the minimum of %s %s",
-			FormatDecimal(units, v.currency.Decimals), v.currency.Code, FormatDecimal(v.currency.MinAmount, v.currency.Decimals), v.currency.Code)
+			FormatDecimal(units, cur.Decimals), cur.Code, FormatDecimal(cur.MinAmount, cur.Decimals), cur.Code)
+	case units.Cmp(cur.MaxAmount) > 0:
+		return Units{}, Invalid("fiat_amount", "converts to %s %s at %s %s, above the maximum of %s %s",
+			FormatDecimal(units, cur.Decimals), cur.Code, rate.Value, rate.Fiat, FormatDecimal(cur.MaxAmount, cur.Decimals), cur.Code)
 	}
 	return units, nil
 }

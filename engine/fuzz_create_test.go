@@ -3,8 +3,10 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -59,6 +61,7 @@ func FuzzDecideCreate(f *testing.F) {
 	f.Add("o", "USDT", "1e-2", "1", true, false, int64(100), int64(43200), "ftp://x", "")
 	f.Add("", "XXX", "-1", "abc", false, false, int64(-1), int64(0), "http://", "\x00")
 	f.Add("o\u2028", "LTC", "0.00005460", "", false, true, int64(101), int64(999999999), "https://a.b/c?d#e", "")
+	f.Add(" o\u200b", "BTC", "21000000.00000001", "1e20", false, true, int64(0), int64(30), "http://169.254.169.254/", "a\u202eb\u200dc")
 	r := DefaultRules()
 	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	rate := &Rate{Fiat: "EUR", Value: "60000.00", Source: "static", At: at}
@@ -112,6 +115,15 @@ func FuzzDecideCreate(f *testing.F) {
 		inv := ApplyAll(Invoice{}, events)
 		if inv.Status != StatusNew || inv.Version != 1 || inv.Amount.Sign() <= 0 || Threshold(inv.Amount, inv.AllowedErrorPercent).Cmp(inv.Amount) > 0 {
 			t.Fatalf("accepted invoice is %s v%d amount %s threshold %s", inv.Status, inv.Version, inv.Amount, Threshold(inv.Amount, inv.AllowedErrorPercent))
+		}
+		if cur, _ := r.Currencies.Lookup(inv.Currency); inv.Amount.Cmp(cur.MaxAmount) > 0 {
+			t.Fatalf("accepted amount %s above the maximum %s", inv.Amount, cur.MaxAmount)
+		}
+		cf := func(r rune) bool { return unicode.Is(unicode.Cf, r) }
+		joiner := func(r rune) bool { return r == '\u200c' || r == '\u200d' }
+		if strings.TrimSpace(orderID) != orderID || strings.ContainsFunc(orderID, cf) ||
+			strings.ContainsFunc(name, func(r rune) bool { return cf(r) && !joiner(r) }) {
+			t.Fatalf("accepted order_id %q, order_name %q with padding or format characters", orderID, name)
 		}
 		if want := at.Add(time.Duration(inv.ExpireMin) * time.Minute); !inv.ExpiresAt.Equal(want) || inv.ExpireMin < 1 {
 			t.Fatalf("expires at %v after expire_min %d, want %v", inv.ExpiresAt, inv.ExpireMin, want)

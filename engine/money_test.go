@@ -164,3 +164,21 @@ func FuzzParseDecimal(f *testing.F) {
 		}
 	})
 }
+
+// TestNewRegistry_AmountBounds: every currency has a largest amount, at
+// least its smallest; the built-in bounds are the documented ones.
+func TestNewRegistry_AmountBounds(t *testing.T) {
+	want := map[string]string{"BTC": "21000000", "LTC": "84000000", "ETH": "1000000000", "USDT": "1000000000000"}
+	for _, c := range DefaultCurrencies() {
+		if got := FormatDecimal(c.MaxAmount, c.Decimals); got != want[c.Code] {
+			t.Errorf("%s maximum %s, want %s", c.Code, got, want[c.Code])
+		}
+		for _, max := range []Units{{}, c.MinAmount.Sub(NewUnits(1))} {
+			bad := c
+			bad.MaxAmount = max
+			if _, err := NewRegistry([]Currency{bad}); err == nil {
+				t.Errorf("%s with maximum %s (minimum %s) accepted", c.Code, max, c.MinAmount)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -70,9 +71,22 @@ func (r *Rules) validateCreate(req CreateRequest, kind CreateKind, now time.Time
 		errs.add("order_id", "must be at most %d characters", MaxOrderIDLen)
 	case strings.ContainsFunc(req.OrderID, isControl):
 		errs.add("order_id", "must not contain control characters")
+	case strings.ContainsFunc(req.OrderID, isFormat):
+		errs.add("order_id", "must not contain invisible format characters (Unicode category Cf, such as U+202E or U+200B)")
+	case strings.TrimFunc(req.OrderID, unicode.IsSpace) == "":
+		errs.add("order_id", "must contain a character other than spaces")
+	case strings.TrimFunc(req.OrderID, unicode.IsSpace) != req.OrderID:
+		errs.add("order_id", "must not begin or end with a space; it is kept exactly as sent, never trimmed")
 	}
-	if req.OrderName != nil && utf8.RuneCountInString(*req.OrderName) > MaxOrderNameLen {
-		errs.add("order_name", "must be at most %d characters", MaxOrderNameLen)
+	if req.OrderName != nil {
+		switch name := *req.OrderName; {
+		case utf8.RuneCountInString(name) > MaxOrderNameLen:
+			errs.add("order_name", "must be at most %d characters", MaxOrderNameLen)
+		case strings.ContainsFunc(name, isControl):
+			errs.add("order_name", "must not contain control characters")
+		case strings.ContainsFunc(name, isNameFormat):
+			errs.add("order_name", "must not contain bidirectional controls or other invisible format characters (Unicode category Cf other than U+200C and U+200D)")
+		}
 	}
 
 	cur, ok := r.Currencies.Lookup(req.Currency)
@@ -119,6 +133,8 @@ func (r *Rules) validateCreate(req CreateRequest, kind CreateKind, now time.Time
 			errs.add("crypto_amount", "must be greater than 0")
 		case !archived && units.Cmp(cur.MinAmount) < 0:
 			errs.add("crypto_amount", "must be at least %s %s", FormatDecimal(cur.MinAmount, cur.Decimals), cur.Code)
+		case units.Cmp(cur.MaxAmount) > 0:
+			errs.add("crypto_amount", "must be at most %s %s", FormatDecimal(cur.MaxAmount, cur.Decimals), cur.Code)
 		default:
 			v.amount = units
 		}
@@ -141,7 +157,7 @@ func (r *Rules) validateCreate(req CreateRequest, kind CreateKind, now time.Time
 		}
 	}
 	if req.CallbackURL != nil {
-		if msg := checkCallbackURL(*req.CallbackURL); msg != "" {
+		if msg := r.checkCallbackURL(*req.CallbackURL); msg != "" {
 			errs.add("callback_url", "%s", msg)
 		}
 	}
@@ -165,7 +181,21 @@ func (r *Rules) validateCreate(req CreateRequest, kind CreateKind, now time.Time
 	return v, nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// isControl is a C0 or C1 control character or DEL (Unicode category Cc).
+func isControl(r rune) bool { return unicode.IsControl(r) }
+
+// isFormat is a Unicode format character (category Cf): bidirectional
+// controls (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C) that
+// reorder text on screen, zero-width characters (U+200B..U+200D, U+2060,
+// U+FEFF), the soft hyphen and the tag characters. None is visible, so
+// two ids that differ only by one look identical: an order id may hold none.
+func isFormat(r rune) bool { return r >= 0x80 && unicode.Is(unicode.Cf, r) }
+
+// isNameFormat is a format character an order name may not hold: every Cf
+// but the zero-width non-joiner and joiner (U+200C, U+200D), which
+// Persian, Arabic and Indic text and emoji sequences need to render
+// correctly and which cannot reorder or hide text.
+func isNameFormat(r rune) bool { return r != 0x200c && r != 0x200d && isFormat(r) }
 
 // amountMessage turns a ParseDecimal error into the field message.
 func amountMessage(err error, decimals int) string {
@@ -181,8 +211,9 @@ func amountMessage(err error, decimals int) string {
 	}
 }
 
-// checkCallbackURL returns why u is not an absolute http(s) URL, or "".
-func checkCallbackURL(u string) string {
+// checkCallbackURL returns why u is not an absolute http(s) URL webhooks
+// may be sent to, or "".
+func (r *Rules) checkCallbackURL(u string) string {
 	if len(u) > MaxCallbackLen {
 		return fmt.Sprintf("must be at most %d characters", MaxCallbackLen)
 	}
@@ -195,6 +226,11 @@ func checkCallbackURL(u string) string {
 	}
 	if p.User != nil {
 		return "must not contain credentials"
+	}
+	if r.CallbackHost != nil {
+		if why := r.CallbackHost(p.Hostname()); why != "" {
+			return fmt.Sprintf("host %s %s; webhooks are sent only to public addresses", p.Hostname(), why)
+		}
 	}
 	return ""
 }

@@ -133,3 +133,57 @@ func TestLogs_NeverContainKeysOrKeyHashes(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileInput_RoundTwo is issue 19's probes beyond the create table
+// (TestErrors_BadInputChangesNothing): duplicate keys on every route that
+// reads a body, what stays accepted next to each refusal, and that the
+// literal-IP check belongs to servers that refuse private callbacks.
+func TestHostileInput_RoundTwo(t *testing.T) {
+	e := newEnv(t, t.TempDir(), envOpts{refusePrivateCallbacks: true})
+	_, key := e.project("shop", "")
+	inv := e.invoice(key, `{"order_id":"o-1","crypto_amount":"0.01","currency":"BTC","callback_url":"https://shop.example/h"}`)
+	id := inv["invoice_id"].(string)
+
+	// Every body is refused with a duplicate key, naming it; nothing changes.
+	for _, tc := range []struct{ method, path, key, body, field string }{
+		{"PATCH", "/api/v1/invoices/" + id, key, `{"status":"cancelled","status":"archived"}`, "status"},
+		{"POST", "/api/v1/projects", e.accountKey, `{"name":"a","name":"b"}`, "name"},
+		{"POST", "/api/v1/webhooks/simulate", key, `{"invoice_id":"` + id + `","status":"completed","Status":"new"}`, "Status"},
+		{"POST", "/api/v1/archived", key, `{"order_id":"a","order_id":"b","crypto_amount":1,"currency":"BTC"}`, "order_id"},
+	} {
+		r := e.do(tc.method, tc.path, tc.key, tc.body)
+		if code, field := r.errorField(t); r.status != 400 || code != "duplicate_key" || field != tc.field {
+			t.Errorf("%s %s %s: %d %s, want 400 duplicate_key naming %s", tc.method, tc.path, tc.body, r.status, r.body, tc.field)
+		}
+	}
+	if got := e.do("GET", "/api/v1/invoices/"+id, key, "").json(t)["status"]; got != "new" {
+		t.Errorf("status after refused PATCHes = %v", got)
+	}
+	if n := e.total(key, ""); n != 1 {
+		t.Errorf("%d invoices after the refusals, want 1", n)
+	}
+
+	// Next to each refusal, what a merchant legitimately sends still works.
+	for _, body := range []string{
+		`{"order_id":"a b","crypto_amount":"21000000","currency":"BTC"}`,                            // inner space; the whole supply
+		`{"order_id":"o-2","crypto_amount":"0.01","currency":"BTC","order_name":"می\u200cخواهم"}`,   // ZWNJ in Persian
+		`{"order_id":"o-3","crypto_amount":"0.01","currency":"BTC","order_name":"👨\u200d👩\u200d👧"}`, // ZWJ emoji sequence
+		`{"order_id":"o-4","crypto_amount":"0.01","currency":"BTC","order_name":"שלום abc"}`,        // right-to-left text itself
+		`{"order_id":"o-5","crypto_amount":"0.01","currency":"BTC","callback_url":"http://93.184.215.14/h"}`,
+		`{"order_id":"o-6","crypto_amount":"0.01","currency":"BTC","callback_url":"http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/h"}`,
+		`{"order_id":"o-7","crypto_amount":"0.01","currency":"BTC","callback_url":"http://localhost/h"}`, // a name: judged when dialed
+		`{"order_id":"o-8","fiat_amount":"1000000","currency":"BTC"}`,
+	} {
+		if r := e.do("POST", "/api/v1/invoices", key, body); r.status != 201 {
+			t.Errorf("%s: %d %s, want 201", body, r.status, r.body)
+		}
+	}
+
+	// A server that allows private callbacks (development) takes literal
+	// private addresses too.
+	dev := newEnv(t, t.TempDir(), envOpts{})
+	_, devKey := dev.project("dev", "")
+	if r := dev.do("POST", "/api/v1/invoices", devKey, `{"order_id":"o","crypto_amount":1,"currency":"BTC","callback_url":"http://127.0.0.1:9/h"}`); r.status != 201 {
+		t.Errorf("loopback callback with private callbacks allowed: %d %s", r.status, r.body)
+	}
+}

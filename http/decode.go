@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -18,8 +19,8 @@ const MaxBodyBytes = 64 << 10
 
 // decodeBody reads a JSON object into dst strictly: the content type must be
 // JSON (415), the body at most MaxBodyBytes (413), valid UTF-8 and valid
-// JSON with no unknown fields, no wrong types and nothing after the object
-// (400, naming the field).
+// JSON with no key twice in one object, no unknown fields, no wrong types
+// and nothing after the object (400, naming the field).
 func decodeBody(r *http.Request, dst any) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
@@ -38,6 +39,12 @@ func decodeBody(r *http.Request, dst any) error {
 	if jsonTooDeep(body) {
 		return newError(http.StatusBadRequest, "invalid_json", fmt.Sprintf("request body nests deeper than %d levels", maxJSONDepth))
 	}
+	if key, dup := duplicateKey(body); dup {
+		if key == "" {
+			key = `""` // named as unknown_field names it: an empty name is no name
+		}
+		return fieldError(http.StatusBadRequest, "duplicate_key", key, "appears more than once in one JSON object; send each key once")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
@@ -48,6 +55,125 @@ func decodeBody(r *http.Request, dst any) error {
 		return newError(http.StatusBadRequest, "invalid_json", "request body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// duplicateKey returns a key that an object of body holds twice, at any
+// depth, and true; or false when there is none or body is not valid JSON
+// (the decoder then names the syntax error). Keys are compared decoded
+// (so "a" and "\u0061" are the same key) and folded as encoding/json
+// matches them to struct fields ("order_id" and "ORDER_ID" fill the same
+// field): a duplicate is the classic parser differential, where a proxy or
+// log sees the first value and the decoder keeps the last.
+func duplicateKey(body []byte) (string, bool) {
+	if !json.Valid(body) {
+		return "", false
+	}
+	var open []keySet // per open object or array (array: nil keys)
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '{':
+			open = append(open, keySet{object: true})
+		case '[':
+			open = append(open, keySet{})
+		case '}', ']':
+			open = open[:len(open)-1]
+		case '"':
+			end := stringEnd(body, i)
+			// In valid JSON a string followed by ':' is a key.
+			if top := len(open) - 1; top >= 0 && open[top].object && nextIsColon(body, end+1) {
+				raw := body[i+1 : end]
+				key := string(raw)
+				if bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+					// Decoded as the decoder will: escapes resolved,
+					// invalid UTF-8 as U+FFFD. It cannot fail: the body is valid.
+					_ = json.Unmarshal(body[i:end+1], &key)
+				}
+				if open[top].addSeen(foldKey(key)) {
+					return key, true
+				}
+			}
+			i = end
+		}
+	}
+	return "", false
+}
+
+// keySet is the folded keys of one open object: a slice while small (a
+// request body's object has a handful), a map beyond, so a body of
+// thousands of keys stays linear.
+type keySet struct {
+	object bool
+	small  []string
+	large  map[string]struct{}
+}
+
+// addSeen adds key and reports whether it was already there.
+func (k *keySet) addSeen(key string) bool {
+	if k.large != nil {
+		if _, ok := k.large[key]; ok {
+			return true
+		}
+		k.large[key] = struct{}{}
+		return false
+	}
+	for _, seen := range k.small {
+		if seen == key {
+			return true
+		}
+	}
+	k.small = append(k.small, key)
+	if len(k.small) > 16 {
+		k.large = make(map[string]struct{}, 2*len(k.small))
+		for _, s := range k.small {
+			k.large[s] = struct{}{}
+		}
+		k.small = nil
+	}
+	return false
+}
+
+// stringEnd is the index of the quote closing the JSON string that opens
+// at body[start].
+func stringEnd(body []byte, start int) int {
+	for i := start + 1; i < len(body); i++ {
+		switch body[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(body) - 1
+}
+
+// nextIsColon reports whether the next non-space byte from i is ':'.
+func nextIsColon(body []byte, i int) bool {
+	for ; i < len(body); i++ {
+		switch body[i] {
+		case ' ', '\t', '\n', '\r':
+		case ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// foldKey folds a key as encoding/json does to match it to a struct field
+// (each rune to the smallest of its case-folding orbit): two keys fill the
+// same field exactly when their folds are equal, which is when
+// strings.EqualFold says so.
+func foldKey(key string) string {
+	return strings.Map(func(r rune) rune {
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				return next
+			}
+			r = next
+		}
+	}, key)
 }
 
 // jsonError turns an encoding/json error into a 400 naming the field.
@@ -170,7 +296,7 @@ func (f intField) ptr(field string) (*int64, error) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, `{"error":{"code":"internal_error","message":"encode response"}}`, http.StatusInternalServerError)
+		http.Error(w, `{"error":"internal_error","message":"encode response"}`, http.StatusInternalServerError)
 		return
 	}
 	writeRaw(w, status, b)

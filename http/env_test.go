@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,10 +45,13 @@ type envOpts struct {
 	rates       map[string]string // nil = defaults
 	idleTimeout time.Duration
 	noSimulate  bool // leave POST /webhooks/simulate unmounted, as prod mode does
-	rateLimit   float64
-	rateBurst   int
-	maxInFlight int
-	logger      *slog.Logger
+	// refusePrivateCallbacks judges literal-IP callback URLs at creation,
+	// as a server that does not allow private callbacks does.
+	refusePrivateCallbacks bool
+	rateLimit              float64
+	rateBurst              int
+	maxInFlight            int
+	logger                 *slog.Logger
 	// metrics mounts /metrics over the server's own registry.
 	metrics bool
 	// clock is the clock of key expiries and rate limits (nil = the wall
@@ -82,7 +87,10 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		t.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, IdleTimeout: opts.idleTimeout, Logger: opts.logger, StateCache: invoice.DefaultStateCache})
+	if opts.refusePrivateCallbacks {
+		rules.CallbackHost = webhooks.CallbackHostRefusal
+	}
+	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, IdleTimeout: opts.idleTimeout, Logger: opts.logger, StateCache: invoice.DefaultStateCache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +149,11 @@ func (r response) json(t *testing.T) map[string]any {
 // errorField returns the error code and the first field named by an error body.
 func (r response) errorField(t *testing.T) (code, field string) {
 	t.Helper()
-	e, ok := r.json(t)["error"].(map[string]any)
+	e := r.json(t)
+	code, ok := e["error"].(string)
 	if !ok {
-		t.Fatalf("no error object in %s", r.body)
+		t.Fatalf("no error code in %s", r.body)
 	}
-	code, _ = e["code"].(string)
 	if fs, ok := e["fields"].([]any); ok && len(fs) > 0 {
 		field, _ = fs[0].(map[string]any)["field"].(string)
 	}
@@ -186,7 +194,45 @@ func (e *env) do(method, path, key, body string, hdr ...string) response {
 		e.t.Errorf("%s %s: no X-Request-Id", method, path)
 	}
 	checkResponse(e.t, req, resp.StatusCode, resp.Header, b)
+	if resp.StatusCode >= 400 {
+		checkMessageGrammar(e.t, b)
+	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// checkMessageGrammar asserts the one grammar of error messages on an
+// error body: about a field, "<field>: <sentence>", the sentence being the
+// field's message (lower case, no full stop, not repeating the field's
+// name first); otherwise one sentence. Every error response env.do
+// receives goes through it.
+func checkMessageGrammar(t *testing.T, body []byte) {
+	t.Helper()
+	var e struct {
+		Message string `json:"message"`
+		Fields  []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Errorf("error body is not JSON: %s", body)
+		return
+	}
+	sentence := func(s string) bool {
+		return s != "" && !strings.HasSuffix(s, ".") && !strings.ContainsAny(s, "\n\r") && strings.TrimSpace(s) == s
+	}
+	if !sentence(e.Message) {
+		t.Errorf("error message %q is not one sentence: %s", e.Message, body)
+	}
+	for i, f := range e.Fields {
+		first, _ := utf8.DecodeRuneInString(f.Message)
+		if !sentence(f.Message) || unicode.IsUpper(first) || strings.HasPrefix(f.Message, f.Field+" ") {
+			t.Errorf("field %q message %q: want a lower-case sentence that does not start with the field: %s", f.Field, f.Message, body)
+		}
+		if i == 0 && e.Message != f.Field+": "+f.Message {
+			t.Errorf("message %q, want %q: %s", e.Message, f.Field+": "+f.Message, body)
+		}
+	}
 }
 
 // project creates a project and returns its id and key.
@@ -211,13 +257,13 @@ func (e *env) invoice(key, body string) map[string]any {
 	return r.json(e.t)
 }
 
-// total lists a project's invoices and returns total_items.
+// total lists a project's invoices and returns total_records.
 func (e *env) total(key, query string) int {
 	e.t.Helper()
 	r := e.do("GET", "/api/v1/invoices?"+query, key, "")
 	if r.status != http.StatusOK {
 		e.t.Fatalf("list: %d %s", r.status, r.body)
 	}
-	n, _ := r.json(e.t)["pagination"].(map[string]any)["total_items"].(json.Number).Int64()
+	n, _ := r.json(e.t)["pagination"].(map[string]any)["total_records"].(json.Number).Int64()
 	return int(n)
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/invoiced/invoiced/maintenance"
 )
 
-// apiError is the one error shape of the API:
-// {"error":{"code":"...","message":"...","fields":[{"field":"...","message":"..."}]}}.
+// apiError is the one error shape of the API, flat as the hosted API and
+// its official Go client have it:
+// {"error":"<code>","message":"...","fields":[{"field":"...","message":"..."}]}.
+// error is the stable machine code, message the human sentence.
 type apiError struct {
 	Status  int                 `json:"-"`
-	Code    string              `json:"code"`
+	Code    string              `json:"error"`
 	Message string              `json:"message"`
 	Fields  []engine.FieldError `json:"fields,omitempty"`
 	// Allowed lists the permitted target statuses of a refused transition.
@@ -28,9 +30,14 @@ func newError(status int, code, msg string) *apiError {
 	return &apiError{Status: status, Code: code, Message: msg}
 }
 
+// fieldError is an error about one field. Every message about a field has
+// one grammar, "<field>: <sentence>", the field's message being the
+// sentence.
 func fieldError(status int, code, field, msg string) *apiError {
-	return &apiError{Status: status, Code: code, Message: field + " " + msg, Fields: []engine.FieldError{{Field: field, Message: msg}}}
+	return &apiError{Status: status, Code: code, Message: fieldMessage(field, msg), Fields: []engine.FieldError{{Field: field, Message: msg}}}
 }
+
+func fieldMessage(field, msg string) string { return field + ": " + msg }
 
 var (
 	errUnauthorized = newError(http.StatusUnauthorized, "unauthorized", "missing or invalid Api-key header")
@@ -54,11 +61,11 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &ve):
 		msg := "validation failed"
 		if len(ve.Fields) > 0 {
-			msg = ve.Fields[0].Field + " " + ve.Fields[0].Message
+			msg = fieldMessage(ve.Fields[0].Field, ve.Fields[0].Message)
 		}
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: msg, Fields: ve.Fields}
 	case errors.As(err, &te):
-		return &apiError{Status: http.StatusConflict, Code: "invalid_transition", Message: te.Error(),
+		return &apiError{Status: http.StatusConflict, Code: "invalid_transition", Message: fieldMessage("status", te.Error()),
 			Fields: []engine.FieldError{{Field: "status", Message: te.Error()}}, Allowed: te.Allowed}
 	case errors.Is(err, engine.ErrNotFound):
 		return errNotFound
@@ -92,5 +99,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", slog.String("request_id", requestID(r)), slog.String("route", routeOf(r)), slog.Any("err", err))
 		ae = newError(http.StatusInternalServerError, "internal_error", "internal error; quote the X-Request-Id when reporting it")
 	}
-	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+	writeJSON(w, ae.Status, ae)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -21,6 +22,7 @@ import (
 	httpapi "github.com/invoiced/invoiced/http"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
+	"github.com/invoiced/invoiced/webhooks"
 )
 
 // The request decoders are fuzzed through a real server (as in env_test.go)
@@ -67,7 +69,8 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		f.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, StateCache: invoice.DefaultStateCache})
+	rules.CallbackHost = webhooks.CallbackHostRefusal // as in production
+	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, StateCache: invoice.DefaultStateCache})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -125,35 +128,30 @@ func (e *fuzzEnv) send(t testing.TB, method, path, key, contentType string, body
 	return resp.StatusCode, b
 }
 
-// fuzzCheckErrorShape asserts {"error":{"code","message"[,"fields"][,"allowed"]}}
-// and nothing else.
+// fuzzCheckErrorShape asserts the flat error shape
+// {"error":"<code>","message"[,"fields"][,"allowed"]} and nothing else.
 func fuzzCheckErrorShape(t testing.TB, code int, b []byte) {
 	t.Helper()
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(b, &body); err != nil || len(body) != 1 || body["error"] == nil {
-		t.Fatalf("%d error body is not {\"error\":{...}}: %s", code, b)
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatalf("%d error body is not a JSON object: %s", code, b)
+	}
+	for k := range raw {
+		switch k {
+		case "error", "message", "fields", "allowed":
+		default:
+			t.Fatalf("%d error has unknown member %q: %s", code, k, b)
+		}
 	}
 	var e struct {
-		Code    string `json:"code"`
+		Code    string `json:"error"`
 		Message string `json:"message"`
 		Fields  []struct {
 			Field   string `json:"field"`
 			Message string `json:"message"`
 		} `json:"fields"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body["error"]))
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body["error"], &raw); err != nil {
-		t.Fatalf("%d error is not an object: %s", code, b)
-	}
-	for k := range raw {
-		switch k {
-		case "code", "message", "fields", "allowed":
-		default:
-			t.Fatalf("%d error has unknown member %q: %s", code, k, b)
-		}
-	}
-	if err := dec.Decode(&e); err != nil || e.Code == "" || e.Message == "" {
+	if err := json.Unmarshal(b, &e); err != nil || e.Code == "" || e.Message == "" {
 		t.Fatalf("%d error without code or message: %s", code, b)
 	}
 	for _, f := range e.Fields {
@@ -163,15 +161,18 @@ func fuzzCheckErrorShape(t testing.TB, code int, b []byte) {
 			t.Fatalf("%d error field without name or message: %s", code, b)
 		}
 	}
+	if len(e.Fields) > 0 && e.Message != e.Fields[0].Field+": "+e.Fields[0].Message {
+		t.Fatalf("%d message is not \"<field>: <sentence>\": %s", code, b)
+	}
 }
 
-// total is the project's list total_items.
+// total is the project's list total_records.
 func (e *fuzzEnv) total(t testing.TB) int {
 	t.Helper()
 	code, b := e.send(t, "GET", "/api/v1/invoices?page_size=1", e.projectKey, "", nil)
 	var l struct {
 		Pagination struct {
-			Total int `json:"total_items"`
+			Total int `json:"total_records"`
 		} `json:"pagination"`
 	}
 	if code != 200 || json.Unmarshal(b, &l) != nil {
@@ -213,6 +214,12 @@ func fuzzCheckCreated(t *testing.T, e *fuzzEnv, path string, body, resp []byte) 
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		t.Fatalf("input %q accepted although it is not a JSON object: %v", body, err)
+	}
+	if key, dup := httpapi.ReferenceDuplicateKey(body); dup {
+		t.Fatalf("input %q accepted although it holds the key %q twice", body, key)
+	}
+	if strings.TrimSpace(in.OrderID) != in.OrderID || strings.ContainsFunc(in.OrderID, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		t.Fatalf("order_id %q accepted with padding or a format character", in.OrderID)
 	}
 	var out struct {
 		ID       string      `json:"invoice_id"`

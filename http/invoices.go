@@ -89,7 +89,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, _ httprou
 		return
 	}
 	inv, created, err := s.cfg.Invoices.Create(r.Context(), p.ID, req, key)
-	s.writeCreated(w, r, inv, created, err)
+	s.writeCreated(w, r, p, inv, created, err)
 }
 
 func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p persistence.Project) {
@@ -113,12 +113,12 @@ func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httpro
 		return
 	}
 	inv, created, err := s.cfg.Invoices.CreateArchived(r.Context(), p.ID, req, key)
-	s.writeCreated(w, r, inv, created, err)
+	s.writeCreated(w, r, p, inv, created, err)
 }
 
 // writeCreated answers 201 for a new invoice and 200 for a repeated
 // request that returned the earlier one.
-func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, inv engine.Invoice, created bool, err error) {
+func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, p persistence.Project, inv engine.Invoice, created bool, err error) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -128,7 +128,7 @@ func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, inv engine
 		status = http.StatusCreated
 		w.Header().Set("Location", "/api/v1/invoices/"+inv.ID.String())
 	}
-	s.writeInvoice(w, status, inv)
+	s.writeInvoice(w, status, p, inv)
 }
 
 // invoiceID parses the path id; a malformed id cannot name an invoice, so
@@ -152,7 +152,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, ps httproute
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeInvoice(w, http.StatusOK, inv)
+	s.writeInvoice(w, http.StatusOK, p, inv)
 }
 
 type patchBody struct {
@@ -184,7 +184,7 @@ func (s *Server) patchInvoice(w http.ResponseWriter, r *http.Request, ps httprou
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeInvoice(w, http.StatusOK, inv)
+	s.writeInvoice(w, http.StatusOK, p, inv)
 }
 
 // Pagination defaults of the API.
@@ -193,11 +193,26 @@ const (
 	maxPageSize     = 100
 )
 
+// pagination is the list's page, in the official ItisPay client's names.
 type pagination struct {
-	Page       int `json:"page"`
-	PageSize   int `json:"page_size"`
-	TotalItems int `json:"total_items"`
-	TotalPages int `json:"total_pages"`
+	CurrentPage  int  `json:"current_page"`
+	PageSize     int  `json:"page_size"`
+	TotalPages   int  `json:"total_pages"`
+	TotalRecords int  `json:"total_records"`
+	HasNext      bool `json:"has_next"`
+	HasPrevious  bool `json:"has_previous"`
+}
+
+// pageOf describes page (1-based, possibly past the end) of size over
+// total records: has_next when a later page holds records, has_previous
+// when records come before this page (so the empty page past the end of a
+// non-empty list has a previous one, and no page of an empty list does).
+func pageOf(page, size, total int) pagination {
+	pages := (total + size - 1) / size
+	return pagination{
+		CurrentPage: page, PageSize: size, TotalPages: pages, TotalRecords: total,
+		HasNext: page < pages, HasPrevious: page > 1 && total > 0,
+	}
 }
 
 var sortFields = map[string]persistence.SortField{
@@ -292,7 +307,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 		s.writeError(w, r, err)
 		return
 	}
-	page := pagination{Page: q.Offset/q.Limit + 1, PageSize: q.Limit, TotalItems: total, TotalPages: (total + q.Limit - 1) / q.Limit}
+	page := pageOf(q.Offset/q.Limit+1, q.Limit, total)
 	// {"items":[...],"pagination":{...}}, the items by view's encoder.
 	b := make([]byte, 0, 64+1024*len(invs))
 	b = append(b, `{"items":[`...)
@@ -300,7 +315,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 		if i > 0 {
 			b = append(b, ',')
 		}
-		v := view.FromInvoice(inv, s.cfg.Rules.Currencies)
+		v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies)
 		b = v.AppendJSON(b)
 	}
 	pb, err := json.Marshal(page)
@@ -312,8 +327,8 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 	writeRaw(w, http.StatusOK, b)
 }
 
-// writeInvoice answers with one invoice's view.
-func (s *Server) writeInvoice(w http.ResponseWriter, status int, inv engine.Invoice) {
-	v := view.FromInvoice(inv, s.cfg.Rules.Currencies)
+// writeInvoice answers with the view of inv, an invoice of project p.
+func (s *Server) writeInvoice(w http.ResponseWriter, status int, p persistence.Project, inv engine.Invoice) {
+	v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies)
 	writeRaw(w, status, v.AppendJSON(make([]byte, 0, 1024)))
 }

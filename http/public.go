@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -10,46 +11,91 @@ import (
 	"github.com/invoiced/invoiced/engine"
 )
 
+// currencyView is one currency of GET /currencies: the official ItisPay
+// client's fields (currency_code ... created_at) with their names and
+// types, then ours under names that do not collide.
 type currencyView struct {
-	Code                  string         `json:"code"`
-	Name                  string         `json:"name"`
-	Network               engine.Network `json:"network"`
-	Decimals              int            `json:"decimals"`
-	MinAmount             json.Number    `json:"min_amount"`
-	RequiredConfirmations int            `json:"required_confirmations"`
-	Enabled               bool           `json:"enabled"`
+	CurrencyCode  string    `json:"currency_code"`
+	IsCrypto      bool      `json:"is_crypto"`
+	Precision     int       `json:"precision"`
+	IsActive      bool      `json:"is_active"`
+	WalletPattern string    `json:"wallet_pattern"`
+	Network       string    `json:"network"`
+	CreatedAt     time.Time `json:"created_at"`
+
+	Name                  string      `json:"name"`
+	NetworkType           string      `json:"network_type"`
+	MinAmount             json.Number `json:"min_amount"`
+	MaxAmount             json.Number `json:"max_amount,omitempty"` // crypto only: fiat is bounded once converted
+	RequiredConfirmations int         `json:"required_confirmations"`
 }
 
+// currenciesListedAt is every currency's created_at: the day invoiced's
+// currency table first listed them. A fixed date, so the answer is the same
+// on every restart.
+var currenciesListedAt = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+
+// currencies lists the enabled crypto currencies by code, then the fiat
+// currency amounts may be priced in (EUR: no network, no address).
 func (s *Server) currencies(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	all := s.cfg.Rules.Currencies.All()
-	out := make([]currencyView, len(all))
-	for i, c := range all {
-		out[i] = currencyView{
-			Code: c.Code, Name: c.Name, Network: c.Network, Decimals: c.Decimals,
+	out := make([]currencyView, 0, len(all)+len(engine.FiatCurrencies))
+	for _, c := range all {
+		out = append(out, currencyView{
+			CurrencyCode: c.Code, IsCrypto: true, Precision: c.Decimals, IsActive: true,
+			WalletPattern: c.AddressPattern, Network: c.Network.Name, CreatedAt: currenciesListedAt,
+			Name: c.Name, NetworkType: c.Network.Type,
 			MinAmount:             json.Number(engine.FormatDecimal(c.MinAmount, c.Decimals)),
-			RequiredConfirmations: c.Confirmations, Enabled: true,
-		}
+			MaxAmount:             json.Number(engine.FormatDecimal(c.MaxAmount, c.Decimals)),
+			RequiredConfirmations: c.Confirmations,
+		})
+	}
+	for _, code := range engine.FiatCurrencies {
+		out = append(out, currencyView{
+			CurrencyCode: code, Precision: engine.FiatDecimals, IsActive: true, CreatedAt: currenciesListedAt,
+			Name: fiatNames[code], NetworkType: "fiat",
+			MinAmount: json.Number(engine.FormatDecimal(engine.NewUnits(1), engine.FiatDecimals)),
+		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"currencies": out})
 }
 
-// rateView is one currency's EUR rate. The rate is a decimal string: a
-// float would lose digits of an exact quote.
-type rateView struct {
+var fiatNames = map[string]string{"EUR": "Euro"}
+
+// rateDetail is one currency's EUR rate in full: the exact decimal string
+// (rates carries the same text as a JSON number), its fiat, source and age.
+type rateDetail struct {
 	Rate      string    `json:"rate"`
 	Fiat      string    `json:"fiat"`
 	Source    string    `json:"source"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// rates answers {"rates":{"BTC":58213.4,...},"rate_details":{"BTC":{...}}}:
+// rates as the ItisPay client reads them (a number per code, written from
+// the exact decimal text, never through a float64), rate_details for the
+// rest.
 func (s *Server) rates(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	out := map[string]rateView{}
+	numbers := map[string]json.Number{}
+	details := map[string]rateDetail{}
 	for _, q := range s.cfg.Rates.All("EUR") {
 		if _, ok := s.cfg.Rules.Currencies.Lookup(q.Currency); ok {
-			out[q.Currency] = rateView{Rate: q.Rate, Fiat: q.Fiat, Source: q.Source, UpdatedAt: q.At.UTC()}
+			numbers[q.Currency] = rateNumber(q.Rate)
+			details[q.Currency] = rateDetail{Rate: q.Rate, Fiat: q.Fiat, Source: q.Source, UpdatedAt: q.At.UTC()}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rates": out})
+	writeJSON(w, http.StatusOK, map[string]any{"rates": numbers, "rate_details": details})
+}
+
+// rateNumber is a rate's decimal text as a JSON number: the same digits
+// without the leading zeros a provider may send ("060000.5"), which JSON
+// does not allow.
+func rateNumber(rate string) json.Number {
+	t := strings.TrimLeft(rate, "0")
+	if t == "" || t[0] == '.' {
+		t = "0" + t
+	}
+	return json.Number(t)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

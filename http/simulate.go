@@ -58,7 +58,7 @@ func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httpr
 		s.writeError(w, r, fieldError(http.StatusUnprocessableEntity, "validation_failed", "invoice_id", "names an invoice without a callback_url"))
 		return
 	}
-	payload := view.Webhook{Invoice: view.FromInvoice(inv, s.cfg.Rules.Currencies), Event: "invoice.status_changed", Simulated: true}
+	payload := view.Webhook{Invoice: view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies), Event: "invoice.status_changed", Simulated: true}
 	payload.Status = engine.Status(body.Status)
 	raw := payload.AppendJSON(nil)
 	res, err := s.cfg.Webhooks.Send(r.Context(), webhooks.Delivery{
@@ -72,7 +72,7 @@ func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httpr
 		if errors.Is(err, webhooks.ErrNon2xx) {
 			msg = fmt.Sprintf("the receiver answered HTTP %d", res.StatusCode)
 		}
-		writeJSON(w, http.StatusBadGateway, map[string]*apiError{"error": newError(http.StatusBadGateway, "webhook_failed", msg)})
+		s.writeError(w, r, newError(http.StatusBadGateway, "webhook_failed", msg))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "success", "message": "Webhook sent"})

@@ -143,14 +143,12 @@ func TestBackup_AccountKeyOnlyOneAtATime(t *testing.T) {
 	// While one is written (the lock it holds), another is refused at once.
 	h.srv.backupMu.Lock()
 	var refused struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
+		Code string `json:"error"`
 	}
 	h.call("POST", "/api/v1/admin/backup", accountKey, "", 409, &refused)
 	h.srv.backupMu.Unlock()
-	if refused.Error.Code != "backup_in_progress" {
-		t.Fatalf("409 code %q", refused.Error.Code)
+	if refused.Code != "backup_in_progress" {
+		t.Fatalf("409 code %q", refused.Code)
 	}
 
 	// The clock stands still: two backups of one second get two names.

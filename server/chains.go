@@ -41,14 +41,16 @@ type EthereumNode struct {
 type chains struct {
 	nodes    []chain.Node
 	derivers map[string]chain.Deriver
-	dev      devNetwork
+	// nets is the address format each currency's deriver uses.
+	nets map[string]hd.Net
+	dev  devNetwork
 }
 
 // buildChains connects the configured real nodes and, in dev mode, a dev
 // chain for every other enabled currency. In prod mode a currency without a
 // real node is disabled; no currency at all is a configuration error.
 func buildChains(cfg Config, enabled []string) (chains, error) {
-	c := chains{derivers: map[string]chain.Deriver{}, dev: devNetwork{}}
+	c := chains{derivers: map[string]chain.Deriver{}, nets: map[string]hd.Net{}, dev: devNetwork{}}
 	if b := cfg.Bitcoin; b != nil {
 		d, err := hd.NewBIP84("BTC", b.XPub, b.Net)
 		if err != nil {
@@ -62,7 +64,7 @@ func buildChains(cfg Config, enabled []string) (chains, error) {
 		if err != nil {
 			return c, fmt.Errorf("BTC node: %w", err)
 		}
-		c.derivers["BTC"] = d
+		c.derivers["BTC"], c.nets["BTC"] = d, b.Net
 		c.nodes = append(c.nodes, node)
 	}
 	if e := cfg.Ethereum; e != nil {
@@ -71,14 +73,14 @@ func buildChains(cfg Config, enabled []string) (chains, error) {
 			return c, fmt.Errorf("ETH extended public key: %w", err)
 		}
 		ecfg := ethereum.Config{URL: e.URL, Net: "ethereum-" + e.Net, Native: "ETH"}
-		c.derivers["ETH"] = eth
+		c.derivers["ETH"], c.nets["ETH"] = eth, hd.Mainnet // Ethereum addresses have no network
 		if e.USDTContract != "" {
 			usdt, err := hd.NewEthereum(e.XPub, hd.BranchUSDT)
 			if err != nil {
 				return c, fmt.Errorf("USDT extended public key: %w", err)
 			}
 			ecfg.Tokens = []ethereum.Token{{Currency: "USDT", Contract: e.USDTContract}}
-			c.derivers["USDT"] = usdt
+			c.derivers["USDT"], c.nets["USDT"] = usdt, hd.Mainnet
 		}
 		node, err := ethereum.New(ecfg)
 		if err != nil {
@@ -97,7 +99,7 @@ func buildChains(cfg Config, enabled []string) (chains, error) {
 		}
 		c.dev[code] = ch
 		c.nodes = append(c.nodes, ch)
-		c.derivers[code] = devDeriver
+		c.derivers[code], c.nets[code] = devDeriver, hd.Regtest // the dev chain's formats
 	}
 	if len(c.derivers) == 0 {
 		return c, fmt.Errorf("%s mode has no chain to watch: configure a node and the merchant's extended public key (e.g. INVOICED_BTC_RPC_URL and INVOICED_BTC_XPUB)", cfg.Mode)
@@ -114,6 +116,11 @@ func (c chains) currencies(enabled []string) []string {
 		}
 	}
 	return out
+}
+
+// addressPattern is the wallet_pattern of code's addresses.
+func (c chains) addressPattern(code string) (string, error) {
+	return hd.AddressPattern(code, c.nets[code])
 }
 
 func bitcoinParams(n hd.Net) (*chaincfg.Params, error) {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,10 @@ type Config struct {
 	// Confirmations overrides the required confirmations per currency (dev
 	// mode defaults every currency to 1).
 	Confirmations map[string]int
+	// MaxAmounts lowers the largest invoice amount per currency code below
+	// the currency's own bound (its supply cap, or engine's documented
+	// bound), as a decimal in whole coins: "BTC": "10".
+	MaxAmounts map[string]string
 	// WatchGrace is how long a final invoice's address stays watched.
 	WatchGrace time.Duration
 	// ChainPoll is how often chain monitors poll their node (default 1 s;
@@ -171,7 +176,7 @@ func Start(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	enabled := ch.currencies(cfg.Currencies)
-	rules, err := buildRules(cfg, enabled)
+	rules, err := buildRules(cfg, enabled, ch.addressPattern)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +295,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 		return parts, err
 	}
 	s.invoices, err = invoice.New(invoice.Config{
-		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Watches: watches, Clock: cfg.Clock,
+		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Owner: keys.Owner, Watches: watches, Clock: cfg.Clock,
 		IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
@@ -445,8 +450,9 @@ func (s *Server) close() error {
 }
 
 // buildRules is the engine's configuration: the currency registry with the
-// configured confirmations, and the invoice defaults.
-func buildRules(cfg Config, enabled []string) (*engine.Rules, error) {
+// configured confirmations and each currency's address pattern on its
+// network, and the invoice defaults.
+func buildRules(cfg Config, enabled []string, addressPattern func(code string) (string, error)) (*engine.Rules, error) {
 	on := map[string]bool{}
 	for _, code := range enabled {
 		on[code] = true
@@ -470,6 +476,24 @@ func buildRules(cfg Config, enabled []string) (*engine.Rules, error) {
 		if n, ok := cfg.Confirmations[cs[i].Code]; ok {
 			cs[i].Confirmations = n
 		}
+		p, err := addressPattern(cs[i].Code)
+		if err != nil {
+			return nil, err
+		}
+		cs[i].AddressPattern = p
+	}
+	for code, text := range cfg.MaxAmounts {
+		i := slices.IndexFunc(cs, func(c engine.Currency) bool { return c.Code == code })
+		if i < 0 {
+			return nil, fmt.Errorf("maximum amount for %q, which is not an enabled currency", code)
+		}
+		c := &cs[i]
+		max, err := engine.ParseDecimal(text, c.Decimals)
+		if err != nil || max.Cmp(c.MinAmount) < 0 || max.Cmp(c.MaxAmount) > 0 {
+			return nil, fmt.Errorf("maximum amount for %s: %q is not a decimal from %s to %s", code, text,
+				engine.FormatDecimal(c.MinAmount, c.Decimals), engine.FormatDecimal(c.MaxAmount, c.Decimals))
+		}
+		c.MaxAmount = max
 	}
 	for code, n := range cfg.Confirmations {
 		if !known[code] {
@@ -492,6 +516,9 @@ func buildRules(cfg Config, enabled []string) (*engine.Rules, error) {
 		rules.MaxExpireMin = cfg.MaxExpireMin
 	}
 	rules.DefaultAllowedErrorPercent = cfg.DefaultErrorPercent
+	if !cfg.AllowPrivateCallbacks {
+		rules.CallbackHost = webhooks.CallbackHostRefusal
+	}
 	return rules, nil
 }
 

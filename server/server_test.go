@@ -74,6 +74,7 @@ func (h *harness) call(method, path, key, body string, want int, out any) {
 
 type apiInvoice struct {
 	ID                string      `json:"invoice_id"`
+	UserID            string      `json:"user_id"`
 	Status            string      `json:"status"`
 	Paid              json.Number `json:"actual_crypto_amount_paid_in_units"`
 	BlockchainDetails struct {
@@ -85,6 +86,18 @@ type apiInvoice struct {
 		Confirmations int    `json:"confirmations"`
 		Late          bool   `json:"late"`
 	} `json:"transactions"`
+}
+
+// total is the project's number of invoices (the list's total_records).
+func (h *harness) total() int {
+	h.t.Helper()
+	var list struct {
+		Pagination struct {
+			Total int `json:"total_records"`
+		} `json:"pagination"`
+	}
+	h.call("GET", "/api/v1/invoices", h.key, "", 200, &list)
+	return list.Pagination.Total
 }
 
 func (h *harness) create(body string) apiInvoice {

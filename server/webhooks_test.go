@@ -145,6 +145,7 @@ type hook struct {
 	payload struct {
 		Event     string `json:"event"`
 		InvoiceID string `json:"invoice_id"`
+		UserID    string `json:"user_id"`
 		Status    string `json:"status"`
 	}
 	verifyErr error // the merchant's signature check, made on receipt
@@ -253,6 +254,9 @@ func TestWebhooks_PaymentLifecycleDeliveredInOrderAndSigned(t *testing.T) {
 	for i, h := range got {
 		if h.payload.Event != want[i].event || h.payload.Status != want[i].status || h.payload.InvoiceID != inv.ID {
 			t.Errorf("webhook %d = %s %s for %s, want %+v", i, h.payload.Event, h.payload.Status, h.payload.InvoiceID, want[i])
+		}
+		if h.payload.UserID != inv.UserID || inv.UserID == "" || inv.UserID == uuid.Nil.String() {
+			t.Errorf("webhook %d user_id %q, the invoice's is %q", i, h.payload.UserID, inv.UserID)
 		}
 		if h.verifyErr != nil {
 			t.Errorf("webhook %d: signature does not verify with SHA-256 of the project key: %v", i, h.verifyErr)
@@ -589,7 +593,22 @@ func TestWebhooks_ListAndRedeliverEndpoints(t *testing.T) {
 func TestWebhooks_PrivateCallbackRefusedUnlessAllowed(t *testing.T) {
 	w := newWebhookHarness(t, func(c *Config) { c.AllowPrivateCallbacks = false })
 	rc := newWebhookReceiver(t, w, nil)
-	inv := w.invoiceWithCallback("o", rc.callback())
+	// A literal loopback address is refused at creation, naming the field;
+	// nothing is stored.
+	var refused struct {
+		Code    string `json:"error"`
+		Message string `json:"message"`
+	}
+	w.call("POST", "/api/v1/invoices", w.key, fmt.Sprintf(`{"order_id":"lit","crypto_amount":"0.001","currency":"BTC","callback_url":%q}`, rc.callback()), 422, &refused)
+	if refused.Code != "validation_failed" || !strings.HasPrefix(refused.Message, "callback_url: host 127.0.0.1 is a loopback address") {
+		t.Fatalf("literal loopback callback: %+v", refused)
+	}
+	if n := w.total(); n != 0 {
+		t.Fatalf("%d invoices stored after the refusals", n)
+	}
+	// A host name is judged when dialed, as its address may change: the
+	// invoice is created and the delivery refused.
+	inv := w.invoiceWithCallback("o", strings.Replace(rc.callback(), "127.0.0.1", "localhost", 1))
 	w.patch(inv.ID, "cancelled")
 	wh := w.attempted(inv.ID, 0, 1)
 	if a := wh.Attempts[0]; a.Error == nil || !strings.Contains(*a.Error, "refused") || a.HTTPStatus != nil || wh.Status != "pending" {

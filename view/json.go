@@ -20,6 +20,8 @@ import (
 func (v *Invoice) AppendJSON(b []byte) []byte {
 	b = append(b, `{"invoice_id":"`...)
 	b = appendUUID(b, v.InvoiceID)
+	b = append(b, `","user_id":"`...)
+	b = appendUUID(b, v.UserID)
 	b = append(b, `","project_id":"`...)
 	b = appendUUID(b, v.ProjectID)
 	b = append(b, `","order_id":`...)

@@ -16,7 +16,7 @@ import (
 func sample(text string, n int64, at time.Time, full bool) Invoice {
 	num := json.Number("0.00166667")
 	v := Invoice{
-		InvoiceID: uuid.MustParse("0190b6c2-7c1a-7d3e-9f00-a1b2c3d4e5f6"), ProjectID: uuid.New(),
+		InvoiceID: uuid.MustParse("0190b6c2-7c1a-7d3e-9f00-a1b2c3d4e5f6"), UserID: uuid.New(), ProjectID: uuid.New(),
 		OrderID: text, OrderName: text + "<name>", Currency: "BTC",
 		CryptoAmount: num, CryptoAmountInUnits: "166667", ActualCryptoAmountPaid: "0", ActualCryptoAmountPaidInUnits: "",
 		AllowedErrorPercent: int(n % 100), ExpireMin: int(n), Status: engine.Status(text),
@@ -112,7 +112,7 @@ func BenchmarkFromInvoice(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for range b.N {
-		v := FromInvoice(inv, reg)
+		v := FromInvoice(inv, uuid.New(), reg)
 		_ = v.AppendJSON(make([]byte, 0, 1024))
 	}
 }

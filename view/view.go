@@ -18,9 +18,12 @@ import (
 )
 
 // Invoice is the API's invoice object: every field of the spec plus
-// blockchain_details, transactions and the locked exchange rate.
+// blockchain_details, transactions and the locked exchange rate. user_id
+// is the account owning the invoice's project: not stored on the invoice,
+// as a project never changes owner and its record holds the account.
 type Invoice struct {
 	InvoiceID                     uuid.UUID         `json:"invoice_id"`
+	UserID                        uuid.UUID         `json:"user_id"`
 	ProjectID                     uuid.UUID         `json:"project_id"`
 	OrderID                       string            `json:"order_id"`
 	OrderName                     string            `json:"order_name"`
@@ -80,12 +83,14 @@ type Transaction struct {
 	SeenAt        time.Time   `json:"seen_at"`
 }
 
-// FromInvoice builds the view of inv; reg supplies the currency's decimals,
-// network and confirmation count.
-func FromInvoice(inv engine.Invoice, reg *engine.Registry) Invoice {
+// FromInvoice builds the view of inv; owner is the account that owns its
+// project (user_id), reg supplies the currency's decimals, network and
+// confirmation count.
+func FromInvoice(inv engine.Invoice, owner uuid.UUID, reg *engine.Registry) Invoice {
 	cur, _ := reg.Lookup(inv.Currency)
 	v := Invoice{
 		InvoiceID:                     inv.ID,
+		UserID:                        owner,
 		ProjectID:                     inv.ProjectID,
 		OrderID:                       inv.OrderID,
 		OrderName:                     inv.OrderName,

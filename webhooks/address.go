@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -26,24 +29,111 @@ var refusedPrefixes = []netip.Prefix{
 // reaches 10.0.0.1, so the embedded IPv4 address is what gets judged.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
+// metadata are the cloud instance metadata services (AWS, GCP, Azure and
+// others on IPv4; AWS on IPv6), named in refusals because reaching them
+// is the usual aim of a forged callback.
+var metadata = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
+
 // refusedIP reports whether the SSRF guard refuses ip. IPv4-mapped IPv6
 // addresses are judged as the IPv4 address they carry.
-func refusedIP(ip netip.Addr) bool {
+func refusedIP(ip netip.Addr) bool { return refusal(ip) != "" }
+
+// refusal says why the guard refuses ip ("is a loopback address"), or ""
+// when deliveries may reach it.
+func refusal(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-		ip.IsMulticast() || ip.IsUnspecified() {
-		return true
+	switch {
+	case !ip.IsValid():
+		return "is not a valid IP address"
+	case slices.Contains(metadata, ip):
+		return "is the cloud metadata address"
+	case ip.IsLoopback():
+		return "is a loopback address"
+	case ip.IsPrivate():
+		return "is a private address"
+	case ip.IsLinkLocalUnicast():
+		return "is a link-local address"
+	case ip.IsMulticast():
+		return "is a multicast address"
+	case ip.IsUnspecified():
+		return "is the unspecified address"
 	}
 	for _, p := range refusedPrefixes {
 		if p.Contains(ip) {
-			return true
+			return "is in the reserved range " + p.String()
 		}
 	}
 	if nat64.Contains(ip) {
 		a := ip.As16()
-		return refusedIP(netip.AddrFrom4([4]byte(a[12:])))
+		inner := netip.AddrFrom4([4]byte(a[12:]))
+		if why := refusal(inner); why != "" {
+			return "maps to " + inner.String() + ", which " + why
+		}
 	}
-	return false
+	return ""
+}
+
+// CallbackHostRefusal says why a callback URL's host can never receive a
+// webhook when it is a literal IP address the dial-time guard refuses
+// ("is the cloud metadata address"), so it is refused when the invoice is
+// created rather than on every delivery. Host names return "": they are
+// judged on each dial, as the address they resolve to can change. Besides
+// the standard IPv4 and IPv6 forms, the legacy IPv4 forms URL parsers and
+// resolvers accept (127.1, 0x7f.0.0.1, 2130706433, 0177.0.0.1) count as
+// literal addresses.
+func CallbackHostRefusal(host string) string {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		var ok bool
+		if ip, ok = legacyIPv4(host); !ok {
+			return ""
+		}
+	}
+	return refusal(ip)
+}
+
+// legacyIPv4 parses the inet_aton forms of an IPv4 address that browsers'
+// URL parsers (WHATWG) and C resolvers accept: one to four dot-separated
+// parts, each decimal, 0x-hexadecimal or 0-octal, the last filling the
+// remaining bytes; a trailing dot is allowed.
+func legacyIPv4(host string) (netip.Addr, bool) {
+	parts := strings.Split(strings.TrimSuffix(host, "."), ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, part := range parts {
+		n, ok := inetNumber(part)
+		last := i == len(parts)-1
+		if !ok || !last && n > 255 || last && n >= 1<<(8*(5-len(parts))) {
+			return netip.Addr{}, false
+		}
+		if last {
+			v |= n
+		} else {
+			v |= n << (8 * (3 - i))
+		}
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// inetNumber parses one part of a legacy IPv4 address.
+func inetNumber(s string) (uint64, bool) {
+	base := 10
+	switch {
+	case len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+		if s == "" {
+			return 0, true // "0x" is 0
+		}
+	case len(s) > 1 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" || s[0] == '+' || s[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, base, 32)
+	return n, err == nil
 }
 
 // guardDial is a net.Dialer Control function: it runs after name resolution,
@@ -59,8 +149,8 @@ func guardDial(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: dial address %q is not an IP", ErrRefusedAddress, address)
 	}
-	if refusedIP(ip) {
-		return fmt.Errorf("%w: %s is loopback, private, link-local or reserved", ErrRefusedAddress, ip)
+	if why := refusal(ip); why != "" {
+		return fmt.Errorf("%w: %s %s", ErrRefusedAddress, ip, why)
 	}
 	return nil
 }

@@ -109,3 +109,49 @@ func TestGuardDial(t *testing.T) {
 		})
 	}
 }
+
+// TestCallbackHostRefusal: a callback URL's literal IP is judged as the
+// dial-time guard judges it, with the reason; legacy IPv4 spellings are
+// the addresses they spell; host names are left to the dial.
+func TestCallbackHostRefusal(t *testing.T) {
+	tests := []struct {
+		host string
+		want string // "" = allowed now
+	}{
+		{"169.254.169.254", "is the cloud metadata address"},
+		{"fd00:ec2::254", "is the cloud metadata address"},
+		{"::ffff:169.254.169.254", "is the cloud metadata address"},
+		{"127.0.0.1", "is a loopback address"},
+		{"::1", "is a loopback address"},
+		{"10.1.2.3", "is a private address"},
+		{"fd12::1", "is a private address"},
+		{"169.254.1.1", "is a link-local address"},
+		{"fe80::1%eth0", "is a link-local address"},
+		{"224.0.0.1", "is a multicast address"},
+		{"0.0.0.0", "is the unspecified address"},
+		{"100.64.0.1", "is in the reserved range 100.64.0.0/10"},
+		{"64:ff9b::a00:1", "maps to 10.0.0.1, which is a private address"},
+		{"127.1", "is a loopback address"},                 // legacy: 127.0.0.1
+		{"0x7f.0.0.1", "is a loopback address"},            // hexadecimal part
+		{"0177.0.0.1", "is a loopback address"},            // octal part
+		{"2130706433", "is a loopback address"},            // one 32-bit number
+		{"0xa9fea9fe", "is the cloud metadata address"},    // 169.254.169.254
+		{"169.254.43518", "is the cloud metadata address"}, // last part fills two bytes
+		{"127.0.0.1.", "is a loopback address"},            // trailing dot
+		{"8.8.8.8", ""},
+		{"2001:4860:4860::8888", ""},
+		{"134744072", ""},                    // 8.8.8.8
+		{"example.com", ""},                  // a name: judged at dial time
+		{"localhost", ""},                    // a name, refused when dialed
+		{"1.2.3.4.5", ""},                    // not an address
+		{"256.0.0.1", ""},                    // not an address: a name to resolve
+		{"08.0.0.1", ""},                     // 8 is not octal
+		{"0x", "is the unspecified address"}, // "0x" is 0
+		{"1e100.net", ""},
+	}
+	for _, tt := range tests {
+		if got := CallbackHostRefusal(tt.host); got != tt.want {
+			t.Errorf("CallbackHostRefusal(%q) = %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}

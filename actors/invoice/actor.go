@@ -179,7 +179,7 @@ func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engi
 		Snapshot:        snap,
 		New:             s.indexRow(next),
 		Claims:          claims,
-		Outbox:          outboxRecords(s.cfg.Rules.Currencies, s.cfg.Clock.Now(), prev, next, events),
+		Outbox:          outboxRecords(s.cfg.Rules.Currencies, s.cfg.Owner, s.cfg.Clock.Now(), prev, next, events),
 	}
 	c.Committed = func() {
 		s.states.committed(&next)

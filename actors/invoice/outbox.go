@@ -39,8 +39,9 @@ func WebhookID(invoice uuid.UUID, version uint64) string {
 // with its events (actors/webhook delivers them): one per status change and per payment
 // seen, when the invoice has a callback URL. Every body carries the state
 // after the whole decision (so a payment's webhook already shows the status
-// it caused); Seq is the event's stream version.
-func outboxRecords(currencies *engine.Registry, now time.Time, before, after engine.Invoice, events []engine.Event) []persistence.OutboxRecord {
+// it caused) and the project's owner (nil: the nil UUID) as its user_id; Seq is the event's
+// stream version.
+func outboxRecords(currencies *engine.Registry, owner func(project uuid.UUID) uuid.UUID, now time.Time, before, after engine.Invoice, events []engine.Event) []persistence.OutboxRecord {
 	if after.CallbackURL == "" {
 		return nil
 	}
@@ -53,7 +54,11 @@ func outboxRecords(currencies *engine.Registry, now time.Time, before, after eng
 			continue
 		}
 		if out == nil {
-			inv = view.FromInvoice(after, currencies)
+			var user uuid.UUID
+			if owner != nil {
+				user = owner(after.ProjectID)
+			}
+			inv = view.FromInvoice(after, user, currencies)
 		}
 		w := view.Webhook{Invoice: inv, Event: name}
 		body := w.AppendJSON(make([]byte, 0, 1024))

@@ -36,6 +36,9 @@ type Config struct {
 	Rules   *engine.Rules
 	Deriver chain.Deriver
 	Rates   rates.Source
+	// Owner is the account owning a project: the user_id of webhook
+	// bodies (nil: the nil UUID).
+	Owner func(project uuid.UUID) uuid.UUID
 	// Watches mirrors each committed watch (the chain watchers' watch
 	// list); nil = none.
 	Watches Watches

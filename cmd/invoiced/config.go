@@ -61,6 +61,7 @@ var settings = []setting{
 	{"rate-staleness", "INVOICED_RATE_STALENESS", "5m", "how old a rate may be; fiat invoices get 503 beyond it"},
 	{"currencies", "INVOICED_CURRENCIES", "BTC,ETH,LTC,USDT", "enabled currencies"},
 	{"confirmations", "INVOICED_CONFIRMATIONS", "", "required confirmations per currency, e.g. BTC=2,LTC=6 (defaults BTC 2, LTC 6, ETH 12, USDT 12; 1 on the dev chain)"},
+	{"max-amounts", "INVOICED_MAX_AMOUNTS", "", "largest invoice amount per currency in whole coins, below the built-in bounds (BTC 21000000, LTC 84000000, ETH 1000000000, USDT 1000000000000), e.g. BTC=10,ETH=300"},
 	{"watch-grace", "INVOICED_WATCH_GRACE", "24h", "how long a final invoice's address stays watched for late payments and reorgs"},
 	{"auto-mine", "INVOICED_AUTO_MINE", "", "dev mode: mine a dev chain block every interval, e.g. 10s (empty = only on POST /dev/mine)"},
 	{"btc-rpc-url", "INVOICED_BTC_RPC_URL", "", "bitcoind/btcd JSON-RPC URL to follow for BTC"},
@@ -173,6 +174,16 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 				return config{}, fmt.Errorf("-confirmations: want CODE=N items, got %q", item)
 			}
 			c.Confirmations[strings.ToUpper(strings.TrimSpace(code))] = conf
+		}
+	}
+	if v := get("max-amounts"); v != "" {
+		c.MaxAmounts = map[string]string{}
+		for _, item := range splitList(v) {
+			code, amount, ok := strings.Cut(item, "=")
+			if !ok || strings.TrimSpace(amount) == "" {
+				return config{}, fmt.Errorf("-max-amounts: want CODE=AMOUNT items, got %q", item)
+			}
+			c.MaxAmounts[strings.ToUpper(strings.TrimSpace(code))] = strings.TrimSpace(amount)
 		}
 	}
 	if url := get("btc-rpc-url"); url != "" || get("btc-xpub") != "" {

@@ -150,7 +150,7 @@ func TestBackupCheckRestore(t *testing.T) {
 	}
 	var list struct {
 		Pagination struct {
-			Total int `json:"total_items"`
+			Total int `json:"total_records"`
 		} `json:"pagination"`
 	}
 	maintCall(t, restored.Addr, "GET", "/api/v1/invoices?status=cancelled", p.APIKey, "", &list)
