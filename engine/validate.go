@@ -144,6 +144,11 @@ func (r *Rules) validateCreate(req CreateRequest, archived bool, now time.Time) 
 			errs.add("callback_url", "%s", msg)
 		}
 	}
+	if req.RedirectURL != nil {
+		if msg := checkCallbackURL(*req.RedirectURL); msg != "" {
+			errs.add("redirect_url", "%s", msg)
+		}
+	}
 	if req.CreatedAt != nil {
 		t, err := ParseArchivedTime(*req.CreatedAt)
 		switch {
@@ -181,6 +186,7 @@ func amountMessage(err error, decimals int) string {
 }
 
 // checkCallbackURL returns why u is not an absolute http(s) URL, or "".
+// callback_url and redirect_url share it.
 func checkCallbackURL(u string) string {
 	if len(u) > MaxCallbackLen {
 		return fmt.Sprintf("must be at most %d characters", MaxCallbackLen)
@@ -224,6 +230,11 @@ func fingerprint(req CreateRequest, v validCreate, archived bool) string {
 	field(strconv.Itoa(v.allowedErr))
 	field(strconv.Itoa(v.expireMin))
 	opt(req.CallbackURL)
+	// Added after the others and only when present, so the fingerprints of
+	// requests without it (stored in order_id claims) stay what they were.
+	if req.RedirectURL != nil {
+		field("redirect=" + *req.RedirectURL)
+	}
 	if req.CreatedAt != nil {
 		field(v.createdAt.Format(time.RFC3339Nano))
 	}
