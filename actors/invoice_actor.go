@@ -160,6 +160,7 @@ func (r *Registry) persist(id uuid.UUID, prev, next engine.Invoice, events []eng
 	}
 	c.Committed = func() {
 		r.states.committed(&next)
+		r.feed.committed(&next)
 		if w := c.New.Watch; w != nil {
 			r.watch.set(w.Currency, w.Address, id, w.Until)
 		}

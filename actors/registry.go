@@ -40,6 +40,9 @@ type Config struct {
 	// none).
 	StateCache int
 	Logger     *slog.Logger
+	// PublicURL is the base of the checkout links in webhook bodies
+	// (checkout_url, qrcode), e.g. https://pay.example.com.
+	PublicURL string
 	// Metrics receives the actors' and chains' metrics (nil = none).
 	Metrics prometheus.Registerer
 }
@@ -54,6 +57,7 @@ type Registry struct {
 	watchers  *table[watchKey]
 	watch     *watchlist
 	states    *stateCache
+	feed      *feed // checkout pages following their invoice's commits
 	metrics   *metrics
 	pool      *workers           // the mailboxes' goroutines
 	stop      context.CancelFunc // ends the registry's background work
@@ -106,7 +110,7 @@ func New(cfg Config) (*Registry, error) {
 	))
 	pool := newWorkers(actorWorkers)
 	r := &Registry{
-		cfg: cfg, system: system, watch: newWatchlist(), pool: pool, states: newStateCache(cfg.StateCache),
+		cfg: cfg, system: system, watch: newWatchlist(), pool: pool, states: newStateCache(cfg.StateCache), feed: newFeed(),
 		invoices: newTable[uuid.UUID](system, pool, cfg.RequestTimeout),
 		watchers: newTable[watchKey](system, pool, cfg.RequestTimeout),
 	}

@@ -51,7 +51,7 @@ func (r *Registry) outboxRecords(before, after engine.Invoice, events []engine.E
 			continue
 		}
 		if out == nil {
-			inv = view.FromInvoice(after, r.cfg.Rules.Currencies)
+			inv = view.FromInvoice(after, r.cfg.Rules.Currencies, r.cfg.PublicURL)
 		}
 		w := view.Webhook{Invoice: inv, Event: name}
 		body := w.AppendJSON(make([]byte, 0, 1024))

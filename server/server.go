@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/invoiced/invoiced/chain/hd"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/http/checkout"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
 	"github.com/invoiced/invoiced/webhooks"
@@ -100,6 +102,16 @@ type Config struct {
 	RateLimit     float64
 	RateBurst     int
 	MaxConcurrent int
+	// PublicURL is the base URL customers reach the server at, for
+	// checkout_url and qrcode (no trailing slash; empty = http:// and the
+	// address listened on).
+	PublicURL string
+	// CheckoutFrameAncestors is the checkout page's CSP frame-ancestors
+	// (empty = "*": any shop may frame it).
+	CheckoutFrameAncestors string
+	// Explorers maps a currency to a block explorer transaction URL with
+	// {txid}, linked from the checkout page.
+	Explorers map[string]string
 	// Now is the clock of every decision (nil = time.Now); tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger // nil = discard
@@ -209,6 +221,29 @@ func Start(cfg Config) (_ *Server, err error) {
 	s.metrics.MustRegister(rateSource)
 	go rateSource.Run(s.ctx)
 
+	// Listen before the parts that link to the checkout page are built: the
+	// default public URL is the address actually listened on (port 0 picks
+	// one).
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	s.Addr = ln.Addr().String()
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + s.Addr
+	}
+	for code := range cfg.Explorers {
+		if !slices.Contains(enabled, code) {
+			return nil, fmt.Errorf("block explorer for %q, which is not an enabled currency", code)
+		}
+	}
+
 	rules, err := buildRules(cfg, enabled)
 	if err != nil {
 		return nil, err
@@ -220,6 +255,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	s.registry, err = actors.New(actors.Config{
 		Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource,
 		Now: cfg.Now, IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: log, Metrics: s.metrics,
+		PublicURL: publicURL,
 	})
 	if err != nil {
 		return nil, err
@@ -257,7 +293,15 @@ func Start(cfg Config) (_ *Server, err error) {
 
 	store := s.store
 	hcfg := httpapi.Config{
-		Invoices: s.registry, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log,
+		Invoices: s.registry, Accounts: accts, Rules: rules, Rates: rateSource, Logger: log, PublicURL: publicURL,
+		Checkout: &checkout.Config{
+			Invoices: s.registry, Projects: accts, Rules: rules, FrameAncestors: cfg.CheckoutFrameAncestors,
+			Explorers: cfg.Explorers, Dev: cfg.Mode == "dev" && len(s.dev) > 0, Now: cfg.Now, Logger: log.With("component", "checkout"),
+		},
+		// A page load is about five requests (page, style, script, QR,
+		// stream); a customer reloading or a shop's <img> tags stay far
+		// below this, a scraper does not.
+		PublicRateLimit: 10, PublicRateBurst: 60,
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
@@ -278,6 +322,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	}
 	if cfg.Mode == "dev" && len(s.dev) > 0 {
 		hcfg.Dev = s.dev // the faucet exists only in dev mode
+		hcfg.DevExpire = s.registry
 	}
 	hcfg.Outbox = dispatcher
 	hcfg.Backups = s
@@ -291,17 +336,12 @@ func Start(cfg Config) (_ *Server, err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
 	if cfg.PprofListen != "" {
 		if err := s.startPprof(cfg.PprofListen); err != nil {
 			ln.Close()
 			return nil, err
 		}
 	}
-	s.Addr = ln.Addr().String()
 	fmt.Fprintf(cfg.Stdout, "invoiced (%s mode) listening on http://%s  (data in %s)\n", cfg.Mode, s.Addr, cfg.DataDir)
 	log.Info("listening", slog.String("addr", s.Addr), slog.String("mode", cfg.Mode), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 	go func() { s.served <- s.http.Serve(ln) }()

@@ -50,6 +50,14 @@ type config struct {
 	// PprofListen serves net/http/pprof on this separate address; empty
 	// leaves it off.
 	PprofListen string
+	// PublicURL is the base URL customers reach the server at (no
+	// trailing slash; empty = http:// and the listen address).
+	PublicURL string
+	// FrameAncestors is the checkout page's CSP frame-ancestors.
+	FrameAncestors string
+	// Explorers are block explorer transaction URLs per currency, with
+	// {txid}.
+	Explorers map[string]string
 }
 
 // btcConfig is the Bitcoin node and the merchant's extended public key.
@@ -105,6 +113,9 @@ var settings = []setting{
 	{"max-concurrent", "INVOICED_MAX_CONCURRENT", "1024", "API requests in flight across all clients (503 beyond; 0 = no cap)"},
 	{"allow-private-callbacks", "INVOICED_ALLOW_PRIVATE_CALLBACKS", "false", "let webhooks reach loopback/private addresses (development only)"},
 	{"enable-simulate", "INVOICED_ENABLE_SIMULATE", "false", "serve POST /api/v1/webhooks/simulate in prod mode"},
+	{"public-url", "INVOICED_PUBLIC_URL", "", "base URL customers reach this server at, for checkout_url and qrcode, e.g. https://pay.example.com (default: http:// and the listen address)"},
+	{"checkout-frame-ancestors", "INVOICED_CHECKOUT_FRAME_ANCESTORS", "*", "who may frame the checkout page: * or space-separated origins such as https://shop.example ('none' = nobody)"},
+	{"explorers", "INVOICED_EXPLORERS", "", "block explorer transaction links on the checkout page, e.g. BTC=https://mempool.space/tx/{txid},ETH=https://etherscan.io/tx/{txid}"},
 	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
 }
 
@@ -126,12 +137,21 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
+	var err error
 	c := config{
 		Listen: get("listen"), DataDir: get("data-dir"), Mode: get("mode"),
 		BootstrapAccountKey: get("bootstrap-account-key"), LogFormat: get("log-format"),
 		LogLevel: get("log-level"), Rates: get("rates"), PprofListen: get("pprof-listen"),
 	}
-	var err error
+	if c.PublicURL, err = publicURL(get("public-url")); err != nil {
+		return config{}, err
+	}
+	if c.FrameAncestors, err = frameAncestors(get("checkout-frame-ancestors")); err != nil {
+		return config{}, err
+	}
+	if c.Explorers, err = explorers(get("explorers")); err != nil {
+		return config{}, err
+	}
 	intVal := func(name string, dst *int, lo, hi int) {
 		if err != nil {
 			return

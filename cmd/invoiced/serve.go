@@ -50,6 +50,7 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 		ActorIdle: cfg.ActorIdle, StateCache: cmp.Or(cfg.StateCache, -1), TrustedProxies: cfg.TrustedProxies,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
 		AllowPrivateCallbacks: cfg.AllowPrivateCallbacks, EnableSimulate: cfg.EnableSimulate, PprofListen: cfg.PprofListen,
+		PublicURL: cfg.PublicURL, CheckoutFrameAncestors: cfg.FrameAncestors, Explorers: cfg.Explorers,
 		Logger: log, Stdout: stdout,
 	}, nil
 }
