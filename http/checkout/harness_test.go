@@ -46,7 +46,7 @@ func newHarness(t *testing.T) *harness {
 	var p struct {
 		APIKey string `json:"api_key"`
 	}
-	h.call("POST", "/api/v1/projects", accountKey, `{"name":"Bücherstube <b>Berlin</b>"}`, 201, &p)
+	h.call("POST", "/api/v1/projects", accountKey, `{"name":"Bücherstube Berlin"}`, 201, &p)
 	h.key = p.APIKey
 	return h
 }
