@@ -1,6 +1,7 @@
 package checkout_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const wantCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors *"
@@ -263,4 +265,50 @@ func TestCreate_RedirectURL(t *testing.T) {
 		h.mine()
 	}
 	t.Fatal("invoice never completed")
+}
+
+// TestEvents_ShutdownEndsStreams: a draining server ends the open streams
+// instead of waiting for customers to close their pages.
+func TestEvents_ShutdownEndsStreams(t *testing.T) {
+	h := newHarness(t)
+	inv := h.create(`{"order_id":"o","currency":"BTC","crypto_amount":"0.001"}`)
+	s, status := h.stream(inv.ID)
+	if status != 200 {
+		t.Fatalf("events: %d", status)
+	}
+	s.next(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := h.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a stream open: %v after %v", err, time.Since(start))
+	}
+	h.srv = nil
+	if _, err := io.ReadAll(s.r); err != nil {
+		t.Fatalf("stream did not end cleanly: %v", err)
+	}
+}
+
+// TestPage_CountdownInTheLastQuarter: the countdown shows only in the last
+// quarter of the invoice's life.
+func TestPage_CountdownInTheLastQuarter(t *testing.T) {
+	h := newHarness(t)
+	start := h.clock.Now()
+	inv := h.create(`{"order_id":"o","currency":"BTC","crypto_amount":"0.001","expire_min":20}`)
+	for _, tc := range []struct {
+		after time.Duration
+		shown string // "" = hidden
+	}{
+		{0, ""},
+		{14*time.Minute + 50*time.Second, ""},
+		{15 * time.Minute, "This invoice expires in 5 min."},
+		{18*time.Minute + 30*time.Second, "This invoice expires in 2 min."},
+	} {
+		h.clock.Set(start.Add(tc.after))
+		_, body := h.get("/i/" + inv.ID)
+		hidden := strings.Contains(body, `data-label="Time left: %s" hidden>`)
+		if tc.shown == "" && !hidden || tc.shown != "" && (hidden || !strings.Contains(body, tc.shown)) {
+			t.Errorf("%v after creation: want countdown %q, page has hidden=%v", tc.after, tc.shown, hidden)
+		}
+	}
 }

@@ -19,15 +19,18 @@ const accountKey = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccd
 // harness is a whole dev-mode invoiced on loopback: dev chain, actors,
 // API and checkout pages, as `go run ./cmd/invoiced` starts it.
 type harness struct {
-	t    *testing.T
-	srv  *server.Server
-	base string
-	key  string // project key
+	t     *testing.T
+	clock *apitest.Clock // the server's clock; tests move it
+	srv   *server.Server
+	base  string
+	key   string // project key
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	clock := apitest.NewClock(time.Now().UTC())
 	srv, err := server.Start(server.Config{
+		Now:    clock.Now,
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Mode: "dev", BootstrapAccountKey: accountKey,
 		Currencies: []string{"BTC", "ETH"}, ChainPoll: 20 * time.Millisecond, ExpiryInterval: 20 * time.Millisecond,
 		Explorers: map[string]string{"BTC": "https://explorer.example/tx/{txid}"},
@@ -35,11 +38,14 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: srv, base: "http://" + srv.Addr}
+	h := &harness{t: t, clock: clock, srv: srv, base: "http://" + srv.Addr}
 	t.Cleanup(func() {
+		if h.srv == nil {
+			return // the test shut it down
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := h.srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})

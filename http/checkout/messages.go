@@ -30,7 +30,7 @@ var messages = map[string]map[string]string{
 		"copy_uri":          "Copy payment link",
 		"copied":            "Copied",
 		"expires_in":        "Time left: %s", // mm:ss
-		"expires_minutes":   "This invoice expires in about %d minutes.",
+		"expires_minutes":   "This invoice expires in %d min.",
 		"state_waiting":     "Waiting for your payment",
 		"state_seen":        "Payment seen",
 		"seen_detail":       "Your payment is on its way. It counts once it has enough confirmations: %d of %d.", // have, need
@@ -78,7 +78,7 @@ var messages = map[string]map[string]string{
 		"copy_uri":          "Zahlungslink kopieren",
 		"copied":            "Kopiert",
 		"expires_in":        "Verbleibende Zeit: %s",
-		"expires_minutes":   "Diese Rechnung läuft in etwa %d Minuten ab.",
+		"expires_minutes":   "Diese Rechnung läuft in %d Min. ab.",
 		"state_waiting":     "Warten auf Ihre Zahlung",
 		"state_seen":        "Zahlung erkannt",
 		"seen_detail":       "Ihre Zahlung ist unterwegs. Sie zählt, sobald sie genug Bestätigungen hat: %d von %d.",

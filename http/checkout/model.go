@@ -3,6 +3,7 @@ package checkout
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"math/big"
 	"net/url"
 	"strings"
@@ -153,7 +154,7 @@ func (h *Handler) view(inv engine.Invoice, lang string) pageView {
 	now := h.cfg.Now()
 	if !now.Before(from) && now.Before(inv.ExpiresAt) {
 		v.Countdown = true
-		v.MinutesLeft = int(inv.ExpiresAt.Sub(now).Minutes()) + 1
+		v.MinutesLeft = int(math.Ceil(inv.ExpiresAt.Sub(now).Minutes()))
 	}
 	if h.cfg.Dev {
 		v.DevExpireURL = "/dev/expire"
