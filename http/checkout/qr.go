@@ -64,14 +64,15 @@ func encodePNG(mods [][]bool) ([]byte, error) {
 	n := len(mods) * pngModulePx
 	img := image.NewPaletted(image.Rect(0, 0, n, n), color.Palette{color.White, color.Black})
 	for y := range n {
-		for x := range n {
+		row := img.Pix[y*img.Stride : y*img.Stride+n]
+		for x := range row {
 			if mods[y/pngModulePx][x/pngModulePx] {
-				img.SetColorIndex(x, y, 1)
+				row[x] = 1
 			}
 		}
 	}
 	var b bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&b, img); err != nil {
+	if err := png.Encode(&b, img); err != nil {
 		return nil, fmt.Errorf("encode QR PNG: %w", err)
 	}
 	return b.Bytes(), nil
