@@ -21,6 +21,7 @@ func (s *Server) mountCheckout(r router, cfg checkout.Config) {
 	cfg.Error = func(w http.ResponseWriter, req *http.Request, status int, code, message string) {
 		s.writeError(w, req, newError(status, code, message))
 	}
+	cfg.Metrics = s.cfg.Registerer
 	s.checkout = checkout.New(cfg)
 	c := s.checkout
 	r.GET("/i/:invoice_id", s.public(c.Page))

@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invoiced/invoiced/engine"
 )
@@ -77,6 +78,8 @@ type Config struct {
 	Error  func(w http.ResponseWriter, r *http.Request, status int, code, message string)
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Metrics receives the open streams gauge (nil = not registered).
+	Metrics prometheus.Registerer
 }
 
 // Handler serves the checkout routes.
@@ -116,7 +119,7 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
-	return &Handler{
+	h := &Handler{
 		cfg:     cfg,
 		qr:      newQRCache(qrCacheSize),
 		streams: newStreams(cfg.MaxStreams, cfg.MaxStreamsPerIP),
@@ -124,6 +127,12 @@ func New(cfg Config) *Handler {
 		csp: "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 			"base-uri 'none'; form-action 'none'; frame-ancestors " + cfg.FrameAncestors,
 	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "invoiced_checkout_streams", Help: "Live status streams of checkout pages open now.",
+		}, func() float64 { return float64(h.streams.open()) }))
+	}
+	return h
 }
 
 // Close ends every live status stream (the server is draining), so a

@@ -156,6 +156,9 @@ func TestEvents_FollowsThePaymentAndCloses(t *testing.T) {
 	if got := state(); got != "waiting" {
 		t.Fatalf("first event %q, want waiting", got)
 	}
+	if _, metrics := h.get("/metrics"); !strings.Contains(metrics, "\ninvoiced_checkout_streams 1\n") {
+		t.Errorf("/metrics does not count the open stream")
+	}
 	h.pay(inv, "0.001")
 	if got := state(); got != "seen" {
 		t.Fatalf("after paying: %q, want seen", got)

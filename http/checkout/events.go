@@ -58,6 +58,13 @@ func (s *streams) acquire(ip netip.Addr) (release func(), status int) {
 	}, 0
 }
 
+// open is the number of streams open now.
+func (s *streams) open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
 func (s *streams) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

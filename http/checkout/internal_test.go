@@ -36,6 +36,9 @@ func TestStreams_Caps(t *testing.T) {
 			releases = append(releases, release)
 		}
 	}
+	if n := s.open(); n != 3 {
+		t.Fatalf("%d open, want 3", n)
+	}
 	releases[0]()
 	releases[0]()
 	if _, status := s.acquire(c); status != 0 {
