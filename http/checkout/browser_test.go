@@ -270,3 +270,81 @@ func TestBrowser_MerchantMarkupIsText(t *testing.T) {
 		t.Fatal("merchant markup ran")
 	}
 }
+
+// contrastJS computes the WCAG contrast ratio of each visible text element's
+// colour against the background it sits on, and returns the worst.
+const contrastJS = `(() => {
+  const lum = (c) => {
+    const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(Number).map(v => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const bg = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (!/rgba\(.*, 0\)$/.test(c) && c !== "transparent") return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  let worst = 21, what = "";
+  for (const el of document.querySelectorAll("h1, h2, h3, p, dt, dd, li, a, button, span, code, bdi")) {
+    if (!el.offsetParent || !el.textContent.trim()) continue;
+    const a = lum(getComputedStyle(el).color), b = lum(bg(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < worst) { worst = ratio; what = el.tagName + "." + el.className + ": " + el.textContent.trim().slice(0, 30); }
+  }
+  return worst.toFixed(2) + " " + what;
+})()`
+
+// TestBrowser_KeyboardAndContrast: Tab reaches the wallet link, every copy
+// button and the language links, each with a visible focus ring; every
+// text in every state has at least WCAG AA's 4.5:1 contrast.
+func TestBrowser_KeyboardAndContrast(t *testing.T) {
+	ctx := browser(t)
+	h := newHarness(t)
+	inv := h.create(`{"order_id":"o","currency":"BTC","fiat_amount":"10","order_name":"Tea"}`)
+	do(t, ctx, "open the page", chromedp.EmulateViewport(375, 667), chromedp.Navigate(inv.CheckoutURL),
+		chromedp.WaitVisible(chromedp.CSS(".state-waiting")))
+	reached := map[string]bool{}
+	for range 20 {
+		do(t, ctx, "press Tab", chromedp.KeyEvent("\t"))
+		el := eval[string](t, ctx, `(() => { const e = document.activeElement; return e.tagName + "|" + (e.dataset.copy ? "copy" : e.textContent.trim()) + "|" + getComputedStyle(e).outlineStyle; })()`)
+		parts := strings.Split(el, "|")
+		if parts[0] == "BODY" {
+			continue
+		}
+		if parts[2] == "none" {
+			t.Errorf("focused %s %q shows no focus ring", parts[0], parts[1])
+		}
+		reached[parts[0]+" "+parts[1]] = true
+	}
+	for _, want := range []string{"A Open in wallet", "BUTTON copy", "A Deutsch", "BUTTON Pay in full"} {
+		if !reached[want] {
+			t.Errorf("Tab never reached %q; reached %v", want, reached)
+		}
+	}
+	check := func(state string) {
+		t.Helper()
+		got := eval[string](t, ctx, contrastJS)
+		var ratio float64
+		fmt.Sscan(got, &ratio)
+		if ratio < 4.5 {
+			t.Errorf("%s: lowest contrast %s, below 4.5:1", state, got)
+		}
+	}
+	check("waiting")
+	h.pay(inv, "0.0001")
+	do(t, ctx, "partial", chromedp.WaitVisible(chromedp.CSS(".state-partial")))
+	check("partial")
+	h.pay(inv, inv.Amount.String())
+	do(t, ctx, "seen", chromedp.WaitVisible(chromedp.CSS(".state-seen")))
+	check("seen")
+	h.mine()
+	do(t, ctx, "completed", chromedp.WaitVisible(chromedp.CSS(".state-completed")))
+	check("completed")
+	exp := h.create(`{"order_id":"o2","currency":"BTC","crypto_amount":"0.001"}`)
+	h.call("POST", "/dev/expire", "", fmt.Sprintf(`{"invoice_id":%q}`, exp.ID), 200, nil)
+	do(t, ctx, "expired", chromedp.Navigate(exp.CheckoutURL), chromedp.WaitVisible(chromedp.CSS(".state-expired")))
+	check("expired")
+}
