@@ -302,3 +302,15 @@ func (s *Service) CreateAccount() (string, persistence.Account, error) {
 func newKeyRecord(key string, now time.Time) persistence.Key {
 	return persistence.Key{ID: uuid.New(), Hash: HashKey(key), Prefix: key[:PrefixLen], CreatedAt: now}
 }
+
+// ProjectName is the name of project id, shown on its invoices' checkout
+// pages.
+func (s *Service) ProjectName(id uuid.UUID) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.projects[id]
+	if !ok {
+		return "", false
+	}
+	return e.p.Name, true
+}

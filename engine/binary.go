@@ -105,6 +105,7 @@ func (e *encoder) invoice(inv Invoice) {
 		e.tx(t)
 	}
 	e.bool(inv.ManualStatus)
+	e.str(inv.RedirectURL)
 }
 
 func (e *encoder) tx(t Transaction) {
@@ -309,6 +310,10 @@ func (d *decoder) invoice() Invoice {
 		}
 	}
 	inv.ManualStatus = d.bool()
+	// RedirectURL came later: records written before it end here.
+	if len(d.b) > 0 {
+		inv.RedirectURL = d.str()
+	}
 	return inv
 }
 

@@ -55,7 +55,7 @@ func TestDecode_Corrupt(t *testing.T) {
 // paidInvoice is an invoice with every optional field set, for codec tests.
 func paidInvoice(t testing.TB) Invoice {
 	t.Helper()
-	inv := created(t, DefaultRules(), CreateRequest{OrderID: "o-1", Currency: "BTC", FiatAmount: ptr("1234.56"), OrderName: ptr("Bücher"), CallbackURL: ptr("https://shop.example/hook")})
+	inv := created(t, DefaultRules(), CreateRequest{OrderID: "o-1", Currency: "BTC", FiatAmount: ptr("1234.56"), OrderName: ptr("Bücher"), CallbackURL: ptr("https://shop.example/hook"), RedirectURL: ptr("https://shop.example/thanks")})
 	inv.Version = 4
 	inv.Status = StatusPaidPartial
 	inv.UpdatedAt = t0.Add(90 * time.Second)
@@ -112,10 +112,34 @@ func TestEventCodec_ReadsJSON(t *testing.T) {
 	}
 }
 
-// TestDecode_Truncated: every prefix of a valid record is ErrCorrupt.
+// TestDecode_OldRecordWithoutRedirectURL: records written before
+// redirect_url existed end after manual_status, and still decode.
+func TestDecode_OldRecordWithoutRedirectURL(t *testing.T) {
+	inv := paidInvoice(t)
+	inv.RedirectURL = ""
+	snap := EncodeSnapshot(inv)
+	old := snap[:len(snap)-1] // the empty redirect_url's length byte
+	got, err := DecodeSnapshot(old)
+	if err != nil || !reflect.DeepEqual(got, inv) {
+		t.Fatalf("old snapshot: %v\n got %+v\nwant %+v", err, got, inv)
+	}
+	ev, _ := EncodeEvent(Created{Invoice: inv})
+	e, err := DecodeEvent(ev[:len(ev)-1])
+	if err != nil || !reflect.DeepEqual(e, Created{Invoice: inv}) {
+		t.Fatalf("old created event: %v\n got %+v", err, e)
+	}
+}
+
+// TestDecode_Truncated: every prefix of a valid record is ErrCorrupt, but
+// the one that ends where records written before redirect_url ended.
 func TestDecode_Truncated(t *testing.T) {
-	snap := EncodeSnapshot(paidInvoice(t))
+	inv := paidInvoice(t)
+	snap := EncodeSnapshot(inv)
+	oldEnd := len(snap) - 1 - len(inv.RedirectURL)
 	for n := range len(snap) {
+		if n == oldEnd {
+			continue
+		}
 		if _, err := DecodeSnapshot(snap[:n]); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("snapshot cut at %d of %d: %v", n, len(snap), err)
 		}

@@ -35,6 +35,8 @@ type CreateRequest struct {
 	AllowedErrorPercent *int64
 	ExpireMin           *int64
 	CallbackURL         *string
+	// RedirectURL is the checkout page's "return to the shop" link.
+	RedirectURL *string
 	// CreatedAt is the custom creation time of an archived invoice.
 	CreatedAt *string
 }

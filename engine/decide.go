@@ -201,6 +201,9 @@ func baseInvoice(id, project uuid.UUID, req CreateRequest, v validCreate, amount
 	if req.CallbackURL != nil {
 		inv.CallbackURL = *req.CallbackURL
 	}
+	if req.RedirectURL != nil {
+		inv.RedirectURL = *req.RedirectURL
+	}
 	return inv
 }
 

@@ -69,6 +69,8 @@ func TestDecideCreate_Invalid(t *testing.T) {
 		{"expire zero", CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.1"), ExpireMin: ptr[int64](0)}, "expire_min"},
 		{"callback scheme", CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.1"), CallbackURL: ptr("ftp://x.example/")}, "callback_url"},
 		{"callback relative", CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.1"), CallbackURL: ptr("/hook")}, "callback_url"},
+		{"redirect scheme", CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.1"), RedirectURL: ptr("javascript:alert(1)")}, "redirect_url"},
+		{"redirect relative", CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.1"), RedirectURL: ptr("/thanks")}, "redirect_url"},
 		{"created_at on live invoice", CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.1"), CreatedAt: ptr("2024-01-01")}, "created_at"},
 	}
 	for _, tt := range tests {

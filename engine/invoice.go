@@ -35,6 +35,9 @@ type Invoice struct {
 	AllowedErrorPercent int    `json:"allowed_error_percent"`
 	ExpireMin           int    `json:"expire_min"`
 	CallbackURL         string `json:"callback_url,omitempty"`
+	// RedirectURL is where the checkout page sends the customer back to
+	// the shop; empty when the merchant gave none.
+	RedirectURL string `json:"redirect_url,omitempty"`
 
 	Status    Status    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`

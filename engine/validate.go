@@ -161,6 +161,11 @@ func (r *Rules) validateCreate(req CreateRequest, kind CreateKind, now time.Time
 			errs.add("callback_url", "%s", msg)
 		}
 	}
+	if req.RedirectURL != nil {
+		if _, msg := checkHTTPURL(*req.RedirectURL); msg != "" {
+			errs.add("redirect_url", "%s", msg)
+		}
+	}
 	if req.CreatedAt != nil {
 		t, err := ParseArchivedTime(*req.CreatedAt)
 		switch {
@@ -214,18 +219,9 @@ func amountMessage(err error, decimals int) string {
 // checkCallbackURL returns why u is not an absolute http(s) URL webhooks
 // may be sent to, or "".
 func (r *Rules) checkCallbackURL(u string) string {
-	if len(u) > MaxCallbackLen {
-		return fmt.Sprintf("must be at most %d characters", MaxCallbackLen)
-	}
-	p, err := url.Parse(u)
-	if err != nil || !p.IsAbs() || p.Host == "" || p.Hostname() == "" {
-		return "must be an absolute http or https URL"
-	}
-	if p.Scheme != "http" && p.Scheme != "https" {
-		return "scheme must be http or https"
-	}
-	if p.User != nil {
-		return "must not contain credentials"
+	p, msg := checkHTTPURL(u)
+	if msg != "" {
+		return msg
 	}
 	if r.CallbackHost != nil {
 		if why := r.CallbackHost(p.Hostname()); why != "" {
@@ -233,6 +229,26 @@ func (r *Rules) checkCallbackURL(u string) string {
 		}
 	}
 	return ""
+}
+
+// checkHTTPURL returns u parsed, or why it is not an absolute http(s) URL.
+// callback_url and redirect_url share it; only callbacks are fetched by
+// invoiced, so only they are judged by their host.
+func checkHTTPURL(u string) (*url.URL, string) {
+	if len(u) > MaxCallbackLen {
+		return nil, fmt.Sprintf("must be at most %d characters", MaxCallbackLen)
+	}
+	p, err := url.Parse(u)
+	if err != nil || !p.IsAbs() || p.Host == "" || p.Hostname() == "" {
+		return nil, "must be an absolute http or https URL"
+	}
+	if p.Scheme != "http" && p.Scheme != "https" {
+		return nil, "scheme must be http or https"
+	}
+	if p.User != nil {
+		return nil, "must not contain credentials"
+	}
+	return p, ""
 }
 
 // fingerprint identifies a create request by its meaning, not its spelling:
@@ -261,6 +277,11 @@ func fingerprint(req CreateRequest, v validCreate, archived bool) string {
 	field(strconv.Itoa(v.allowedErr))
 	field(strconv.Itoa(v.expireMin))
 	opt(req.CallbackURL)
+	// Added after the others and only when present, so the fingerprints of
+	// requests without it (stored in order_id claims) stay what they were.
+	if req.RedirectURL != nil {
+		field("redirect=" + *req.RedirectURL)
+	}
 	if req.CreatedAt != nil {
 		field(v.createdAt.Format(time.RFC3339Nano))
 	}

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/invoiced/invoiced/engine"
@@ -96,4 +98,33 @@ func (s *Server) devMine(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]uint64{"height": height})
+}
+
+// devExpirer expires an invoice at once (the checkout page's dev panel).
+type devExpirer interface {
+	ExpireNow(ctx context.Context, id uuid.UUID) (engine.Invoice, error)
+}
+
+type devExpireBody struct {
+	InvoiceID string `json:"invoice_id"`
+}
+
+// devExpire lets an invoice expire now, as if its expires_at had passed.
+func (s *Server) devExpire(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	var body devExpireBody
+	if err := decodeBody(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := uuid.Parse(body.InvoiceID)
+	if err != nil {
+		s.writeError(w, r, fieldError(http.StatusUnprocessableEntity, "validation_failed", "invoice_id", "must be an invoice id (UUID)"))
+		return
+	}
+	inv, err := s.cfg.DevExpire.ExpireNow(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": string(inv.Status)})
 }

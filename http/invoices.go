@@ -18,8 +18,8 @@ import (
 )
 
 // createBody is the JSON of POST /invoices and POST /archived. created_at
-// belongs only to the latter and expire_min only to the former; each
-// endpoint refuses the other's field as unknown.
+// belongs only to the latter, expire_min and redirect_url only to the
+// former; each endpoint refuses the other's fields as unknown.
 type createBody struct {
 	OrderID             string       `json:"order_id"`
 	FiatAmount          decimalField `json:"fiat_amount"`
@@ -29,6 +29,7 @@ type createBody struct {
 	AllowedErrorPercent intField     `json:"allowed_error_percent"`
 	OrderName           *string      `json:"order_name"`
 	CallbackURL         *string      `json:"callback_url"`
+	RedirectURL         *string      `json:"redirect_url"`
 	ExpireMin           intField     `json:"expire_min"`
 	CreatedAt           *string      `json:"created_at"`
 }
@@ -38,7 +39,7 @@ func unknownField(field string) error {
 }
 
 func (b createBody) request() (engine.CreateRequest, error) {
-	req := engine.CreateRequest{OrderID: b.OrderID, Currency: b.Currency, FiatCurrency: b.FiatCurrency, OrderName: b.OrderName, CallbackURL: b.CallbackURL}
+	req := engine.CreateRequest{OrderID: b.OrderID, Currency: b.Currency, FiatCurrency: b.FiatCurrency, OrderName: b.OrderName, CallbackURL: b.CallbackURL, RedirectURL: b.RedirectURL}
 	var err error
 	if req.FiatAmount, err = b.FiatAmount.ptr("fiat_amount"); err != nil {
 		return req, err
@@ -100,6 +101,10 @@ func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httpro
 	}
 	if body.ExpireMin.set || body.ExpireMin.bad {
 		s.writeError(w, r, unknownField("expire_min"))
+		return
+	}
+	if body.RedirectURL != nil { // an archived invoice has no checkout page
+		s.writeError(w, r, unknownField("redirect_url"))
 		return
 	}
 	req, err := body.request()
@@ -315,7 +320,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 		if i > 0 {
 			b = append(b, ',')
 		}
-		v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies)
+		v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies, s.cfg.PublicURL)
 		b = v.AppendJSON(b)
 	}
 	pb, err := json.Marshal(page)
@@ -329,6 +334,6 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 
 // writeInvoice answers with the view of inv, an invoice of project p.
 func (s *Server) writeInvoice(w http.ResponseWriter, status int, p persistence.Project, inv engine.Invoice) {
-	v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies)
+	v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies, s.cfg.PublicURL)
 	writeRaw(w, status, v.AppendJSON(make([]byte, 0, 1024)))
 }

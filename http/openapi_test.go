@@ -28,6 +28,7 @@ import (
 	"github.com/invoiced/invoiced/actors/webhook"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/http/checkout"
 	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/webhooks"
@@ -143,6 +144,8 @@ func TestOpenAPI_DocumentsEveryRouteAndNoOther(t *testing.T) {
 		Dev:             noDevChain{},
 		Outbox:          noOutbox{},
 		Backups:         noBackups{},
+		Checkout:        &checkout.Config{Rules: engine.DefaultRules()},
+		DevExpire:       noDevExpire{},
 	})
 	served := map[string]bool{}
 	for _, r := range srv.Routes() {
@@ -326,4 +329,10 @@ type noBackups struct{}
 
 func (noBackups) Backup(context.Context) (maintenance.BackupResult, error) {
 	return maintenance.BackupResult{}, errors.ErrUnsupported
+}
+
+type noDevExpire struct{}
+
+func (noDevExpire) ExpireNow(context.Context, uuid.UUID) (engine.Invoice, error) {
+	return engine.Invoice{}, engine.ErrNotFound
 }

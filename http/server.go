@@ -15,6 +15,7 @@ import (
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/http/checkout"
 	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
@@ -41,6 +42,9 @@ type Config struct {
 	Rules    *engine.Rules
 	Rates    rateTable
 	Logger   *slog.Logger
+	// PublicURL is the server's base URL as customers reach it (no
+	// trailing slash): the base of checkout_url and qrcode.
+	PublicURL string
 	// TrustedProxies are peers whose X-Forwarded-For is believed; every
 	// other request's client IP is the socket peer.
 	TrustedProxies []netip.Prefix
@@ -70,6 +74,15 @@ type Config struct {
 	// simulated webhooks (nil = the wall clock); the accounts service must
 	// be built with the same one.
 	Clock clock.Clock
+	// Checkout serves the customer's checkout pages under /i/ (nil = not
+	// mounted); its ClientIP and Error are the API's own.
+	Checkout *checkout.Config
+	// PublicRateLimit and PublicRateBurst limit each client IP on the
+	// keyless checkout routes (429 beyond; 0 = no limit).
+	PublicRateLimit float64
+	PublicRateBurst int
+	// DevExpire expires an invoice now (POST /dev/expire, dev mode only).
+	DevExpire devExpirer
 	// Ready reports whether the server can serve (store open, ...); nil
 	// means always.
 	Ready func() error
@@ -77,14 +90,17 @@ type Config struct {
 
 // Server is the REST API as an http.Handler.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	router   *httprouter.Router
-	metrics  *httpMetrics
-	limits   *limiter
-	inFlight chan struct{} // nil = no concurrency cap
-	draining atomic.Bool
-	routes   []Route // every registered route, in registration order
+	cfg     Config
+	log     *slog.Logger
+	router  *httprouter.Router
+	metrics *httpMetrics
+	limits  *limiter
+	// publicLimits rate-limits the checkout routes by client IP.
+	publicLimits *limiter
+	checkout     *checkout.Handler // nil when not mounted
+	inFlight     chan struct{}     // nil = no concurrency cap
+	draining     atomic.Bool
+	routes       []Route // every registered route, in registration order
 }
 
 // New builds the router with every route.
@@ -93,7 +109,8 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Clock.Now)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Clock.Now),
+		publicLimits: newLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.Clock.Now)}
 	if cfg.MaxConcurrent > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxConcurrent)
 	}
@@ -131,6 +148,12 @@ func New(cfg Config) *Server {
 		r.POST("/dev/pay", s.devPay)
 		r.POST("/dev/mine", s.devMine)
 	}
+	if cfg.DevExpire != nil {
+		r.POST("/dev/expire", s.devExpire)
+	}
+	if cfg.Checkout != nil {
+		s.mountCheckout(r, *cfg.Checkout)
+	}
 	if cfg.Outbox != nil {
 		r.GET("/api/v1/invoices/:invoice_id/webhooks", s.project(s.listWebhooks))
 		r.POST("/api/v1/invoices/:invoice_id/webhooks/:webhook_id/redeliver", s.project(s.redeliverWebhook))
@@ -152,7 +175,12 @@ func New(cfg Config) *Server {
 
 // Drain makes /readyz fail and new API requests get 503, so a load
 // balancer stops sending traffic before the listener closes.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	if s.checkout != nil {
+		s.checkout.Close() // live status streams would hold the drain open
+	}
+}
 
 // ServeHTTP assigns the request id and hands over to the router.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -58,7 +58,7 @@ func (s *Server) simulateWebhook(w http.ResponseWriter, r *http.Request, _ httpr
 		s.writeError(w, r, fieldError(http.StatusUnprocessableEntity, "validation_failed", "invoice_id", "names an invoice without a callback_url"))
 		return
 	}
-	payload := view.Webhook{Invoice: view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies), Event: "invoice.status_changed", Simulated: true}
+	payload := view.Webhook{Invoice: view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies, s.cfg.PublicURL), Event: "invoice.status_changed", Simulated: true}
 	payload.Status = engine.Status(body.Status)
 	raw := payload.AppendJSON(nil)
 	res, err := s.cfg.Webhooks.Send(r.Context(), webhooks.Delivery{

@@ -36,6 +36,7 @@ import (
 	"github.com/invoiced/invoiced/chain/hd"
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
+	"github.com/invoiced/invoiced/http/checkout"
 	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
@@ -115,6 +116,16 @@ type Config struct {
 	RateLimit     float64
 	RateBurst     int
 	MaxConcurrent int
+	// PublicURL is the base URL customers reach the server at, for
+	// checkout_url and qrcode (no trailing slash; empty = http:// and the
+	// address listened on).
+	PublicURL string
+	// CheckoutFrameAncestors is the checkout page's CSP frame-ancestors
+	// (empty = "*": any shop may frame it).
+	CheckoutFrameAncestors string
+	// Explorers maps a currency to a block explorer transaction URL with
+	// {txid}, linked from the checkout page.
+	Explorers map[string]string
 	// Clock is the time of every decision, schedule and rate limit (nil =
 	// the wall clock); tests move it.
 	Clock  clock.Clock
@@ -176,6 +187,11 @@ func Start(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	enabled := ch.currencies(cfg.Currencies)
+	for code := range cfg.Explorers {
+		if !slices.Contains(enabled, code) {
+			return nil, fmt.Errorf("block explorer for %q, which is not an enabled currency", code)
+		}
+	}
 	rules, err := buildRules(cfg, enabled, ch.addressPattern)
 	if err != nil {
 		return nil, err
@@ -199,6 +215,18 @@ func Start(cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Listen before the parts that link to the checkout page are built: the
+	// default public URL is the address actually listened on (port 0 picks
+	// one).
+	ln, err := s.listen(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
 	parts, err := s.startActors(cfg, rules, rateSource, accts, ch, enabled)
 	if err != nil {
 		return nil, err
@@ -206,7 +234,7 @@ func Start(cfg Config) (_ *Server, err error) {
 	if cfg.AutoMine > 0 {
 		ch.autoMineAll(s, cfg.AutoMine)
 	}
-	if err := s.startHTTP(cfg, accts, rules, rateSource, parts); err != nil {
+	if err := s.startHTTP(cfg, ln, accts, rules, rateSource, parts); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -278,6 +306,7 @@ func (s *Server) startRates(cfg Config, enabled []string) (*rates.Aggregator, er
 type actorParts struct {
 	monitors  []*chainwatch.Monitor // for readiness
 	deliverer *webhook.Deliverer
+	expirer   *expiry.Scheduler // the dev panel's "expire now"
 }
 
 // startActors starts the actor system and on it the invoice actors, the
@@ -297,6 +326,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	s.invoices, err = invoice.New(invoice.Config{
 		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Owner: keys.Owner, Watches: watches, Clock: cfg.Clock,
 		IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: cfg.Logger, Metrics: s.metrics,
+		PublicURL: cfg.PublicURL,
 	})
 	if err != nil {
 		return parts, err
@@ -322,6 +352,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 		return parts, err
 	}
 	expirer.Start(s.ctx)
+	parts.expirer = expirer
 	// The deliverer's Sender gets the same per-host cap, so a worker never
 	// waits for a connection slot. The deliverer must be stopped before the
 	// store closes, so it stops with s.cancel, which close calls first.
@@ -342,12 +373,34 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	return parts, nil
 }
 
-// startHTTP mounts the API and starts serving it (and pprof, when
+// listen opens the API's listener and fills cfg.PublicURL, when unset,
+// with the address listened on.
+func (s *Server) listen(cfg *Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.Addr = ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + s.Addr
+	}
+	return ln, nil
+}
+
+// startHTTP mounts the API and starts serving it on ln (and pprof, when
 // configured).
-func (s *Server) startHTTP(cfg Config, accts *accounts.Service, rules *engine.Rules, rateSource *rates.Aggregator, parts actorParts) error {
+func (s *Server) startHTTP(cfg Config, ln net.Listener, accts *accounts.Service, rules *engine.Rules, rateSource *rates.Aggregator, parts actorParts) error {
 	store := s.store
 	hcfg := httpapi.Config{
-		Invoices: s.invoices, Accounts: accts, Rules: rules, Rates: rateSource, Logger: cfg.Logger,
+		Invoices: s.invoices, Accounts: accts, Rules: rules, Rates: rateSource, Logger: cfg.Logger, PublicURL: cfg.PublicURL,
+		Checkout: &checkout.Config{
+			Invoices: s.invoices, Projects: accts, Rules: rules, FrameAncestors: cfg.CheckoutFrameAncestors,
+			Explorers: cfg.Explorers, Dev: cfg.Mode == "dev" && len(s.dev) > 0, Clock: cfg.Clock, Logger: cfg.Logger.With("component", "checkout"),
+		},
+		// A page load is about five requests (page, style, script, QR,
+		// stream); a customer reloading or a shop's <img> tags stay far
+		// below this, a scraper does not.
+		PublicRateLimit: 10, PublicRateBurst: 60,
 		TrustedProxies:  cfg.TrustedProxies,
 		Webhooks:        webhooks.NewSender(webhooks.SenderOptions{AllowPrivate: cfg.AllowPrivateCallbacks}),
 		SimulateEnabled: cfg.Mode == "dev" || cfg.EnableSimulate,
@@ -370,6 +423,7 @@ func (s *Server) startHTTP(cfg Config, accts *accounts.Service, rules *engine.Ru
 	}
 	if cfg.Mode == "dev" && len(s.dev) > 0 {
 		hcfg.Dev = s.dev // the faucet exists only in dev mode
+		hcfg.DevExpire = parts.expirer
 	}
 	s.api = httpapi.New(hcfg)
 	s.http = &http.Server{
@@ -381,17 +435,11 @@ func (s *Server) startHTTP(cfg Config, accts *accounts.Service, rules *engine.Ru
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	if cfg.PprofListen != "" {
 		if err := s.startPprof(cfg.PprofListen); err != nil {
-			ln.Close()
-			return err
+			return err // Start closes ln
 		}
 	}
-	s.Addr = ln.Addr().String()
 	fmt.Fprintf(cfg.Stdout, "invoiced (%s mode) listening on http://%s  (data in %s)\n", cfg.Mode, s.Addr, cfg.DataDir)
 	cfg.Logger.Info("listening", slog.String("addr", s.Addr), slog.String("mode", cfg.Mode), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 	go func() { s.served <- s.http.Serve(ln) }()

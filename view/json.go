@@ -70,6 +70,10 @@ func (v *Invoice) AppendJSON(b []byte) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
+	if v.CheckoutURL != "" {
+		b = append(b, `,"checkout_url":`...)
+		b = appendString(b, v.CheckoutURL)
+	}
 	b = append(b, `,"blockchain_details":`...)
 	b = v.BlockchainDetails.appendJSON(b)
 	b = append(b, `,"transactions":`...)

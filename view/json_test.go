@@ -32,6 +32,7 @@ func sample(text string, n int64, at time.Time, full bool) Invoice {
 	net := engine.Network{Name: text, Type: "mainnet"}
 	v.FiatAmount, v.FiatCurrency, v.CallbackURL = &fiat, &cur, &cb
 	v.ExchangeRate = &ExchangeRate{Rate: "60000.5", Fiat: "EUR", Source: text, At: at}
+	v.CheckoutURL = "https://pay.example/i/" + text
 	v.BlockchainDetails = BlockchainDetails{Currency: "BTC", BlockchainAddress: text, BlockchainNetwork: &net,
 		PaymentURI: "bitcoin:" + text + "?amount=0.001", QRCode: text, RequiredConfirmations: int(n)}
 	v.Transactions = []Transaction{
@@ -112,7 +113,26 @@ func BenchmarkFromInvoice(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for range b.N {
-		v := FromInvoice(inv, uuid.New(), reg)
+		v := FromInvoice(inv, uuid.New(), reg, "https://pay.example")
 		_ = v.AppendJSON(make([]byte, 0, 1024))
+	}
+}
+
+func TestFromInvoice_CheckoutLinks(t *testing.T) {
+	reg, _ := engine.NewRegistry(engine.DefaultCurrencies())
+	id := uuid.MustParse("0190b6c2-7c1a-7d3e-9f00-a1b2c3d4e5f6")
+	inv := engine.Invoice{ID: id, Version: 1, Currency: "BTC", Amount: engine.NewUnits(166667), Paid: engine.NewUnits(0),
+		Address: "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"}
+	v := FromInvoice(inv, uuid.Nil, reg, "https://pay.example/shop")
+	base := "https://pay.example/shop/i/" + id.String()
+	if v.CheckoutURL != base || v.BlockchainDetails.QRCode != base+"/qr.png" {
+		t.Errorf("checkout_url %q, qrcode %q; want %q and its /qr.png", v.CheckoutURL, v.BlockchainDetails.QRCode, base)
+	}
+	if want := "bitcoin:" + inv.Address + "?amount=0.00166667"; v.BlockchainDetails.PaymentURI != want {
+		t.Errorf("payment_uri %q, want %q", v.BlockchainDetails.PaymentURI, want)
+	}
+	inv.Address = "" // archived: nothing to pay, no page
+	if v := FromInvoice(inv, uuid.Nil, reg, "https://pay.example"); v.CheckoutURL != "" || v.BlockchainDetails.QRCode != "" {
+		t.Errorf("archived invoice got checkout_url %q, qrcode %q", v.CheckoutURL, v.BlockchainDetails.QRCode)
 	}
 }

@@ -22,28 +22,31 @@ import (
 // is the account owning the invoice's project: not stored on the invoice,
 // as a project never changes owner and its record holds the account.
 type Invoice struct {
-	InvoiceID                     uuid.UUID         `json:"invoice_id"`
-	UserID                        uuid.UUID         `json:"user_id"`
-	ProjectID                     uuid.UUID         `json:"project_id"`
-	OrderID                       string            `json:"order_id"`
-	OrderName                     string            `json:"order_name"`
-	FiatAmount                    *json.Number      `json:"fiat_amount"`
-	FiatCurrency                  *string           `json:"fiat_currency"`
-	Currency                      string            `json:"currency"`
-	CryptoAmount                  json.Number       `json:"crypto_amount"`
-	CryptoAmountInUnits           json.Number       `json:"crypto_amount_in_units"`
-	ActualCryptoAmountPaid        json.Number       `json:"actual_crypto_amount_paid"`
-	ActualCryptoAmountPaidInUnits json.Number       `json:"actual_crypto_amount_paid_in_units"`
-	AllowedErrorPercent           int               `json:"allowed_error_percent"`
-	ExpireMin                     int               `json:"expire_min"`
-	CallbackURL                   *string           `json:"callback_url"`
-	Status                        engine.Status     `json:"status"`
-	CreatedAt                     time.Time         `json:"created_at"`
-	UpdatedAt                     time.Time         `json:"updated_at"`
-	ExpiresAt                     time.Time         `json:"expires_at"`
-	ExchangeRate                  *ExchangeRate     `json:"exchange_rate"`
-	BlockchainDetails             BlockchainDetails `json:"blockchain_details"`
-	Transactions                  []Transaction     `json:"transactions"`
+	InvoiceID                     uuid.UUID     `json:"invoice_id"`
+	UserID                        uuid.UUID     `json:"user_id"`
+	ProjectID                     uuid.UUID     `json:"project_id"`
+	OrderID                       string        `json:"order_id"`
+	OrderName                     string        `json:"order_name"`
+	FiatAmount                    *json.Number  `json:"fiat_amount"`
+	FiatCurrency                  *string       `json:"fiat_currency"`
+	Currency                      string        `json:"currency"`
+	CryptoAmount                  json.Number   `json:"crypto_amount"`
+	CryptoAmountInUnits           json.Number   `json:"crypto_amount_in_units"`
+	ActualCryptoAmountPaid        json.Number   `json:"actual_crypto_amount_paid"`
+	ActualCryptoAmountPaidInUnits json.Number   `json:"actual_crypto_amount_paid_in_units"`
+	AllowedErrorPercent           int           `json:"allowed_error_percent"`
+	ExpireMin                     int           `json:"expire_min"`
+	CallbackURL                   *string       `json:"callback_url"`
+	Status                        engine.Status `json:"status"`
+	CreatedAt                     time.Time     `json:"created_at"`
+	UpdatedAt                     time.Time     `json:"updated_at"`
+	ExpiresAt                     time.Time     `json:"expires_at"`
+	ExchangeRate                  *ExchangeRate `json:"exchange_rate"`
+	// CheckoutURL is the customer's payment page; absent on an archived
+	// invoice, which has no address.
+	CheckoutURL       string            `json:"checkout_url,omitempty"`
+	BlockchainDetails BlockchainDetails `json:"blockchain_details"`
+	Transactions      []Transaction     `json:"transactions"`
 }
 
 // ExchangeRate is the rate locked at creation: fiat per whole coin, as an
@@ -58,12 +61,14 @@ type ExchangeRate struct {
 // BlockchainDetails says where and how to pay. It is the empty object for an
 // archived invoice, which has no address.
 type BlockchainDetails struct {
-	Currency              string          `json:"currency,omitempty"`
-	BlockchainAddress     string          `json:"blockchainAddress,omitempty"`
-	BlockchainNetwork     *engine.Network `json:"blockchainNetwork,omitempty"`
-	PaymentURI            string          `json:"payment_uri,omitempty"`
-	QRCode                string          `json:"qrcode,omitempty"`
-	RequiredConfirmations int             `json:"required_confirmations,omitempty"`
+	Currency          string          `json:"currency,omitempty"`
+	BlockchainAddress string          `json:"blockchainAddress,omitempty"`
+	BlockchainNetwork *engine.Network `json:"blockchainNetwork,omitempty"`
+	PaymentURI        string          `json:"payment_uri,omitempty"`
+	// QRCode is the URL of a PNG QR code of PaymentURI (…/qr.svg is the
+	// same code as SVG).
+	QRCode                string `json:"qrcode,omitempty"`
+	RequiredConfirmations int    `json:"required_confirmations,omitempty"`
 }
 
 // Transaction is one payment to the invoice's address as the chain shows it.
@@ -83,10 +88,17 @@ type Transaction struct {
 	SeenAt        time.Time   `json:"seen_at"`
 }
 
+// CheckoutURL is the customer's page of invoice id under the server's
+// public base URL (no trailing slash).
+func CheckoutURL(publicURL string, id uuid.UUID) string {
+	return publicURL + "/i/" + id.String()
+}
+
 // FromInvoice builds the view of inv; owner is the account that owns its
 // project (user_id), reg supplies the currency's decimals, network and
-// confirmation count.
-func FromInvoice(inv engine.Invoice, owner uuid.UUID, reg *engine.Registry) Invoice {
+// confirmation count, publicURL the base of the checkout page and QR image
+// links.
+func FromInvoice(inv engine.Invoice, owner uuid.UUID, reg *engine.Registry, publicURL string) Invoice {
 	cur, _ := reg.Lookup(inv.Currency)
 	v := Invoice{
 		InvoiceID:                     inv.ID,
@@ -138,13 +150,13 @@ func FromInvoice(inv engine.Invoice, owner uuid.UUID, reg *engine.Registry) Invo
 	}
 	if inv.Address != "" {
 		network := cur.Network
-		uri := cur.PaymentURI(inv.Address, inv.Amount)
+		v.CheckoutURL = CheckoutURL(publicURL, inv.ID)
 		v.BlockchainDetails = BlockchainDetails{
 			Currency:              inv.Currency,
 			BlockchainAddress:     inv.Address,
 			BlockchainNetwork:     &network,
-			PaymentURI:            uri,
-			QRCode:                uri,
+			PaymentURI:            cur.PaymentURI(inv.Address, inv.Amount),
+			QRCode:                v.CheckoutURL + "/qr.png",
 			RequiredConfirmations: cur.Confirmations,
 		}
 	}

@@ -54,3 +54,45 @@ func TestExpireDue_OnlyWhatThePersistedScheduleSaysIsDue(t *testing.T) {
 		}
 	}
 }
+
+// TestExpireNow_DatedAtExpiresAtAndPaymentsStillCount: the dev panel's
+// expiry acts as if expires_at had passed (the event is dated then, not
+// now), the engine's rule still applies (a payment seen keeps an invoice
+// alive), and an unknown id is ErrNotFound.
+func TestExpireNow_DatedAtExpiresAtAndPaymentsStillCount(t *testing.T) {
+	p := actortest.New(t)
+	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	svc, err := invoice.New(invoice.Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Shutdown)
+	s, err := New(Config{System: svc.System(), Store: p.Store, Invoices: svc, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, project := context.Background(), uuid.New()
+	amount, minutes := "0.001", int64(30)
+	create := func(order string) engine.Invoice {
+		t.Helper()
+		inv, _, err := svc.Create(ctx, project, engine.CreateRequest{OrderID: order, Currency: "BTC", CryptoAmount: &amount, ExpireMin: &minutes}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	idle, paid := create("idle"), create("paid")
+	if _, err := svc.Apply(ctx, paid.ID, engine.ObservePayment{TxID: "tx", Amount: paid.Amount, At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ExpireNow(ctx, idle.ID)
+	if err != nil || got.Status != engine.StatusExpired || !got.UpdatedAt.Equal(idle.ExpiresAt) {
+		t.Fatalf("idle invoice: %s updated %s (%v), want expired at %s", got.Status, got.UpdatedAt, err, idle.ExpiresAt)
+	}
+	if got, err := s.ExpireNow(ctx, paid.ID); err != nil || got.Status != engine.StatusPending {
+		t.Fatalf("invoice with a payment seen: %s (%v), want pending", got.Status, err)
+	}
+	if _, err := s.ExpireNow(ctx, uuid.New()); err != engine.ErrNotFound {
+		t.Fatalf("unknown id: %v, want ErrNotFound", err)
+	}
+}

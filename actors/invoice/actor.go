@@ -179,10 +179,11 @@ func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engi
 		Snapshot:        snap,
 		New:             s.indexRow(next),
 		Claims:          claims,
-		Outbox:          outboxRecords(s.cfg.Rules.Currencies, s.cfg.Owner, s.cfg.Clock.Now(), prev, next, events),
+		Outbox:          s.outboxRecords(prev, next, events),
 	}
 	c.Committed = func() {
 		s.states.committed(&next)
+		s.feed.committed(&next)
 		if w := c.New.Watch; w != nil && s.cfg.Watches != nil {
 			s.cfg.Watches.Set(w.Currency, w.Address, id, w.Until)
 		}

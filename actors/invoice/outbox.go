@@ -2,7 +2,6 @@ package invoice
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -39,15 +38,16 @@ func WebhookID(invoice uuid.UUID, version uint64) string {
 // with its events (actors/webhook delivers them): one per status change and per payment
 // seen, when the invoice has a callback URL. Every body carries the state
 // after the whole decision (so a payment's webhook already shows the status
-// it caused) and the project's owner (nil: the nil UUID) as its user_id; Seq is the event's
-// stream version.
-func outboxRecords(currencies *engine.Registry, owner func(project uuid.UUID) uuid.UUID, now time.Time, before, after engine.Invoice, events []engine.Event) []persistence.OutboxRecord {
+// it caused), the project's owner as its user_id (Config.Owner; nil: the
+// nil UUID) and its checkout links under Config.PublicURL; Seq is the
+// event's stream version.
+func (s *Service) outboxRecords(before, after engine.Invoice, events []engine.Event) []persistence.OutboxRecord {
 	if after.CallbackURL == "" {
 		return nil
 	}
 	var out []persistence.OutboxRecord
 	var inv view.Invoice
-	created := now.UnixNano()
+	created := s.cfg.Clock.Now().UnixNano()
 	for i, e := range events {
 		name := webhookEvent(e)
 		if name == "" {
@@ -55,10 +55,10 @@ func outboxRecords(currencies *engine.Registry, owner func(project uuid.UUID) uu
 		}
 		if out == nil {
 			var user uuid.UUID
-			if owner != nil {
-				user = owner(after.ProjectID)
+			if s.cfg.Owner != nil {
+				user = s.cfg.Owner(after.ProjectID)
 			}
-			inv = view.FromInvoice(after, user, currencies)
+			inv = view.FromInvoice(after, user, s.cfg.Rules.Currencies, s.cfg.PublicURL)
 		}
 		w := view.Webhook{Invoice: inv, Event: name}
 		body := w.AppendJSON(make([]byte, 0, 1024))

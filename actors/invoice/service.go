@@ -1,12 +1,13 @@
 // Package invoice owns the invoice actors: one virtual actor per invoice
 // decides (engine.Decide), persists and applies that invoice's events, and
 // the Service around them creates invoices, routes commands to them and
-// serves reads (Get, List) from the state cache and the store without
-// activating an actor.
+// serves reads (Get, List, Lookup) from the state cache and the store
+// without activating an actor.
 //
 // The address book (addresses.go) hands each new invoice its derivation
 // index; the state cache (statecache.go) keeps recently committed states
-// for reads. Both are fed only by this package's commits.
+// for reads, and the feed (feed.go) hands them to the checkout pages that
+// Follow an invoice. All are fed only by this package's commits.
 package invoice
 
 import (
@@ -60,6 +61,9 @@ type Config struct {
 	// docs/performance.md). DefaultStateCache is the command line's default.
 	StateCache int
 	Logger     *slog.Logger
+	// PublicURL is the base of the checkout links in webhook bodies
+	// (checkout_url, qrcode), e.g. https://pay.example.com.
+	PublicURL string
 	// Metrics receives the invoice actors' metrics (nil = none).
 	Metrics prometheus.Registerer
 }
@@ -81,6 +85,7 @@ type Service struct {
 	addresses *addressBook
 	table     *actors.Table[uuid.UUID]
 	states    *stateCache
+	feed      *feed // checkout pages following their invoice's commits
 	metrics   *metrics
 	stop      context.CancelFunc // ends the address book's refills
 }
@@ -103,7 +108,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCache)}
+	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCache), feed: newFeed()}
 	if s.system == nil {
 		s.system, s.ownSystem = actors.NewSystem(cfg.Logger, cfg.Metrics), true
 	}

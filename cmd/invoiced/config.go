@@ -82,6 +82,9 @@ var settings = []setting{
 	{"max-concurrent", "INVOICED_MAX_CONCURRENT", "1024", "API requests in flight across all clients (503 beyond; 0 = no cap)"},
 	{"allow-private-callbacks", "INVOICED_ALLOW_PRIVATE_CALLBACKS", "false", "let webhooks reach loopback/private addresses (development only)"},
 	{"enable-simulate", "INVOICED_ENABLE_SIMULATE", "false", "serve POST /api/v1/webhooks/simulate in prod mode"},
+	{"public-url", "INVOICED_PUBLIC_URL", "", "base URL customers reach this server at, for checkout_url and qrcode, e.g. https://pay.example.com (default: http:// and the listen address)"},
+	{"checkout-frame-ancestors", "INVOICED_CHECKOUT_FRAME_ANCESTORS", "*", "who may frame the checkout page: * or space-separated origins such as https://shop.example ('none' = nobody)"},
+	{"explorers", "INVOICED_EXPLORERS", "", "block explorer transaction links on the checkout page, e.g. BTC=https://mempool.space/tx/{txid},ETH=https://etherscan.io/tx/{txid}"},
 	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
 }
 
@@ -107,6 +110,15 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	c.Listen, c.DataDir, c.Mode = get("listen"), get("data-dir"), get("mode")
 	c.BootstrapAccountKey, c.PprofListen = get("bootstrap-account-key"), get("pprof-listen")
 	var err error
+	if c.PublicURL, err = publicURL(get("public-url")); err != nil {
+		return config{}, err
+	}
+	if c.CheckoutFrameAncestors, err = frameAncestors(get("checkout-frame-ancestors")); err != nil {
+		return config{}, err
+	}
+	if c.Explorers, err = explorers(get("explorers")); err != nil {
+		return config{}, err
+	}
 	intVal := func(name string, dst *int, lo, hi int) {
 		if err != nil {
 			return
