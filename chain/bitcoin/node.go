@@ -22,7 +22,10 @@ type Node struct {
 	currency string
 	net      string
 	params   *chaincfg.Params
-	mempool  *mempoolCache
+	// mweb: the chain is Litecoin, whose blocks and transactions may carry
+	// MWEB data (mweb.go).
+	mweb    bool
+	mempool *mempoolCache
 }
 
 var _ chain.Node = (*Node)(nil)
@@ -59,6 +62,7 @@ func New(cfg Config) (*Node, error) {
 		currency: cfg.Currency,
 		net:      cfg.Net,
 		params:   cfg.Params,
+		mweb:     cfg.Currency == "LTC",
 		mempool:  newMempoolCache(),
 	}, nil
 }
@@ -113,7 +117,7 @@ func (n *Node) BlockAt(ctx context.Context, height uint64) (chain.Block, error) 
 		// monitor's next Tip/BlockAt sees the new chain.
 		return chain.Block{}, fmt.Errorf("bitcoin block %d %s: %w", height, hash, err)
 	}
-	b, err := decodeBlock(raw, n.currency, n.params)
+	b, err := decodeBlock(raw, n.currency, n.params, n.mweb)
 	if err != nil {
 		return chain.Block{}, fmt.Errorf("bitcoin block %d %s: %w", height, hash, err)
 	}
@@ -152,11 +156,17 @@ func (r *rawResult) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// decodeBlock parses a serialized block and collects its outputs.
-func decodeBlock(raw []byte, currency string, params *chaincfg.Params) (chain.Block, error) {
+// decodeBlock parses a serialized block and collects its outputs. With
+// mweb (Litecoin) the transactions may carry the MWEB flag and the block an
+// extension block after them (see mweb.go).
+func decodeBlock(raw []byte, currency string, params *chaincfg.Params, mweb bool) (chain.Block, error) {
 	var msg wire.MsgBlock
 	r := bytes.NewReader(raw)
-	if err := msg.Deserialize(r); err != nil {
+	if !mweb {
+		if err := msg.Deserialize(r); err != nil {
+			return chain.Block{}, fmt.Errorf("decode block: %w", err)
+		}
+	} else if err := readBlockMWEB(raw, r, &msg); err != nil {
 		return chain.Block{}, fmt.Errorf("decode block: %w", err)
 	}
 	if r.Len() != 0 {

@@ -46,7 +46,7 @@ func BenchmarkDecodeBlock10kOutputs(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		blk, err := decodeBlock(bin, "BTC", &chaincfg.MainNetParams)
+		blk, err := decodeBlock(bin, "BTC", &chaincfg.MainNetParams, false)
 		if err != nil {
 			b.Fatal(err)
 		}
