@@ -41,6 +41,12 @@ func New(cfg Config) (*Node, error) {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
+	var creds jsonrpc.Credentials
+	hint := "check the RPC user and password"
+	if cfg.Cookie != "" {
+		creds = &cookie{path: cfg.Cookie}
+		hint = "check the RPC cookie file " + cfg.Cookie + " (the node rewrites it on every start; it is read again on the next call)"
+	}
 	return &Node{
 		// JSON-RPC 1.0, the dialect both bitcoind and btcd serve. Not
 		// btcd's rpcclient (v0.26.2, which does use the same /v2
@@ -54,10 +60,11 @@ func New(cfg Config) (*Node, error) {
 			URL:              endpoint, // no credentials: errors name it
 			User:             user,
 			Password:         password,
+			Credentials:      creds,
 			Version:          "1.0",
 			Timeout:          timeout,
 			MaxResponseBytes: maxResponseBytes,
-			AuthHint:         "check the RPC user and password",
+			AuthHint:         hint,
 		},
 		currency: cfg.Currency,
 		net:      cfg.Net,
