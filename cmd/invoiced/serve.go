@@ -30,13 +30,13 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 	if err != nil {
 		return server.Config{}, fmt.Errorf("-rates: %w", err)
 	}
-	var btc *server.BitcoinNode
-	if b := cfg.BTC; b != nil {
-		net, err := hd.ParseNet(b.Net)
-		if err != nil {
-			return server.Config{}, fmt.Errorf("-btc-net: %w", err)
-		}
-		btc = &server.BitcoinNode{URL: b.URL, User: b.User, Password: b.Password, Net: net, XPub: b.XPub}
+	btc, err := bitcoinNode("btc", cfg.BTC)
+	if err != nil {
+		return server.Config{}, err
+	}
+	ltc, err := bitcoinNode("ltc", cfg.LTC)
+	if err != nil {
+		return server.Config{}, err
 	}
 	var eth *server.EthereumNode
 	if e := cfg.ETH; e != nil {
@@ -46,12 +46,25 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 		Listen: cfg.Listen, DataDir: cfg.DataDir, Mode: cfg.Mode, BootstrapAccountKey: cfg.BootstrapAccountKey,
 		DefaultExpireMin: cfg.DefaultExpireMin, MaxExpireMin: cfg.MaxExpireMin, DefaultErrorPercent: cfg.DefaultErrorPercent,
 		RateOverrides: overrides, RateProviders: cfg.RateProviders, RateInterval: cfg.RateInterval, RateStaleness: cfg.RateStaleness,
-		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc, Ethereum: eth,
+		Currencies: cfg.Currencies, Confirmations: cfg.Confirmations, WatchGrace: cfg.WatchGrace, AutoMine: cfg.AutoMine, Bitcoin: btc, Litecoin: ltc, Ethereum: eth,
 		ActorIdle: cfg.ActorIdle, StateCache: cmp.Or(cfg.StateCache, -1), TrustedProxies: cfg.TrustedProxies,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxConcurrent: cfg.MaxConcurrent,
 		AllowPrivateCallbacks: cfg.AllowPrivateCallbacks, EnableSimulate: cfg.EnableSimulate, PprofListen: cfg.PprofListen,
 		Logger: log, Stdout: stdout,
 	}, nil
+}
+
+// bitcoinNode is the server's view of a BTC or LTC node setting (nil when
+// not configured); prefix names the flags in errors.
+func bitcoinNode(prefix string, b *btcConfig) (*server.BitcoinNode, error) {
+	if b == nil {
+		return nil, nil
+	}
+	net, err := hd.ParseNet(b.Net)
+	if err != nil {
+		return nil, fmt.Errorf("-%s-net: %w", prefix, err)
+	}
+	return &server.BitcoinNode{URL: b.URL, User: b.User, Password: b.Password, Cookie: b.Cookie, Net: net, XPub: b.XPub}, nil
 }
 
 // serve runs the server until ctx ends, then drains and shuts down. ready,
