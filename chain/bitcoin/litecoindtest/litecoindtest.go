@@ -17,6 +17,8 @@ package litecoindtest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -103,6 +105,9 @@ func Start(t testing.TB, opts Options) *Node {
 			// Core's shutdown waits for open keep-alive connections
 			// until they idle out: 30 s by default.
 			"-rpcservertimeout=1",
+			// Litecoin Core relays no BIP125 replacement by default; the
+			// reorg tests double-spend through the mempool.
+			"-mempoolreplacement=1",
 		}
 		if opts.NoWallet {
 			n.args = append(n.args, "-disablewallet")
@@ -264,6 +269,15 @@ func (n *Node) Send(t testing.TB, wallet, addr string, sat int64) string {
 	return txid
 }
 
+// SendReplaceable is Send with a transaction that signals replace-by-fee
+// (BIP125).
+func (n *Node) SendReplaceable(t testing.TB, wallet, addr string, sat int64) string {
+	t.Helper()
+	var txid string
+	n.WalletRPC(t, wallet, "sendtoaddress", &txid, addr, Amount(sat), "", "", false, true)
+	return txid
+}
+
 // SendMany pays every address its amount in one transaction from wallet.
 func (n *Node) SendMany(t testing.TB, wallet string, amounts map[string]int64) string {
 	t.Helper()
@@ -298,4 +312,92 @@ func (n *Node) InMempool(t testing.TB, txid string) bool {
 		}
 	}
 	return false
+}
+
+// Output is one output PayOutputs creates.
+type Output struct {
+	Address string
+	Sat     int64
+}
+
+// PayOutputs pays outs from wallet in one transaction, in that order
+// (change last or between, as the wallet picks), even several outputs to
+// one address, which sendmany cannot. It returns the txid.
+func (n *Node) PayOutputs(t testing.TB, wallet string, outs []Output) string {
+	t.Helper()
+	// A version 2 transaction without inputs, serialized by hand: Core's
+	// createrawtransaction refuses a duplicated address.
+	raw := "02000000" + "00" + fmt.Sprintf("%02x", len(outs))
+	for _, o := range outs {
+		var info struct {
+			Script string `json:"scriptPubKey"`
+		}
+		n.RPC(t, "validateaddress", &info, o.Address)
+		var v [8]byte
+		binary.LittleEndian.PutUint64(v[:], uint64(o.Sat))
+		raw += hex.EncodeToString(v[:]) + fmt.Sprintf("%02x", len(info.Script)/2) + info.Script
+	}
+	raw += "00000000"
+	var funded struct {
+		Hex string `json:"hex"`
+	}
+	n.WalletRPC(t, wallet, "fundrawtransaction", &funded, raw)
+	return n.SignAndSend(t, wallet, funded.Hex)
+}
+
+// SignAndSend signs a raw transaction with wallet's keys and sends it.
+func (n *Node) SignAndSend(t testing.TB, wallet, raw string) string {
+	t.Helper()
+	var signed struct {
+		Hex      string `json:"hex"`
+		Complete bool   `json:"complete"`
+	}
+	n.WalletRPC(t, wallet, "signrawtransactionwithwallet", &signed, raw)
+	if !signed.Complete {
+		t.Fatalf("signrawtransactionwithwallet: incomplete")
+	}
+	var txid string
+	n.RPC(t, "sendrawtransaction", &txid, signed.Hex)
+	return txid
+}
+
+// DoubleSpend returns a signed transaction (hex) from wallet that spends
+// the first input of the mempool transaction txid and pays sat to addr,
+// the rest back to wallet less a fee: it conflicts with txid.
+func (n *Node) DoubleSpend(t testing.TB, wallet, txid, addr string, sat int64) string {
+	t.Helper()
+	var tx struct {
+		Vin []struct {
+			TxID string `json:"txid"`
+			Vout uint32 `json:"vout"`
+		} `json:"vin"`
+	}
+	n.RPC(t, "getrawtransaction", &tx, txid, true)
+	if len(tx.Vin) == 0 {
+		t.Fatalf("%s has no canonical input", txid)
+	}
+	in := tx.Vin[0]
+	var prev struct {
+		Value json.Number `json:"value"`
+	}
+	n.RPC(t, "gettxout", &prev, in.TxID, in.Vout, false)
+	total, ok := new(big.Rat).SetString(prev.Value.String())
+	if !ok {
+		t.Fatalf("gettxout value %q", prev.Value)
+	}
+	totalSat := new(big.Rat).Mul(total, big.NewRat(100_000_000, 1))
+	change := totalSat.Num().Int64() - sat - 100_000 // 0.001 LTC fee
+	var raw string
+	n.RPC(t, "createrawtransaction", &raw,
+		[]map[string]any{{"txid": in.TxID, "vout": in.Vout}},
+		[]map[string]json.Number{{addr: Amount(sat)}, {n.NewAddress(t, wallet, "bech32"): Amount(change)}})
+	var signed struct {
+		Hex      string `json:"hex"`
+		Complete bool   `json:"complete"`
+	}
+	n.WalletRPC(t, wallet, "signrawtransactionwithwallet", &signed, raw)
+	if !signed.Complete {
+		t.Fatal("signrawtransactionwithwallet: incomplete")
+	}
+	return signed.Hex
 }
