@@ -348,17 +348,23 @@ func (n *Node) PayOutputs(t testing.TB, wallet string, outs []Output) string {
 // SignAndSend signs a raw transaction with wallet's keys and sends it.
 func (n *Node) SignAndSend(t testing.TB, wallet, raw string) string {
 	t.Helper()
+	var txid string
+	n.RPC(t, "sendrawtransaction", &txid, n.sign(t, wallet, raw))
+	return txid
+}
+
+// sign signs a raw transaction with wallet's keys.
+func (n *Node) sign(t testing.TB, wallet, raw string) string {
+	t.Helper()
 	var signed struct {
 		Hex      string `json:"hex"`
 		Complete bool   `json:"complete"`
 	}
 	n.WalletRPC(t, wallet, "signrawtransactionwithwallet", &signed, raw)
 	if !signed.Complete {
-		t.Fatalf("signrawtransactionwithwallet: incomplete")
+		t.Fatal("signrawtransactionwithwallet: incomplete")
 	}
-	var txid string
-	n.RPC(t, "sendrawtransaction", &txid, signed.Hex)
-	return txid
+	return signed.Hex
 }
 
 // DoubleSpend returns a signed transaction (hex) from wallet that spends
@@ -391,13 +397,5 @@ func (n *Node) DoubleSpend(t testing.TB, wallet, txid, addr string, sat int64) s
 	n.RPC(t, "createrawtransaction", &raw,
 		[]map[string]any{{"txid": in.TxID, "vout": in.Vout}},
 		[]map[string]json.Number{{addr: Amount(sat)}, {n.NewAddress(t, wallet, "bech32"): Amount(change)}})
-	var signed struct {
-		Hex      string `json:"hex"`
-		Complete bool   `json:"complete"`
-	}
-	n.WalletRPC(t, wallet, "signrawtransactionwithwallet", &signed, raw)
-	if !signed.Complete {
-		t.Fatal("signrawtransactionwithwallet: incomplete")
-	}
-	return signed.Hex
+	return n.sign(t, wallet, raw)
 }
