@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/invoiced/invoiced/chain/jsonrpc"
 )
 
 // cookie is the node's RPC cookie file (bitcoind and litecoind write
@@ -47,3 +49,8 @@ func (c *cookie) Refused() {
 	c.user, c.password = "", ""
 	c.mu.Unlock()
 }
+
+// NewCookie returns credentials read from the cookie file at path, the way
+// a Node with Config.Cookie reads them, for another client of the same
+// node (the benchmark's wallet calls).
+func NewCookie(path string) jsonrpc.Credentials { return &cookie{path: path} }
