@@ -108,6 +108,9 @@ func Start(t testing.TB, opts Options) *Node {
 			// Litecoin Core relays no BIP125 replacement by default; the
 			// reorg tests double-spend through the mempool.
 			"-mempoolreplacement=1",
+			// A new wallet fills its keypool first: 1,000 keys per chain
+			// (external, internal, MWEB) take litecoind seconds.
+			"-keypool=20",
 		}
 		if opts.NoWallet {
 			n.args = append(n.args, "-disablewallet")
