@@ -37,8 +37,12 @@ import (
 // depends only on the framing above, not on the MWEB data's format.
 const mwebFlag = 0x08
 
-// segwitMarker is the byte after the version that says a flag byte follows.
-const segwitMarker = 0x00
+// segwitMarker is the byte after the version that says a flag byte follows;
+// witnessFlag is the flag bit of segwit's witnesses.
+const (
+	segwitMarker = 0x00
+	witnessFlag  = 0x01
+)
 
 // errMWEBOnly is a transaction without canonical inputs or outputs.
 var errMWEBOnly = errors.New("MWEB-only transaction")
@@ -79,7 +83,7 @@ func readTxMWEB(raw []byte, r *bytes.Reader, inBlock bool) (*wire.MsgTx, error) 
 // marker too when no witness remains) and how many bytes of raw it took.
 func stripMWEB(raw []byte, inBlock bool) (plain []byte, n int, err error) {
 	flags := raw[5]
-	if flags&^(mwebFlag|0x01) != 0 {
+	if flags&^(mwebFlag|witnessFlag) != 0 {
 		return nil, 0, fmt.Errorf("unknown transaction flags %#x", flags)
 	}
 	s := scanner{b: raw, pos: 6}
@@ -98,7 +102,7 @@ func stripMWEB(raw []byte, inBlock bool) (plain []byte, n int, err error) {
 		return nil, 0, errMWEBOnly
 	}
 	bodyEnd := s.pos
-	if flags&0x01 != 0 {
+	if flags&witnessFlag != 0 {
 		for i := uint64(0); i < nIn && s.err == nil; i++ {
 			items := s.count()
 			for j := uint64(0); j < items && s.err == nil; j++ {
@@ -129,8 +133,8 @@ func stripMWEB(raw []byte, inBlock bool) (plain []byte, n int, err error) {
 	}
 	plain = make([]byte, 0, witnessEnd+4)
 	plain = append(plain, raw[:4]...) // version
-	if flags&0x01 != 0 {
-		plain = append(plain, segwitMarker, 0x01)
+	if flags&witnessFlag != 0 {
+		plain = append(plain, segwitMarker, witnessFlag)
 		plain = append(plain, raw[6:witnessEnd]...)
 	} else {
 		plain = append(plain, raw[6:bodyEnd]...)
