@@ -40,6 +40,9 @@ type Config struct {
 	// Events sizes the event scenarios (payments, expiry, restart,
 	// webhooks); zero counts are refused for the ones that run.
 	Events EventConfig
+	// Litecoin, when set, makes the payments scenario pay LTC invoices
+	// through this litecoind -regtest instead of BTC on the dev chain.
+	Litecoin *LitecoinNode
 }
 
 // benchAccountKey is the in-process server's bootstrap account key. The
@@ -67,6 +70,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("scenario %s reads invoices: need at least 1 seeded invoice", s.Name))
 			break
 		}
+	}
+	if l := c.Litecoin; l != nil && (l.URL == "" || l.Cookie == "") {
+		errs = append(errs, errors.New("litecoin: need the node's RPC URL and cookie file"))
 	}
 	ev := c.Events
 	for _, s := range c.Scenarios {

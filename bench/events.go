@@ -75,12 +75,15 @@ type PaymentsFigures struct {
 	// block: every address a block's outputs were matched against.
 	WatchedAddresses int64 `json:"watched_addresses"`
 	Cold             bool  `json:"cold"`
+	// Chain is where the payments were made and mined: "dev chain" or
+	// "litecoind" (a real node, polled every 20 ms).
+	Chain string `json:"chain"`
 	// SetupS is the time spent creating the invoices (not measured).
 	SetupS float64 `json:"setup_s"`
 	// MatchedPerSecond is every payment over the sum of the blocks' mine →
 	// all completed times.
 	MatchedPerSecond float64 `json:"payments_matched_per_second"`
-	// BlockToAllCompletedMs is, per block, from devchain Mine returning to
+	// BlockToAllCompletedMs is, per block, from Mine returning to
 	// every invoice it paid counted completed on /metrics.
 	BlockToAllCompletedMs []float64 `json:"block_to_all_completed_ms"`
 	// BlockToCompleted is per invoice (Result.Latency is the same): from

@@ -3,20 +3,21 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/invoiced/invoiced/chain/devchain"
 )
 
-// paymentsCurrency is the dev chain the payments scenario pays on.
+// paymentsCurrency is the dev chain the payments scenario pays on, unless
+// Config.Litecoin names a litecoind (then LTC on it).
 const paymentsCurrency = "BTC"
 
 // runPayments creates BlockOutputs×Blocks invoices to pay and Watched more
 // that stay unpaid, then for each block: pays BlockOutputs invoices exactly
-// in the dev chain's mempool, mines one block, and waits until /metrics
-// counts every one of them completed.
+// in the dev chain's mempool (or, with Config.Litecoin, with sendmany from
+// the litecoind wallet), mines one block, and waits until /metrics counts
+// every one of them completed.
 //
 // The payments reach the mempool one Pay at a time and the monitor wakes on
 // each change, so it may read the mempool between the first Pay and Mine
@@ -31,33 +32,52 @@ func runPayments(ctx context.Context, x *eventRun) (Result, error) {
 		// minutes after checkout.
 		cfg.ActorIdle = time.Second
 	}
+	currency := paymentsCurrency
+	if x.cfg.Litecoin != nil {
+		currency = "LTC"
+		useLitecoin(&cfg, x.cfg.Litecoin)
+	}
 	s, err := x.startServer(ctx, cfg)
 	if err != nil {
 		return Result{}, err
 	}
 	defer s.stop()
-	chain := s.srv.DevChain(paymentsCurrency)
-	if chain == nil {
-		return Result{}, fmt.Errorf("payments: no %s dev chain", paymentsCurrency)
+	var chain payer
+	if x.cfg.Litecoin != nil {
+		need := big.NewInt(int64(ev.BlockOutputs*ev.Blocks+1) * 100_000 * 2) // 0.001 LTC each, and fees
+		lp, err := newLTCPayer(ctx, x.cfg.Litecoin, need)
+		if err != nil {
+			return Result{}, fmt.Errorf("payments: %w", err)
+		}
+		chain = lp
+	} else {
+		dev := s.srv.DevChain(paymentsCurrency)
+		if dev == nil {
+			return Result{}, fmt.Errorf("payments: no %s dev chain", paymentsCurrency)
+		}
+		chain = devPayer{dev}
 	}
 	prefix := "pay-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	// Paid invoices first (a create spawns no actor; each payment
 	// activates its invoice's).
 	paid, took1, err := x.createInvoices(ctx, "payments", s.baseURL, s.projectKey, ev.BlockOutputs*ev.Blocks, func(i int) []byte {
-		return eventBody(prefix+"p"+strconv.Itoa(i), paymentsCurrency, "0.001", 1440, "")
+		return eventBody(prefix+"p"+strconv.Itoa(i), currency, "0.001", 1440, "")
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	_, took2, err := x.createInvoices(ctx, "payments", s.baseURL, s.projectKey, ev.Watched, func(i int) []byte {
-		return eventBody(prefix+"w"+strconv.Itoa(i), paymentsCurrency, "0.001", 1440, "")
+		return eventBody(prefix+"w"+strconv.Itoa(i), currency, "0.001", 1440, "")
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	fig := &PaymentsFigures{
 		Blocks: ev.Blocks, BlockOutputs: ev.BlockOutputs, ExtraWatched: ev.Watched, Cold: ev.Cold,
-		SetupS: (took1 + took2).Seconds(), SampleIntervalMs: ms(sampleInterval),
+		SetupS: (took1 + took2).Seconds(), SampleIntervalMs: ms(sampleInterval), Chain: "dev chain",
+	}
+	if x.cfg.Litecoin != nil {
+		fig.Chain = "litecoind"
 	}
 	poll := newClient(1, x.cfg.Timeout)
 	defer poll.CloseIdleConnections()
@@ -89,17 +109,14 @@ func runPayments(ctx context.Context, x *eventRun) (Result, error) {
 		base := completed(before)
 		pending0 := before.sum("invoiced_invoice_status_transitions_total", `from="new"`, `to="pending"`)
 		matched0 := before.sum("invoiced_chain_payments_matched_total")
-		payErrors := 0
 		paying := time.Now()
-		for _, inv := range batch {
-			if _, err := chain.Pay(inv.Address, inv.Units, devchain.PayOptions{}); err != nil {
-				payErrors++
-				res.noteErrors("pay", 1, err)
-			}
+		payErrors, err := chain.pay(ctx, batch)
+		if payErrors > 0 {
+			res.noteErrors("pay", int64(payErrors), err)
 		}
 		t0 := time.Now()
 		fig.PayMs = append(fig.PayMs, ms(t0.Sub(paying)))
-		if _, err := chain.Mine(1); err != nil {
+		if err := chain.mine(ctx); err != nil {
 			return Result{}, fmt.Errorf("payments: mine: %w", err)
 		}
 		mined := time.Now()

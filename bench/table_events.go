@@ -28,14 +28,14 @@ func writeEvents(b *strings.Builder, results []Result) error {
 			if p.Cold {
 				warm = "no invoice actor in memory before paying (-cold)"
 			}
-			fmt.Fprintf(b, "payments: %d block(s) × %d outputs paying invoices exactly, %d watched addresses (%d more invoices unpaid), %s\n",
-				p.Blocks, p.BlockOutputs, p.WatchedAddresses, p.ExtraWatched, warm)
+			fmt.Fprintf(b, "payments on the %s: %d block(s) × %d outputs paying invoices exactly, %d watched addresses (%d more invoices unpaid), %s\n",
+				p.Chain, p.Blocks, p.BlockOutputs, p.WatchedAddresses, p.ExtraWatched, warm)
 			kv("payments matched/s", "%.0f  (%s payments over the blocks' mine → all completed times)", p.MatchedPerSecond, count(r.Requests))
-			kv("mine → all completed", "%s  (per block, from devchain Mine returning)", msList(p.BlockToAllCompletedMs))
+			kv("mine → all completed", "%s  (per block, from Mine returning)", msList(p.BlockToAllCompletedMs))
 			perItem("block → completed", p.BlockToCompleted, fmt.Sprintf("per invoice; /metrics sampled every %s", fmtMs(p.SampleIntervalMs)))
 			kv("block → dispatched", "%s  (per block: updated_at, the time the monitor round dispatched the block's payments)", msList(p.BlockToDispatchMs))
 			kv("seen in mempool first", "%d  (new → pending before their block, while paying took %s)", p.SeenInMempool, msList(p.PayMs))
-			kv("Mine itself", "%s  (writes the dev chain file; not counted)", msList(p.MineMs))
+			kv("Mine itself", "%s  (dev chain: writes its file; litecoind: generatetoaddress; not counted)", msList(p.MineMs))
 			kv("setup", "%.1fs  (creating the invoices)", p.SetupS)
 		case r.Expiry != nil:
 			e := r.Expiry

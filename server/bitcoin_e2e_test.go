@@ -19,28 +19,38 @@ import (
 
 	"github.com/invoiced/invoiced/chain/bitcoin/btcdtest"
 	"github.com/invoiced/invoiced/chain/hd"
+	"github.com/invoiced/invoiced/chain/segwit"
 	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // btcE2EFee is the fee of every payment the tests send, in satoshis.
 const btcE2EFee = 10_000
 
-// btcE2EWallet is the merchant's wallet: the account key m/84'/1'/0' of a
+// btcE2EWallet is the merchant's wallet: the account key m/84'/coin'/0' of a
 // fixed seed. The server only ever sees tpub, its public half.
 type btcE2EWallet struct {
 	tpub    string
-	branch  *hdkeychain.ExtendedKey // m/84'/1'/0'/0, private
-	receive []string                // the receive addresses m/84'/1'/0'/0/i derived so far
+	coin    uint32
+	hrp     string                  // bech32 prefix of its regtest addresses
+	branch  *hdkeychain.ExtendedKey // m/84'/coin'/0'/0, private
+	receive []string                // the receive addresses m/84'/coin'/0'/0/i derived so far
 }
 
 func btcE2EMerchantWallet(t *testing.T) *btcE2EWallet {
+	t.Helper()
+	return utxoMerchantWallet(t, 1, "bcrt")
+}
+
+// utxoMerchantWallet is the BIP84 wallet of coin type coin (1 for BTC's
+// test networks, 2 for LTC) whose regtest addresses start with hrp.
+func utxoMerchantWallet(t *testing.T, coin uint32, hrp string) *btcE2EWallet {
 	t.Helper()
 	seed := sha256.Sum256([]byte("invoiced bitcoin end-to-end test wallet"))
 	k, err := hdkeychain.NewMaster(seed[:], btcdtest.Params) // a tprv
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range []uint32{84, 1, 0} { // private (hardened) derivation
+	for _, i := range []uint32{84, coin, 0} { // private (hardened) derivation
 		if k, err = k.Derive(hdkeychain.HardenedKeyStart + i); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +59,7 @@ func btcE2EMerchantWallet(t *testing.T) *btcE2EWallet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &btcE2EWallet{tpub: pub.String()}
+	w := &btcE2EWallet{tpub: pub.String(), coin: coin, hrp: hrp}
 	if !strings.HasPrefix(w.tpub, "tpub") {
 		t.Fatalf("account key %s is not a tpub", w.tpub)
 	}
@@ -73,11 +83,11 @@ func (w *btcE2EWallet) index(t *testing.T, addr string, max int) int {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := address.NewAddressWitnessPubKeyHash(address.Hash160(pk.SerializeCompressed()), btcdtest.Params)
+			a, err := segwit.EncodeV0(w.hrp, [20]byte(address.Hash160(pk.SerializeCompressed())))
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.receive = append(w.receive, a.EncodeAddress())
+			w.receive = append(w.receive, a)
 		}
 		if w.receive[i] == addr {
 			return i
@@ -144,22 +154,29 @@ type btcInvoice struct {
 // wallet derives (m/84'/1'/0'/0/i).
 func (e *btcE2E) createBTC(body string) btcInvoice {
 	e.t.Helper()
+	return e.createUTXO(e.wallet, body)
+}
+
+// createUTXO creates an invoice and checks its address is one w derives
+// (m/84'/coin'/0'/0/i).
+func (e *harness) createUTXO(w *btcE2EWallet, body string) btcInvoice {
+	e.t.Helper()
 	var inv btcInvoice
 	e.call("POST", "/api/v1/invoices", e.key, body, 201, &inv)
 	addr := inv.BlockchainDetails.Address
 	// Not only the first few: the server derives addresses ahead in
 	// batches of 256 and may hand out one past a batch being derived.
 	const max = 1024
-	i := e.wallet.index(e.t, addr, max)
+	i := w.index(e.t, addr, max)
 	if i < 0 {
-		e.t.Fatalf("invoice address %q is none of the wallet's receive addresses m/84'/1'/0'/0/0..%d", addr, max-1)
+		e.t.Fatalf("invoice address %q is none of the wallet's receive addresses m/84'/%d'/0'/0/0..%d", addr, w.coin, max-1)
 	}
-	e.t.Logf("invoice %s pays to m/84'/1'/0'/0/%d = %s", inv.ID, i, addr)
+	e.t.Logf("invoice %s pays to m/84'/%d'/0'/0/%d = %s", inv.ID, w.coin, i, addr)
 	return inv
 }
 
 // awaitInvoice polls the invoice until cond holds, for at most 10 s.
-func (e *btcE2E) awaitInvoice(id, what string, cond func(btcInvoice) bool) btcInvoice {
+func (e *harness) awaitInvoice(id, what string, cond func(btcInvoice) bool) btcInvoice {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

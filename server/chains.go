@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
-
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/chain/bitcoin"
 	"github.com/invoiced/invoiced/chain/devchain"
@@ -15,14 +13,18 @@ import (
 	"github.com/invoiced/invoiced/chain/hd"
 )
 
-// BitcoinNode is a bitcoind or btcd node the server follows for BTC, and the
-// merchant's account-level extended public key (BIP84: zpub/xpub on
-// mainnet, vpub/tpub on testnet and regtest) its deposit addresses come
+// BitcoinNode is a node the server follows for BTC (bitcoind >= 0.21 or
+// btcd) or LTC (litecoind), and the merchant's account-level extended
+// public key of m/84'/coin'/0' (BIP84: zpub/xpub on mainnet, vpub/tpub on
+// testnet and regtest; for LTC also Ltub/ttub) its deposit addresses come
 // from. The server never holds a private key.
 type BitcoinNode struct {
 	URL, User, Password string
-	Net                 hd.Net
-	XPub                string
+	// Cookie is the path of the node's RPC cookie file, instead of User
+	// and Password; it is read again whenever the node refuses it.
+	Cookie string
+	Net    hd.Net
+	XPub   string
 }
 
 // EthereumNode is an Ethereum JSON-RPC node the server follows for ETH
@@ -51,21 +53,16 @@ type chains struct {
 // real node is disabled; no currency at all is a configuration error.
 func buildChains(cfg Config, enabled []string) (chains, error) {
 	c := chains{derivers: map[string]chain.Deriver{}, nets: map[string]hd.Net{}, dev: devNetwork{}}
-	if b := cfg.Bitcoin; b != nil {
-		d, err := hd.NewBIP84("BTC", b.XPub, b.Net)
-		if err != nil {
-			return c, fmt.Errorf("BTC extended public key: %w", err)
+	for _, u := range []struct {
+		currency string
+		node     *BitcoinNode
+	}{{"BTC", cfg.Bitcoin}, {"LTC", cfg.Litecoin}} {
+		if u.node == nil {
+			continue
 		}
-		params, err := bitcoinParams(b.Net)
-		if err != nil {
+		if err := c.addUTXO(u.currency, u.node); err != nil {
 			return c, err
 		}
-		node, err := bitcoin.New(bitcoin.Config{URL: b.URL, User: b.User, Password: b.Password, Currency: "BTC", Net: "bitcoin-" + string(b.Net), Params: params})
-		if err != nil {
-			return c, fmt.Errorf("BTC node: %w", err)
-		}
-		c.derivers["BTC"], c.nets["BTC"] = d, b.Net
-		c.nodes = append(c.nodes, node)
 	}
 	if e := cfg.Ethereum; e != nil {
 		eth, err := hd.NewEthereum(e.XPub, hd.BranchETH)
@@ -123,16 +120,27 @@ func (c chains) addressPattern(code string) (string, error) {
 	return hd.AddressPattern(code, c.nets[code])
 }
 
-func bitcoinParams(n hd.Net) (*chaincfg.Params, error) {
-	switch n {
-	case hd.Mainnet:
-		return &chaincfg.MainNetParams, nil
-	case hd.Testnet:
-		return &chaincfg.TestNet3Params, nil
-	case hd.Regtest:
-		return &chaincfg.RegressionNetParams, nil
+// addUTXO follows a Bitcoin-family node for currency (BTC or LTC): one
+// adapter, parameterised by the currency's address encoding.
+func (c *chains) addUTXO(currency string, b *BitcoinNode) error {
+	d, err := hd.NewBIP84(currency, b.XPub, b.Net)
+	if err != nil {
+		return fmt.Errorf("%s extended public key: %w", currency, err)
 	}
-	return nil, fmt.Errorf("bitcoin network %q: want mainnet, testnet or regtest", n)
+	params, name, err := bitcoin.NetParams(currency, b.Net)
+	if err != nil {
+		return err
+	}
+	node, err := bitcoin.New(bitcoin.Config{
+		URL: b.URL, User: b.User, Password: b.Password, Cookie: b.Cookie,
+		Currency: currency, Net: name, Params: params,
+	})
+	if err != nil {
+		return fmt.Errorf("%s node: %w", currency, err)
+	}
+	c.derivers[currency], c.nets[currency] = d, b.Net
+	c.nodes = append(c.nodes, node)
+	return nil
 }
 
 // startAutoMine mines a block on every dev chain each interval.

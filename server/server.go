@@ -70,6 +70,9 @@ type Config struct {
 	// Bitcoin, when set, is the BTC node and extended public key; in dev
 	// mode currencies without a real node use the dev chain.
 	Bitcoin *BitcoinNode
+	// Litecoin, when set, is the LTC node (litecoind) and extended public
+	// key.
+	Litecoin *BitcoinNode
 	// Ethereum, when set, is the ETH (and USDT) node and extended public key.
 	Ethereum  *EthereumNode
 	ActorIdle time.Duration

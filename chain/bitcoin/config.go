@@ -21,6 +21,11 @@ type Config struct {
 	URL      string
 	User     string
 	Password string
+	// Cookie is the path of the node's RPC cookie file (<datadir>/.cookie,
+	// or -rpccookiefile), instead of User and Password: it is read at the
+	// first call and again whenever the node answers 401, as a restarted
+	// node does.
+	Cookie string
 	// Currency is the code reported in every Output: "BTC" or "LTC".
 	Currency string
 	// Net is what Network returns, e.g. "bitcoin-regtest".
@@ -56,6 +61,9 @@ func (c Config) validate() (endpoint, user, password string, err error) {
 			password, _ = u.User.Password()
 		}
 		u.User = nil
+	}
+	if c.Cookie != "" && (user != "" || password != "") {
+		return "", "", "", fmt.Errorf("%w: configure either the RPC cookie file or a user and password, not both", errConfig)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", "", "", fmt.Errorf("%w: URL %s: scheme must be http or https", errConfig, u.Redacted())

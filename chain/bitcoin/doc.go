@@ -9,7 +9,10 @@
 // Every output whose script has exactly one standard address (P2PKH, P2SH,
 // P2WPKH, P2WSH, P2TR) is reported; OP_RETURN, bare multisig, bare pubkey,
 // pay-to-anchor and non-standard scripts have no address a deposit could use
-// and are skipped.
+// and are skipped. For LTC (Config.Currency "LTC", Params from NetParams)
+// the same decoder follows Litecoin's MWEB framing: the HogEx transaction,
+// the extension block after the transactions and MWEB mempool transactions
+// (mweb.go says how, and why the node's verbose JSON is not used instead).
 //
 // # Mempool cost model
 //
@@ -35,7 +38,9 @@
 //
 // # Credentials
 //
-// The RPC password is sent only as HTTP basic auth. A URL carrying
+// The RPC password is sent only as HTTP basic auth. Config.Cookie names the
+// node's cookie file instead: read at the first call and again after the
+// node answers 401, as it does after a restart (cookie.go). A URL carrying
 // credentials has them moved into the config and removed from the URL, so no
 // error message, which names the method and the bare URL, ever contains them.
 // The package does not log.

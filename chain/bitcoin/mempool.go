@@ -3,6 +3,7 @@ package bitcoin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"sort"
@@ -124,7 +125,13 @@ func (n *Node) fetchMempoolTxs(ctx context.Context, ids []string) error {
 		if err != nil {
 			return fmt.Errorf("getrawtransaction %s: %w", id, err)
 		}
-		tx, err := decodeTx(raw, id)
+		tx, err := decodeTx(raw, id, n.mweb)
+		if errors.Is(err, errMWEBOnly) {
+			// Inside MWEB, or a peg-out: no canonical output until
+			// a block's HogEx pays it.
+			n.mempool.txs[id] = &mempoolTx{}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("getrawtransaction %s: %w", id, err)
 		}
@@ -171,11 +178,19 @@ func (c *mempoolCache) replaceable(id string, memo map[string]bool) bool {
 }
 
 // decodeTx parses a serialized transaction and checks it is the one asked
-// for.
-func decodeTx(raw []byte, txid string) (*wire.MsgTx, error) {
-	var tx wire.MsgTx
+// for. With mweb (Litecoin) it may carry MWEB data; an MWEB-only
+// transaction gives an error wrapping errMWEBOnly.
+func decodeTx(raw []byte, txid string, mweb bool) (*wire.MsgTx, error) {
 	r := bytes.NewReader(raw)
-	if err := tx.Deserialize(r); err != nil {
+	var tx *wire.MsgTx
+	var err error
+	if mweb {
+		tx, err = readTxMWEB(raw, r, false)
+	} else {
+		tx = new(wire.MsgTx)
+		err = tx.Deserialize(r)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("decode transaction: %w", err)
 	}
 	if r.Len() != 0 {
@@ -184,5 +199,5 @@ func decodeTx(raw []byte, txid string) (*wire.MsgTx, error) {
 	if got := tx.TxHash().String(); got != txid {
 		return nil, fmt.Errorf("node sent transaction %s", got)
 	}
-	return &tx, nil
+	return tx, nil
 }

@@ -22,7 +22,10 @@ type Node struct {
 	currency string
 	net      string
 	params   *chaincfg.Params
-	mempool  *mempoolCache
+	// mweb: the chain is Litecoin, whose blocks and transactions may carry
+	// MWEB data (mweb.go).
+	mweb    bool
+	mempool *mempoolCache
 }
 
 var _ chain.Node = (*Node)(nil)
@@ -38,6 +41,12 @@ func New(cfg Config) (*Node, error) {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
+	var creds jsonrpc.Credentials
+	hint := "check the RPC user and password"
+	if cfg.Cookie != "" {
+		creds = &cookie{path: cfg.Cookie}
+		hint = "check the RPC cookie file " + cfg.Cookie + " (the node rewrites it on every start; it is read again on the next call)"
+	}
 	return &Node{
 		// JSON-RPC 1.0, the dialect both bitcoind and btcd serve. Not
 		// btcd's rpcclient (v0.26.2, which does use the same /v2
@@ -51,14 +60,16 @@ func New(cfg Config) (*Node, error) {
 			URL:              endpoint, // no credentials: errors name it
 			User:             user,
 			Password:         password,
+			Credentials:      creds,
 			Version:          "1.0",
 			Timeout:          timeout,
 			MaxResponseBytes: maxResponseBytes,
-			AuthHint:         "check the RPC user and password",
+			AuthHint:         hint,
 		},
 		currency: cfg.Currency,
 		net:      cfg.Net,
 		params:   cfg.Params,
+		mweb:     cfg.Currency == "LTC",
 		mempool:  newMempoolCache(),
 	}, nil
 }
@@ -113,7 +124,7 @@ func (n *Node) BlockAt(ctx context.Context, height uint64) (chain.Block, error) 
 		// monitor's next Tip/BlockAt sees the new chain.
 		return chain.Block{}, fmt.Errorf("bitcoin block %d %s: %w", height, hash, err)
 	}
-	b, err := decodeBlock(raw, n.currency, n.params)
+	b, err := decodeBlock(raw, n.currency, n.params, n.mweb)
 	if err != nil {
 		return chain.Block{}, fmt.Errorf("bitcoin block %d %s: %w", height, hash, err)
 	}
@@ -152,11 +163,17 @@ func (r *rawResult) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// decodeBlock parses a serialized block and collects its outputs.
-func decodeBlock(raw []byte, currency string, params *chaincfg.Params) (chain.Block, error) {
+// decodeBlock parses a serialized block and collects its outputs. With
+// mweb (Litecoin) the transactions may carry the MWEB flag and the block an
+// extension block after them (see mweb.go).
+func decodeBlock(raw []byte, currency string, params *chaincfg.Params, mweb bool) (chain.Block, error) {
 	var msg wire.MsgBlock
 	r := bytes.NewReader(raw)
-	if err := msg.Deserialize(r); err != nil {
+	if !mweb {
+		if err := msg.Deserialize(r); err != nil {
+			return chain.Block{}, fmt.Errorf("decode block: %w", err)
+		}
+	} else if err := readBlockMWEB(raw, r, &msg); err != nil {
 		return chain.Block{}, fmt.Errorf("decode block: %w", err)
 	}
 	if r.Len() != 0 {

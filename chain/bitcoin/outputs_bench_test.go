@@ -36,22 +36,35 @@ func benchBlock(b *testing.B) []byte {
 
 // BenchmarkDecodeBlock10kOutputs measures what BlockAt does with getblock's
 // answer: hex to bytes, deserialize, hash every transaction, encode every
-// address.
+// address. LTC decodes the same block transaction by transaction, looking
+// for MWEB flags and an extension block (mweb.go).
 func BenchmarkDecodeBlock10kOutputs(b *testing.B) {
-	raw := benchBlock(b)
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		bin, err := decodeHexResult(raw)
-		if err != nil {
-			b.Fatal(err)
-		}
-		blk, err := decodeBlock(bin, "BTC", &chaincfg.MainNetParams)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(blk.Outputs) != 10_000 {
-			b.Fatalf("%d outputs", len(blk.Outputs))
-		}
+	ltc, _, err := NetParams("LTC", "mainnet")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		currency string
+		params   *chaincfg.Params
+		mweb     bool
+	}{{"BTC", &chaincfg.MainNetParams, false}, {"LTC", ltc, true}} {
+		b.Run(c.currency, func(b *testing.B) {
+			raw := benchBlock(b)
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				bin, err := decodeHexResult(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				blk, err := decodeBlock(bin, c.currency, c.params, c.mweb)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(blk.Outputs) != 10_000 {
+					b.Fatalf("%d outputs", len(blk.Outputs))
+				}
+			}
+		})
 	}
 }

@@ -188,7 +188,7 @@ func TestDecodeBlock_OutputsFromRawHex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeBlock(raw, "BTC", &chaincfg.MainNetParams)
+	got, err := decodeBlock(raw, "BTC", &chaincfg.MainNetParams, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestDecodeBlock_RejectsDamagedBlocks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := decodeBlock(tt.raw, "BTC", &chaincfg.MainNetParams); err == nil {
+			if _, err := decodeBlock(tt.raw, "BTC", &chaincfg.MainNetParams, false); err == nil {
 				t.Fatal("decodeBlock accepted a damaged block")
 			}
 		})
@@ -253,10 +253,10 @@ func TestDecodeTx_ChecksTxID(t *testing.T) {
 	if err := tx.Serialize(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeTx(buf.Bytes(), tx.TxHash().String()); err != nil {
+	if _, err := decodeTx(buf.Bytes(), tx.TxHash().String(), false); err != nil {
 		t.Fatalf("decodeTx: %v", err)
 	}
-	if _, err := decodeTx(buf.Bytes(), block.Transactions[1].TxHash().String()); err == nil {
+	if _, err := decodeTx(buf.Bytes(), block.Transactions[1].TxHash().String(), false); err == nil {
 		t.Fatal("decodeTx accepted a transaction with another id")
 	}
 }

@@ -38,6 +38,10 @@ type Client struct {
 	Name string
 	// User and Password, when either is set, are sent as basic auth.
 	User, Password string
+	// Credentials, when set, supply the basic auth of every request
+	// instead of User and Password: for credentials that change while the
+	// client runs, such as bitcoind's cookie file.
+	Credentials Credentials
 	// Version is the "jsonrpc" member of every request: "1.0" for
 	// bitcoind and btcd, "2.0" (the default) for Ethereum nodes.
 	Version string
@@ -59,6 +63,15 @@ type Client struct {
 	nextID  atomic.Uint64
 	ownOnce sync.Once
 	own     *http.Client
+}
+
+// Credentials are basic auth read from somewhere that can change.
+type Credentials interface {
+	// Basic returns the user and password to send.
+	Basic() (user, password string, err error)
+	// Refused says the endpoint answered HTTP 401 to them: the next Basic
+	// reads them again.
+	Refused()
 }
 
 type request struct {
@@ -125,7 +138,13 @@ func (c *Client) post(ctx context.Context, payload any) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("build request to %s: %w", name, redact(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if c.User != "" || c.Password != "" {
+	if c.Credentials != nil {
+		user, password, err := c.Credentials.Basic()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: credentials: %w", name, err)
+		}
+		req.SetBasicAuth(user, password)
+	} else if c.User != "" || c.Password != "" {
 		req.SetBasicAuth(c.User, c.Password)
 	}
 	resp, err := c.httpClient().Do(req)
@@ -133,6 +152,9 @@ func (c *Client) post(ctx context.Context, payload any) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("%s: %w", name, redact(err))
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized && c.Credentials != nil {
+		c.Credentials.Refused()
+	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		hint := c.AuthHint
 		if hint == "" {

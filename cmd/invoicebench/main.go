@@ -97,6 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&ev.RestartInvoices, "restart-invoices", ev.RestartInvoices, "restart: invoices on disk when the server restarts")
 	fs.IntVar(&ev.WebhookInvoices, "webhook-invoices", ev.WebhookInvoices, "webhooks: invoices cancelled, one webhook each")
 	fs.DurationVar(&ev.Settle, "settle", ev.Settle, "event scenarios: how long to wait for payments, expiries, readiness or deliveries before counting the rest as errors")
+	ltcURL := fs.String("ltc-rpc-url", "", "payments: pay LTC invoices on this litecoind -regtest (its wallet pays, blocks are mined there) instead of BTC on the dev chain")
+	ltcCookie := fs.String("ltc-rpc-cookie", "", "payments: the litecoind's cookie file (<datadir>/regtest/.cookie)")
+	ltcWallet := fs.String("ltc-wallet", "", "payments: the litecoind wallet that pays (empty: the default wallet)")
 	quiet := fs.Bool("quiet", false, "no per-second progress on stderr")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, baselines and in-process server) to this file")
 	fs.StringVar(&o.blockProfile, "blockprofile", "", "write a profile of where goroutines waited (channels, locks, I/O) to this file")
@@ -107,6 +110,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *ltcURL != "" || *ltcCookie != "" {
+		o.cfg.Litecoin = &bench.LitecoinNode{URL: *ltcURL, Cookie: *ltcCookie, Wallet: *ltcWallet}
 	}
 	var err error
 	if o.cfg.Scenarios, err = bench.LookupScenarios(*scenario); err != nil {

@@ -24,13 +24,15 @@ type config struct {
 	LogLevel        string
 	Rates           string // static rate overrides, "BTC=61000,ETH=3100"
 	BTC             *btcConfig
+	LTC             *btcConfig
 	ETH             *ethConfig
 	ShutdownTimeout time.Duration
 }
 
-// btcConfig is the Bitcoin node and the merchant's extended public key.
+// btcConfig is a Bitcoin-family node (BTC or LTC) and the merchant's
+// extended public key.
 type btcConfig struct {
-	URL, User, Password, Net, XPub string
+	URL, User, Password, Cookie, Net, XPub string
 }
 
 // ethConfig is the Ethereum node, the merchant's extended public key and
@@ -67,8 +69,15 @@ var settings = []setting{
 	{"btc-rpc-url", "INVOICED_BTC_RPC_URL", "", "bitcoind/btcd JSON-RPC URL to follow for BTC"},
 	{"btc-rpc-user", "INVOICED_BTC_RPC_USER", "", "BTC node RPC user"},
 	{"btc-rpc-password", "INVOICED_BTC_RPC_PASSWORD", "", "BTC node RPC password (prefer the environment variable)"},
+	{"btc-rpc-cookie", "INVOICED_BTC_RPC_COOKIE", "", "path of the BTC node's RPC cookie file (<datadir>/.cookie), instead of user and password; re-read when the node restarts"},
 	{"btc-net", "INVOICED_BTC_NET", "mainnet", "BTC network: mainnet, testnet or regtest"},
 	{"btc-xpub", "INVOICED_BTC_XPUB", "", "account-level extended public key for BTC deposit addresses (BIP84 zpub/xpub, vpub/tpub)"},
+	{"ltc-rpc-url", "INVOICED_LTC_RPC_URL", "", "litecoind JSON-RPC URL to follow for LTC"},
+	{"ltc-rpc-user", "INVOICED_LTC_RPC_USER", "", "LTC node RPC user"},
+	{"ltc-rpc-password", "INVOICED_LTC_RPC_PASSWORD", "", "LTC node RPC password (prefer the environment variable)"},
+	{"ltc-rpc-cookie", "INVOICED_LTC_RPC_COOKIE", "", "path of litecoind's RPC cookie file (<datadir>/.cookie), instead of user and password; re-read when the node restarts"},
+	{"ltc-net", "INVOICED_LTC_NET", "mainnet", "LTC network: mainnet, testnet or regtest"},
+	{"ltc-xpub", "INVOICED_LTC_XPUB", "", "account-level extended public key of m/84'/2'/0' for LTC deposit addresses (zpub/xpub/Ltub, vpub/tpub/ttub)"},
 	{"eth-rpc-url", "INVOICED_ETH_RPC_URL", "", "Ethereum JSON-RPC URL to follow for ETH (and USDT)"},
 	{"eth-net", "INVOICED_ETH_NET", "mainnet", "Ethereum network name for logs and metrics"},
 	{"eth-xpub", "INVOICED_ETH_XPUB", "", "account-level extended public key of m/44'/60'/0' for ETH and USDT deposit addresses"},
@@ -198,11 +207,23 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			c.MaxAmounts[strings.ToUpper(strings.TrimSpace(code))] = strings.TrimSpace(amount)
 		}
 	}
-	if url := get("btc-rpc-url"); url != "" || get("btc-xpub") != "" {
-		if url == "" || get("btc-xpub") == "" {
-			return config{}, fmt.Errorf("-btc-rpc-url and -btc-xpub go together")
+	for _, u := range []struct {
+		prefix string
+		dst    **btcConfig
+	}{{"btc", &c.BTC}, {"ltc", &c.LTC}} {
+		url, xpub := get(u.prefix+"-rpc-url"), get(u.prefix+"-xpub")
+		if url == "" && xpub == "" {
+			continue
 		}
-		c.BTC = &btcConfig{URL: url, User: get("btc-rpc-user"), Password: get("btc-rpc-password"), Net: get("btc-net"), XPub: get("btc-xpub")}
+		if url == "" || xpub == "" {
+			return config{}, fmt.Errorf("-%s-rpc-url and -%s-xpub go together", u.prefix, u.prefix)
+		}
+		b := &btcConfig{URL: url, User: get(u.prefix + "-rpc-user"), Password: get(u.prefix + "-rpc-password"),
+			Cookie: get(u.prefix + "-rpc-cookie"), Net: get(u.prefix + "-net"), XPub: xpub}
+		if b.Cookie != "" && (b.User != "" || b.Password != "") {
+			return config{}, fmt.Errorf("-%s-rpc-cookie and -%s-rpc-user/-password: configure one of them", u.prefix, u.prefix)
+		}
+		*u.dst = b
 	}
 	if url := get("eth-rpc-url"); url != "" || get("eth-xpub") != "" {
 		if url == "" || get("eth-xpub") == "" {

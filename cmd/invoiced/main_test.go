@@ -157,3 +157,42 @@ func TestParseConfig_PprofListen(t *testing.T) {
 		t.Fatalf("pprof on by default: %q", cfg.PprofListen)
 	}
 }
+
+func TestParseConfig_LitecoinAndCookies(t *testing.T) {
+	env := map[string]string{
+		"INVOICED_LTC_RPC_URL": "http://127.0.0.1:19332", "INVOICED_LTC_RPC_COOKIE": "/var/lib/litecoind/.cookie",
+		"INVOICED_LTC_NET": "testnet", "INVOICED_LTC_XPUB": "ttub-key",
+		"INVOICED_BTC_RPC_URL": "http://127.0.0.1:8332", "INVOICED_BTC_RPC_COOKIE": "/var/lib/bitcoind/.cookie",
+		"INVOICED_BTC_XPUB": "zpub-key",
+	}
+	cfg, err := parseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLTC := btcConfig{URL: "http://127.0.0.1:19332", Cookie: "/var/lib/litecoind/.cookie", Net: "testnet", XPub: "ttub-key"}
+	wantBTC := btcConfig{URL: "http://127.0.0.1:8332", Cookie: "/var/lib/bitcoind/.cookie", Net: "mainnet", XPub: "zpub-key"}
+	if cfg.LTC == nil || *cfg.LTC != wantLTC || cfg.BTC == nil || *cfg.BTC != wantBTC {
+		t.Fatalf("LTC %+v BTC %+v", cfg.LTC, cfg.BTC)
+	}
+	sc, err := serverConfig(cfg, nil, io.Discard)
+	if err != nil || sc.Litecoin == nil || sc.Litecoin.Cookie != wantLTC.Cookie || sc.Litecoin.Net != "testnet" || sc.Bitcoin.Cookie != wantBTC.Cookie {
+		t.Fatalf("server config: %+v %+v, %v", sc.Litecoin, sc.Bitcoin, err)
+	}
+	for _, bad := range []map[string]string{
+		{"INVOICED_LTC_RPC_URL": "http://127.0.0.1:19332"},
+		{"INVOICED_LTC_XPUB": "zpub-key"},
+		{"INVOICED_LTC_RPC_URL": "http://h", "INVOICED_LTC_XPUB": "k", "INVOICED_LTC_RPC_COOKIE": "/c", "INVOICED_LTC_RPC_USER": "u"},
+	} {
+		if _, err := parseConfig(nil, func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("config %v accepted", bad)
+		}
+	}
+	bad := map[string]string{"INVOICED_LTC_RPC_URL": "http://h", "INVOICED_LTC_XPUB": "k", "INVOICED_LTC_NET": "dogenet"}
+	cfg, err = parseConfig(nil, func(k string) string { return bad[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := serverConfig(cfg, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "-ltc-net") {
+		t.Fatalf("LTC net dogenet: %v", err)
+	}
+}

@@ -29,22 +29,35 @@ func serverConfig(cfg config, log *slog.Logger, stdout io.Writer) (server.Config
 	if err != nil {
 		return server.Config{}, fmt.Errorf("-rates: %w", err)
 	}
-	var btc *server.BitcoinNode
-	if b := cfg.BTC; b != nil {
-		net, err := hd.ParseNet(b.Net)
-		if err != nil {
-			return server.Config{}, fmt.Errorf("-btc-net: %w", err)
-		}
-		btc = &server.BitcoinNode{URL: b.URL, User: b.User, Password: b.Password, Net: net, XPub: b.XPub}
+	btc, err := bitcoinNode("btc", cfg.BTC)
+	if err != nil {
+		return server.Config{}, err
+	}
+	ltc, err := bitcoinNode("ltc", cfg.LTC)
+	if err != nil {
+		return server.Config{}, err
 	}
 	var eth *server.EthereumNode
 	if e := cfg.ETH; e != nil {
 		eth = &server.EthereumNode{URL: e.URL, Net: e.Net, XPub: e.XPub, USDTContract: e.USDTContract}
 	}
 	sc := cfg.Config
-	sc.RateOverrides, sc.Bitcoin, sc.Ethereum = overrides, btc, eth
+	sc.RateOverrides, sc.Bitcoin, sc.Litecoin, sc.Ethereum = overrides, btc, ltc, eth
 	sc.Logger, sc.Stdout = log, stdout
 	return sc, nil
+}
+
+// bitcoinNode is the server's view of a BTC or LTC node setting (nil when
+// not configured); prefix names the flags in errors.
+func bitcoinNode(prefix string, b *btcConfig) (*server.BitcoinNode, error) {
+	if b == nil {
+		return nil, nil
+	}
+	net, err := hd.ParseNet(b.Net)
+	if err != nil {
+		return nil, fmt.Errorf("-%s-net: %w", prefix, err)
+	}
+	return &server.BitcoinNode{URL: b.URL, User: b.User, Password: b.Password, Cookie: b.Cookie, Net: net, XPub: b.XPub}, nil
 }
 
 // serve runs the server until ctx ends, then drains and shuts down. ready,

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -73,6 +74,18 @@ type Launch struct {
 // errPortTaken is a node exiting because a port it was given was taken.
 var errPortTaken = errors.New("port taken")
 
+// Proc is a node started by Run.
+type Proc struct {
+	// Log is the path of the node's output.
+	Log  string
+	stop func()
+}
+
+// Stop ends the node now, gracefully (SIGTERM, then SIGKILL after 20 s),
+// and waits for it to exit: a test restarting a node on the same data
+// directory. t.Cleanup's kill is then a no-op.
+func (p *Proc) Stop() { p.stop() }
+
 // Start starts the binary name and waits until it is ready. For each
 // attempt, launch gets a fresh directory (for the node's data; its output
 // goes to name.out there) and returns the command line and readiness
@@ -81,16 +94,22 @@ var errPortTaken = errors.New("port taken")
 // if the test failed, logs the tail of its output.
 func Start(t testing.TB, name string, launch func(dir string) Launch) (logPath string) {
 	t.Helper()
+	return Run(t, name, launch).Log
+}
+
+// Run is Start returning the process, so the test can stop it early.
+func Run(t testing.TB, name string, launch func(dir string) Launch) *Proc {
+	t.Helper()
 	bin, err := Binary(name)
 	if err != nil {
 		t.Skipf("skipping: needs a %s node: %v; run .ci/install-%s to install it", name, err, name)
 	}
 	for attempt := 1; ; attempt++ {
 		dir := t.TempDir()
-		logPath = filepath.Join(dir, name+".out")
-		err := start(t, name, bin, logPath, launch(dir))
+		logPath := filepath.Join(dir, name+".out")
+		stop, err := start(t, name, bin, logPath, launch(dir))
 		if err == nil {
-			return logPath
+			return &Proc{Log: logPath, stop: stop}
 		}
 		if attempt == 3 || !errors.Is(err, errPortTaken) {
 			t.Fatalf("start %s: %v\n%s", name, err, Tail(logPath))
@@ -98,17 +117,17 @@ func Start(t testing.TB, name string, launch func(dir string) Launch) (logPath s
 	}
 }
 
-func start(t testing.TB, name, bin, logPath string, l Launch) error {
+func start(t testing.TB, name, bin, logPath string, l Launch) (graceful func(), err error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(bin, l.Args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	killWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return err
+		return nil, err
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -119,6 +138,14 @@ func start(t testing.TB, name, bin, logPath string, l Launch) error {
 	stop := func() {
 		_ = cmd.Process.Kill()
 		<-exited
+	}
+	graceful = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			stop()
+		}
 	}
 	t.Cleanup(func() {
 		stop()
@@ -131,21 +158,22 @@ func start(t testing.TB, name, bin, logPath string, l Launch) error {
 	for {
 		select {
 		case <-exited:
-			if b, _ := os.ReadFile(logPath); bytes.Contains(b, []byte("address already in use")) {
-				return errPortTaken
+			// btcd says "address already in use", litecoind "Address ...".
+			if b, _ := os.ReadFile(logPath); bytes.Contains(bytes.ToLower(b), []byte("address already in use")) {
+				return nil, errPortTaken
 			}
-			return fmt.Errorf("%s exited during startup", name)
+			return nil, fmt.Errorf("%s exited during startup", name)
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := l.Ready(ctx)
 		cancel()
 		if err == nil {
-			return nil
+			return graceful, nil
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return fmt.Errorf("%s not ready after %v: %w", name, l.Within, err)
+			return nil, fmt.Errorf("%s not ready after %v: %w", name, l.Within, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
