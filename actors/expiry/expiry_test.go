@@ -17,17 +17,7 @@ import (
 // invoice once the clock passes its expires_at, not before, and a second
 // scan finds nothing (the expired invoice left the schedule in its commit).
 func TestExpireDue_OnlyWhatThePersistedScheduleSaysIsDue(t *testing.T) {
-	p := actortest.New(t)
-	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := invoice.New(invoice.Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Shutdown)
-	s, err := New(Config{System: svc.System(), Store: p.Store, Invoices: svc, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, s, clk := newScheduler(t)
 	ctx, project := context.Background(), uuid.New()
 	amount, minutes := "0.001", int64(30)
 	inv, _, err := svc.Create(ctx, project, engine.CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: &amount, ExpireMin: &minutes}, "")
@@ -60,17 +50,7 @@ func TestExpireDue_OnlyWhatThePersistedScheduleSaysIsDue(t *testing.T) {
 // now), the engine's rule still applies (a payment seen keeps an invoice
 // alive), and an unknown id is ErrNotFound.
 func TestExpireNow_DatedAtExpiresAtAndPaymentsStillCount(t *testing.T) {
-	p := actortest.New(t)
-	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := invoice.New(invoice.Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Shutdown)
-	s, err := New(Config{System: svc.System(), Store: p.Store, Invoices: svc, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, s, clk := newScheduler(t)
 	ctx, project := context.Background(), uuid.New()
 	amount, minutes := "0.001", int64(30)
 	create := func(order string) engine.Invoice {
@@ -95,4 +75,22 @@ func TestExpireNow_DatedAtExpiresAtAndPaymentsStillCount(t *testing.T) {
 	if _, err := s.ExpireNow(ctx, uuid.New()); err != engine.ErrNotFound {
 		t.Fatalf("unknown id: %v, want ErrNotFound", err)
 	}
+}
+
+// newScheduler is a Scheduler over an invoice Service on a real store,
+// both on a test clock standing at 2026-03-01 12:00 UTC.
+func newScheduler(t *testing.T) (*invoice.Service, *Scheduler, *clock.Test) {
+	t.Helper()
+	p := actortest.New(t)
+	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	svc, err := invoice.New(invoice.Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Shutdown)
+	s, err := New(Config{System: svc.System(), Store: p.Store, Invoices: svc, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, s, clk
 }
