@@ -51,12 +51,15 @@ func (c *counterCache) load(db *pebble.DB) error {
 	return nil
 }
 
-// apply adds a committed batch's counter deltas.
+// apply adds a committed batch's counter deltas to the totals it mirrors;
+// created counters are read from Pebble (see countCreated).
 func (c *counterCache) apply(deltas []counterDelta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, d := range deltas {
-		c.v[string(d.key)] += d.delta
+		if d.key[0] == prefixCounter {
+			c.v[string(d.key)] += d.delta
+		}
 	}
 }
 

@@ -71,41 +71,41 @@ type counterDelta struct {
 }
 
 // counterDeltas returns the counter changes of replacing the old index row
-// by the new one: -1 on each of old's counters, +1 on each of new's, with
-// the counters both share cancelled out. A row whose project, status and
-// currency do not change touches no counter.
+// by the new one: -1 on each of old's counters, +1 on each of new's, for
+// the filter masks whose keys differ. A row whose project, status,
+// currency and created time do not change touches no counter; a status
+// change touches only the masks that carry the status. Each mask has one
+// total counter and one created counter per shift (see createdShifts).
 func counterDeltas(old, new *IndexRow) []counterDelta {
-	if old != nil && new != nil && old.ProjectID == new.ProjectID &&
-		old.Status == new.Status && old.Currency == new.Currency {
-		return nil
-	}
 	var ds []counterDelta
-	add := func(r *IndexRow, d int64) {
-		if r == nil {
-			return
+	for mask := range byte(numMasks) {
+		if old != nil && new != nil && sameCounters(old, new, mask) {
+			continue
 		}
-		for mask := range byte(numMasks) {
-			k := counterKey(r.ProjectID, mask, r.Status, r.Currency)
-			found := false
-			for i := range ds {
-				if string(ds[i].key) == string(k) {
-					ds[i].delta += d
-					found = true
-					break
-				}
-			}
-			if !found {
-				ds = append(ds, counterDelta{key: k, delta: d})
-			}
+		if old != nil {
+			ds = appendCounters(ds, old, mask, -1)
+		}
+		if new != nil {
+			ds = appendCounters(ds, new, mask, +1)
 		}
 	}
-	add(old, -1)
-	add(new, +1)
-	out := ds[:0]
-	for _, d := range ds {
-		if d.delta != 0 {
-			out = append(out, d)
-		}
+	return ds
+}
+
+// sameCounters reports whether a and b count in the same counters of mask.
+func sameCounters(a, b *IndexRow, mask byte) bool {
+	return a.ProjectID == b.ProjectID && clampNanos(a.CreatedAt) == clampNanos(b.CreatedAt) &&
+		(mask&maskStatus == 0 || a.Status == b.Status) &&
+		(mask&maskCurrency == 0 || a.Currency == b.Currency)
+}
+
+// appendCounters appends d on r's counters of mask: the total and one
+// created bucket per shift.
+func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counterDelta {
+	ds = append(ds, counterDelta{key: counterKey(r.ProjectID, mask, r.Status, r.Currency), delta: d})
+	created := uint64(clampNanos(r.CreatedAt))
+	for _, shift := range createdShifts {
+		ds = append(ds, counterDelta{key: createdKey(r.ProjectID, mask, r.Status, r.Currency, shift, created>>shift), delta: d})
 	}
-	return out
+	return ds
 }
