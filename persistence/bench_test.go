@@ -80,7 +80,7 @@ var listSizes = flag.String("list-sizes", "10000", "comma-separated project size
 
 // bulkFill writes n invoices of project the way Commit writes them (same
 // keys and counters, created 1 ms apart) in unsynced batches of 1,000, then
-// flushes: a large project in minutes rather than hours of fsyncs.
+// flushes (settleStore waits for the compactions): a large project in minutes rather than hours of fsyncs.
 func bulkFill(b *testing.B, s *Store, project uuid.UUID, n int) {
 	b.Helper()
 	rng := rand.New(rand.NewPCG(3, 3))
@@ -106,12 +106,17 @@ func bulkFill(b *testing.B, s *Store, project uuid.UUID, n int) {
 	if err := s.db.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	// Wait for the compactions the fill started, as a store that grew over
-	// weeks would have run them: reads through a backlog of L0 files are
-	// not what the benchmark is after.
+}
+
+// settleStore waits for the compactions a fill started (until L0 is below
+// the store's compaction threshold of 8 sublevels), as a store that grew
+// over weeks would have run them: reads through a backlog of L0 files are
+// not what the benchmark is after.
+func settleStore(b *testing.B, s *Store) {
+	b.Helper()
 	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		m := s.db.Metrics()
-		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 && m.Levels[0].TablesCount <= 8 {
+		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 && m.Levels[0].Sublevels < 8 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -132,6 +137,7 @@ func listStore(b *testing.B, size int) (*Store, uuid.UUID) {
 	if *listDir == "" {
 		s := newStore(b)
 		bulkFill(b, s, project, size)
+		settleStore(b, s)
 		return s, project
 	}
 	dir := filepath.Join(*listDir, fmt.Sprint(size))
@@ -145,6 +151,7 @@ func listStore(b *testing.B, size int) (*Store, uuid.UUID) {
 			b.Fatal(err)
 		}
 	}
+	settleStore(b, s)
 	return s, project
 }
 
