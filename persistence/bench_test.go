@@ -169,6 +169,7 @@ func BenchmarkList(b *testing.B) {
 		{"created_after_status_currency", Query{CreatedAfter: 1_000_000, Status: "new", Currency: "BTC", SortBy: SortCreatedAt, Desc: true}},
 		{"created_range_sorted_by_crypto", Query{CreatedAfter: 2_000_000_000, CreatedBefore: 8_000_000_000, SortBy: SortCryptoAmount, Desc: true}},
 		{"page_3_updated", Query{SortBy: SortUpdatedAt, Offset: 40}},
+		{"offset_9000_created_desc", Query{SortBy: SortCreatedAt, Desc: true, Offset: 9000}},
 	}
 	for _, f := range strings.Split(*listSizes, ",") {
 		size, err := strconv.Atoi(f)

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -168,6 +169,12 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, error) {
 	if !ok {
 		return nil, nil
 	}
+	if q.SortBy == SortCreatedAt && q.Offset >= skipFrom && q.Offset > 0 {
+		var err error
+		if lo, hi, q.Offset, err = skipCreated(view, q, lo, hi); err != nil {
+			return nil, err
+		}
+	}
 	it, err := view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, err
@@ -209,6 +216,146 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, error) {
 		return nil, err
 	}
 	return ids, nil
+}
+
+// skipFrom is the offset from which a created_at page skips whole buckets
+// by the created counters instead of walking the index: below it the walk
+// is cheaper than the counter reads. Tests set it to 0.
+var skipFrom = 1000
+
+// skipCreated narrows the created_at scan [lo, hi) of q so that it starts
+// (in q's direction) at most one finest bucket before the page: whole
+// buckets of every shift are skipped by their counters, coarsest first,
+// and the offset left to walk is returned. Every key with one created
+// time lies in one finest bucket, so skipping whole buckets never splits
+// a tie.
+func skipCreated(view *pebble.Snapshot, q Query, lo, hi []byte) (newLo, newHi []byte, offset int, err error) {
+	from, to := uint64(0), uint64(1)<<63 // [from, to) of clamped created nanos
+	if q.CreatedAfter > 0 {
+		from = uint64(q.CreatedAfter) + 1
+	}
+	if q.CreatedBefore > 0 {
+		to = uint64(q.CreatedBefore)
+	}
+	it, err := view.NewIter(nil)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	c := createdCount{it: it, q: q, mask: q.mask()}
+	prefix := indexPrefix(SortCreatedAt, c.mask, q.ProjectID, q.Status, q.Currency)
+	var at uint64
+	var left int64
+	if q.Desc {
+		at, left, err = c.skipDesc(from, to, 0, int64(q.Offset))
+		if err == nil && at < 1<<63 {
+			hi = appendTime(bytes.Clone(prefix), int64(at))
+		}
+	} else {
+		at, left, err = c.skipAsc(from, to, 0, int64(q.Offset))
+		switch {
+		case err != nil:
+		case at >= 1<<63: // skipped everything
+			lo, left = hi, 0
+		default:
+			lo = appendTime(bytes.Clone(prefix), int64(at))
+		}
+	}
+	return lo, hi, int(left), errors.Join(err, it.Close())
+}
+
+// skipAsc skips k invoices created in [lo, hi), ascending, by whole
+// buckets of createdShifts[level] and finer: the page starts at pos after
+// left more keys.
+func (c *createdCount) skipAsc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
+	if level == len(createdShifts) || lo >= hi {
+		return lo, k, nil
+	}
+	shift := createdShifts[level]
+	first, end := (lo+1<<shift-1)>>shift, hi>>shift
+	if first >= end {
+		return c.skipAsc(lo, hi, level+1, k)
+	}
+	n, err := c.count(lo, first<<shift, level+1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > k { // the page starts in the partial bucket below
+		return c.skipAsc(lo, first<<shift, level+1, k)
+	}
+	k -= n
+	c.bucketBounds(shift, first, end)
+	for ok := c.it.First(); ok; ok = c.it.Next() {
+		b, n, err := c.bucket()
+		if err != nil {
+			return 0, 0, err
+		}
+		if n > k {
+			return c.skipAsc(b<<shift, (b+1)<<shift, level+1, k)
+		}
+		k -= n
+	}
+	if err := c.it.Error(); err != nil {
+		return 0, 0, err
+	}
+	return c.skipAsc(end<<shift, hi, level+1, k)
+}
+
+// skipDesc is skipAsc descending: the page ends below pos (exclusive)
+// after left more keys.
+func (c *createdCount) skipDesc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
+	if level == len(createdShifts) || lo >= hi {
+		return hi, k, nil
+	}
+	shift := createdShifts[level]
+	first, end := (lo+1<<shift-1)>>shift, hi>>shift
+	if first >= end {
+		return c.skipDesc(lo, hi, level+1, k)
+	}
+	n, err := c.count(end<<shift, hi, level+1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > k { // the page starts in the partial bucket above
+		return c.skipDesc(end<<shift, hi, level+1, k)
+	}
+	k -= n
+	c.bucketBounds(shift, first, end)
+	for ok := c.it.Last(); ok; ok = c.it.Prev() {
+		b, n, err := c.bucket()
+		if err != nil {
+			return 0, 0, err
+		}
+		if n > k {
+			return c.skipDesc(b<<shift, (b+1)<<shift, level+1, k)
+		}
+		k -= n
+	}
+	if err := c.it.Error(); err != nil {
+		return 0, 0, err
+	}
+	return c.skipDesc(lo, first<<shift, level+1, k)
+}
+
+// bucketBounds points the iterator at the created counters of shift for
+// buckets [first, end).
+func (c *createdCount) bucketBounds(shift byte, first, end uint64) {
+	q := c.q
+	c.it.SetBounds(createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, first),
+		createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, end))
+}
+
+// bucket reads the bucket and count of the counter under the iterator.
+func (c *createdCount) bucket() (uint64, int64, error) {
+	v, err := c.it.ValueAndErr()
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := decodeCount(v)
+	if err != nil {
+		return 0, 0, fmt.Errorf("created counter %x: %w", c.it.Key(), err)
+	}
+	k := c.it.Key()
+	return binary.BigEndian.Uint64(k[len(k)-8:]), n, nil
 }
 
 // countCreated counts q's matches inside its created range from the
@@ -273,18 +420,12 @@ func (c *createdCount) count(lo, hi uint64, level int) (int64, error) {
 
 // buckets sums the created counters of shift for buckets [first, end).
 func (c *createdCount) buckets(shift byte, first, end uint64) (int64, error) {
-	q := c.q
-	c.it.SetBounds(createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, first),
-		createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, end))
+	c.bucketBounds(shift, first, end)
 	var sum int64
 	for ok := c.it.First(); ok; ok = c.it.Next() {
-		v, err := c.it.ValueAndErr()
+		_, n, err := c.bucket()
 		if err != nil {
 			return 0, err
-		}
-		n, err := decodeCount(v)
-		if err != nil {
-			return 0, fmt.Errorf("created counter %x: %w", c.it.Key(), err)
 		}
 		sum += n
 	}
