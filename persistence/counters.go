@@ -82,6 +82,9 @@ func counterDeltas(old, new *IndexRow) []counterDelta {
 		if old != nil && new != nil && sameCounters(old, new, mask) {
 			continue
 		}
+		if ds == nil {
+			ds = make([]counterDelta, 0, 2*numMasks*(1+len(createdShifts)))
+		}
 		if old != nil {
 			ds = appendCounters(ds, old, mask, -1)
 		}
@@ -100,12 +103,21 @@ func sameCounters(a, b *IndexRow, mask byte) bool {
 }
 
 // appendCounters appends d on r's counters of mask: the total and one
-// created bucket per shift.
+// created bucket per shift, their keys sharing one allocation (a create
+// writes sixteen counters).
 func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counterDelta {
-	ds = append(ds, counterDelta{key: counterKey(r.ProjectID, mask, r.Status, r.Currency), delta: d})
+	total := counterKey(r.ProjectID, mask, r.Status, r.Currency) // prefix project mask filters
+	n := len(total)
+	buf := make([]byte, 0, len(createdShifts)*(n+1+8))
+	ds = append(ds, counterDelta{key: total, delta: d})
 	created := uint64(clampNanos(r.CreatedAt))
 	for _, shift := range createdShifts {
-		ds = append(ds, counterDelta{key: createdKey(r.ProjectID, mask, r.Status, r.Currency, shift, created>>shift), delta: d})
+		start := len(buf)
+		buf = append(buf, prefixCreated)
+		buf = append(buf, total[1:]...)
+		buf = append(buf, shift)
+		buf = binary.BigEndian.AppendUint64(buf, created>>shift)
+		ds = append(ds, counterDelta{key: buf[start:len(buf):len(buf)], delta: d})
 	}
 	return ds
 }
