@@ -75,7 +75,7 @@ type counterDelta struct {
 // the filter masks whose keys differ. A row whose project, status,
 // currency and created time do not change touches no counter; a status
 // change touches only the masks that carry the status. Each mask has one
-// total counter and one created counter per shift (see createdShifts).
+// created counter per shift (see createdShifts).
 func counterDeltas(old, new *IndexRow) []counterDelta {
 	var ds []counterDelta
 	for mask := range byte(numMasks) {
@@ -83,7 +83,7 @@ func counterDeltas(old, new *IndexRow) []counterDelta {
 			continue
 		}
 		if ds == nil {
-			ds = make([]counterDelta, 0, 2*numMasks*(1+len(createdShifts)))
+			ds = make([]counterDelta, 0, 2*numMasks*len(createdShifts))
 		}
 		if old != nil {
 			ds = appendCounters(ds, old, mask, -1)
@@ -102,22 +102,34 @@ func sameCounters(a, b *IndexRow, mask byte) bool {
 		(mask&maskCurrency == 0 || a.Currency == b.Currency)
 }
 
-// appendCounters appends d on r's counters of mask: the total and one
-// created bucket per shift, their keys sharing one allocation (a create
-// writes sixteen counters).
+// appendCounters appends d on r's counters of mask: one created bucket
+// per shift, their keys sharing one allocation. The coarsest buckets also
+// make the mask's total (see counterCache), so no separate total is
+// written.
 func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counterDelta {
-	total := counterKey(r.ProjectID, mask, r.Status, r.Currency) // prefix project mask filters
-	n := len(total)
+	prefix := createdPrefix(r.ProjectID, mask, r.Status, r.Currency, 0)
+	prefix = prefix[:len(prefix)-1] // without the shift
+	n := len(prefix)
 	buf := make([]byte, 0, len(createdShifts)*(n+1+8))
-	ds = append(ds, counterDelta{key: total, delta: d})
 	created := uint64(clampNanos(r.CreatedAt))
 	for _, shift := range createdShifts {
 		start := len(buf)
-		buf = append(buf, prefixCreated)
-		buf = append(buf, total[1:]...)
+		buf = append(buf, prefix...)
 		buf = append(buf, shift)
 		buf = binary.BigEndian.AppendUint64(buf, created>>shift)
 		ds = append(ds, counterDelta{key: buf[start:len(buf):len(buf)], delta: d})
 	}
 	return ds
+}
+
+// totalOf returns the total counter a created counter adds to, or nil if
+// it is not of the coarsest shift: 0x05 project mask filters for 0x12
+// project mask filters shift bucket.
+func totalOf(created []byte) []byte {
+	if len(created) < 1+16+1+1+8 || created[0] != prefixCreated || created[len(created)-9] != createdShifts[0] {
+		return nil
+	}
+	k := make([]byte, 0, len(created)-9)
+	k = append(k, prefixCounter)
+	return append(k, created[1:len(created)-9]...)
 }

@@ -26,8 +26,8 @@ import (
 //	0x03    derivation index  0x03 str(currency) u64(index)                    address
 //	0x04    list index        0x04 family(1) project(16) [str(status)]         empty for created_at families,
 //	                            [str(currency)] sortvalue invoice(16)          else u64 created_at nanos str(currency)
-//	0x05    list counter      0x05 project(16) mask(1) [str(status)]           int64 big-endian, summed by counterMerger
-//	                            [str(currency)]
+//	0x05    list total        0x05 project(16) mask(1) [str(status)]           not written since index layout 3: the key
+//	                            [str(currency)]                                names a total in the in-memory mirror
 //	0x06    account           0x06 account(16)                                 record (format byte + JSON)
 //	0x07    account key hash  0x07 sha256(32)                                  account(16)
 //	0x08    project           0x08 project(16)                                 record (format byte + JSON)
@@ -79,12 +79,13 @@ import (
 // Every sortvalue encoding is prefix-free, so the trailing invoice id breaks
 // ties in id order in both directions.
 //
-// Counters use the same mask: one key per project for all invoices, per
-// status, per currency and per status+currency, so every filter without a
-// created range is one Get. Created counters split the same counts by
-// creation time, at each shift of createdShifts: bucket = created nanos >>
-// shift, so a created range is counted from O(levels × fan-out) counters
-// and the index keys of two partial finest buckets (see countCreated).
+// Created counters use the same mask, for all invoices, per status, per
+// currency and per status+currency, split by creation time at each shift
+// of createdShifts: bucket = created nanos >> shift, so a created range is
+// counted from O(levels × fan-out) counters and the index keys of two
+// partial finest buckets (see countCreated). The coarsest buckets of a
+// filter add up to its total, which the store mirrors in memory, so a
+// filter without a created range reads no key for its total.
 const (
 	prefixStream        byte = 0x01
 	prefixClaim         byte = 0x02

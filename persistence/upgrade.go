@@ -11,7 +11,9 @@ import (
 )
 
 // indexLayout is the list-index layout this build writes: 3 = layout 2
-// and the created counters (prefixCreated). Layout 2 wrote ten families
+// with the created counters (prefixCreated) in place of its totals
+// (prefixCounter). A build before layout 3 would read a layout-3 store's
+// totals as zero. Layout 2 wrote ten families
 // (see hasFamily) whose non-created_at values carry created_at and the
 // currency. Layout 1 (no meta record) wrote all sixteen families with
 // created_at alone in those values.
@@ -126,14 +128,19 @@ func upgradeFamilies(db *pebble.DB) error {
 	return err
 }
 
-// buildCreatedCounters is the step to layout 3: it (re)writes every
-// created counter from the created_at families, whose keys come in
+// buildCreatedCounters is the step to layout 3: it deletes the totals of
+// layout 2 and (re)writes every created counter from the created_at
+// families, whose keys come in
 // project, filter and time order, so each shift's bucket is counted in one
 // run and nothing is held in memory but the current run of each shift.
 func buildCreatedCounters(db *pebble.DB) error {
 	b := chunkedBatch{db.NewBatch()}
 	defer b.Close()
-	if err := b.DeleteRange([]byte{prefixCreated}, []byte{prefixCreated + 1}, nil); err != nil {
+	// The totals of layout 2 are now the sums of the coarsest buckets.
+	if err := errors.Join(
+		b.DeleteRange([]byte{prefixCounter}, []byte{prefixCounter + 1}, nil),
+		b.DeleteRange([]byte{prefixCreated}, []byte{prefixCreated + 1}, nil),
+	); err != nil {
 		return err
 	}
 	for mask := range byte(numMasks) {
