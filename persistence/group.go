@@ -18,7 +18,9 @@ import (
 // pass, exactly as Commit would, atomically, and durably before its
 // Commit returns. Counter deltas of a batch's members are summed, so a
 // thousand invoices making the same status change merge one operand per
-// counter and batch.
+// counter and batch. Commit's invariants hold for every member: the group
+// holds the stripes of all members' heads and claims from the checks until
+// every batch is synced and the counts mirror and Committed hooks have run.
 //
 // A group expects a fixed number of members, each of which must call
 // Commit or Leave exactly once; it commits when the last one has, or when
