@@ -295,8 +295,8 @@ func (c *checkRun) expected() error {
 				return err
 			}
 		}
-		for mask := range byte(numMasks) {
-			c.counts[string(counterKey(row.ProjectID, mask, row.Status, row.Currency))]++
+		for _, d := range counterDeltas(nil, row) {
+			c.counts[string(d.key)] += d.delta
 		}
 		if row.ExpiresAt != 0 {
 			if err := c.expect("expiry", id, expiryKey(row.ExpiresAt, id), nil, "expiry at "+fmt.Sprint(row.ExpiresAt)); err != nil {
@@ -384,21 +384,24 @@ func (c *checkRun) indexes() error {
 	})
 }
 
-// counters compares every stored counter with the recount.
+// counters compares every stored counter, totals and created counters,
+// with the recount.
 func (c *checkRun) counters() error {
 	seen := map[string]bool{}
-	err := c.scan(prefixCounter, func(k, v []byte) {
-		c.report.Counters++
-		seen[string(k)] = true
-		got, err := decodeCount(v)
-		want := c.counts[string(k)]
-		if err != nil || got != want {
-			c.problem("counter", counterProject(k), "counter %x is %d, a recount gives %d", k, got, want)
-			c.fix(uuid.Nil, repairOp{key: bytes.Clone(k), value: encodeCount(want)})
+	for _, prefix := range []byte{prefixCounter, prefixCreated} {
+		err := c.scan(prefix, func(k, v []byte) {
+			c.report.Counters++
+			seen[string(k)] = true
+			got, err := decodeCount(v)
+			want := c.counts[string(k)]
+			if err != nil || got != want {
+				c.problem("counter", counterProject(k), "counter %x is %d, a recount gives %d", k, got, want)
+				c.fix(uuid.Nil, repairOp{key: bytes.Clone(k), value: encodeCount(want)})
+			}
+		})
+		if err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		return err
 	}
 	keys := make([]string, 0, len(c.counts))
 	for k := range c.counts {

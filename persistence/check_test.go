@@ -190,7 +190,9 @@ func TestCheck_FindsAndRepairsDamage(t *testing.T) {
 			return db.Set(e[0].key, nil, syncWrite)
 		}},
 		{"counter off by one", func() error {
-			return db.Merge(counterKey(victim.ProjectID, maskStatus, victim.Status, ""), encodeCount(1), syncWrite)
+			shift := createdShifts[0]
+			k := createdKey(victim.ProjectID, maskStatus, victim.Status, "", shift, uint64(clampNanos(victim.CreatedAt))>>shift)
+			return db.Merge(k, encodeCount(1), syncWrite)
 		}},
 		{"expiry lost", func() error { return db.Delete(expiryKey(scheduled.ExpiresAt, scheduled.InvoiceID), syncWrite) }},
 		{"orphan expiry", func() error { return db.Set(expiryKey(42, uuid.New()), nil, syncWrite) }},

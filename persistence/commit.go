@@ -88,18 +88,8 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	held := s.stripes.lock(lockKeys)
 	defer s.stripes.unlock(held)
 
-	if err := s.checkVersion(head, c.ExpectedVersion); err != nil {
-		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
-	}
-	for _, cl := range c.Claims {
-		existing, err := s.get(cl.key)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("commit stream %s: check %s claim: %w", c.Stream, cl.kind, err)
-		}
-		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, &ClaimTakenError{Kind: cl.kind, Existing: existing})
+	if err := s.check(c); err != nil {
+		return 0, err
 	}
 	if err := s.commitSynced(b); err != nil {
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
@@ -112,6 +102,25 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 		s.signalOutbox()
 	}
 	return version, nil
+}
+
+// check checks c's expected version and that its claims are free; the
+// caller holds the stripes of its head and claim keys.
+func (s *Store) check(c Commit) error {
+	if err := s.checkVersion(streamKey(c.Stream, streamHead), c.ExpectedVersion); err != nil {
+		return fmt.Errorf("commit stream %s: %w", c.Stream, err)
+	}
+	for _, cl := range c.Claims {
+		existing, err := s.get(cl.key)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("commit stream %s: check %s claim: %w", c.Stream, cl.kind, err)
+		}
+		return fmt.Errorf("commit stream %s: %w", c.Stream, &ClaimTakenError{Kind: cl.kind, Existing: existing})
+	}
+	return nil
 }
 
 // commitBatch encodes everything c writes. It runs before the stripe locks

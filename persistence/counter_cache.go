@@ -9,7 +9,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// counterCache mirrors every list counter in memory. Counters are Pebble
+// counterCache mirrors every list total in memory: per project and filter
+// mask, the sum of its created counters of the coarsest shift (one per 3.3
+// days of the project's life), keyed by counterKey. Counters are Pebble
 // merge operands (so concurrent commits never read-modify-write them), but
 // reading one folds every operand still in the memtable, about one per
 // create since the last flush, which made each list page cost O(recent
@@ -23,15 +25,19 @@ type counterCache struct {
 	v  map[string]int64
 }
 
-// load reads every counter of db.
+// load sums the coarsest created counters of db into the totals.
 func (c *counterCache) load(db *pebble.DB) error {
-	lower := []byte{prefixCounter}
+	lower := []byte{prefixCreated}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return fmt.Errorf("load counters: %w", err)
 	}
 	v := map[string]int64{}
 	for ok := it.First(); ok; ok = it.Next() {
+		total := totalOf(it.Key())
+		if total == nil {
+			continue
+		}
 		raw, err := it.ValueAndErr()
 		if err != nil {
 			return errors.Join(fmt.Errorf("load counters: %w", err), it.Close())
@@ -40,7 +46,7 @@ func (c *counterCache) load(db *pebble.DB) error {
 		if err != nil {
 			return errors.Join(fmt.Errorf("load counter %x: %w", it.Key(), err), it.Close())
 		}
-		v[string(it.Key())] = n
+		v[string(total)] += n
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("load counters: %w", err)
@@ -51,12 +57,15 @@ func (c *counterCache) load(db *pebble.DB) error {
 	return nil
 }
 
-// apply adds a committed batch's counter deltas.
+// apply adds a committed batch's deltas of the coarsest created counters
+// to the totals; the finer ones are read from Pebble (see countCreated).
 func (c *counterCache) apply(deltas []counterDelta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, d := range deltas {
-		c.v[string(d.key)] += d.delta
+		if total := totalOf(d.key); total != nil {
+			c.v[string(total)] += d.delta
+		}
 	}
 }
 

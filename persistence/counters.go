@@ -71,41 +71,65 @@ type counterDelta struct {
 }
 
 // counterDeltas returns the counter changes of replacing the old index row
-// by the new one: -1 on each of old's counters, +1 on each of new's, with
-// the counters both share cancelled out. A row whose project, status and
-// currency do not change touches no counter.
+// by the new one: -1 on each of old's counters, +1 on each of new's, for
+// the filter masks whose keys differ. A row whose project, status,
+// currency and created time do not change touches no counter; a status
+// change touches only the masks that carry the status. Each mask has one
+// created counter per shift (see createdShifts).
 func counterDeltas(old, new *IndexRow) []counterDelta {
-	if old != nil && new != nil && old.ProjectID == new.ProjectID &&
-		old.Status == new.Status && old.Currency == new.Currency {
+	var ds []counterDelta
+	for mask := range byte(numMasks) {
+		if old != nil && new != nil && sameCounters(old, new, mask) {
+			continue
+		}
+		if ds == nil {
+			ds = make([]counterDelta, 0, 2*numMasks*len(createdShifts))
+		}
+		if old != nil {
+			ds = appendCounters(ds, old, mask, -1)
+		}
+		if new != nil {
+			ds = appendCounters(ds, new, mask, +1)
+		}
+	}
+	return ds
+}
+
+// sameCounters reports whether a and b count in the same counters of mask.
+func sameCounters(a, b *IndexRow, mask byte) bool {
+	return a.ProjectID == b.ProjectID && clampNanos(a.CreatedAt) == clampNanos(b.CreatedAt) &&
+		(mask&maskStatus == 0 || a.Status == b.Status) &&
+		(mask&maskCurrency == 0 || a.Currency == b.Currency)
+}
+
+// appendCounters appends d on r's counters of mask: one created bucket
+// per shift, their keys sharing one allocation. The coarsest buckets also
+// make the mask's total (see counterCache), so no separate total is
+// written.
+func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counterDelta {
+	prefix := createdPrefix(r.ProjectID, mask, r.Status, r.Currency, 0)
+	prefix = prefix[:len(prefix)-1] // without the shift
+	n := len(prefix)
+	buf := make([]byte, 0, len(createdShifts)*(n+1+8))
+	created := uint64(clampNanos(r.CreatedAt))
+	for _, shift := range createdShifts {
+		start := len(buf)
+		buf = append(buf, prefix...)
+		buf = append(buf, shift)
+		buf = binary.BigEndian.AppendUint64(buf, created>>shift)
+		ds = append(ds, counterDelta{key: buf[start:len(buf):len(buf)], delta: d})
+	}
+	return ds
+}
+
+// totalOf returns the total counter a created counter adds to, or nil if
+// it is not of the coarsest shift: 0x05 project mask filters for 0x12
+// project mask filters shift bucket.
+func totalOf(created []byte) []byte {
+	if len(created) < 1+16+1+1+8 || created[0] != prefixCreated || created[len(created)-9] != createdShifts[0] {
 		return nil
 	}
-	var ds []counterDelta
-	add := func(r *IndexRow, d int64) {
-		if r == nil {
-			return
-		}
-		for mask := range byte(numMasks) {
-			k := counterKey(r.ProjectID, mask, r.Status, r.Currency)
-			found := false
-			for i := range ds {
-				if string(ds[i].key) == string(k) {
-					ds[i].delta += d
-					found = true
-					break
-				}
-			}
-			if !found {
-				ds = append(ds, counterDelta{key: k, delta: d})
-			}
-		}
-	}
-	add(old, -1)
-	add(new, +1)
-	out := ds[:0]
-	for _, d := range ds {
-		if d.delta != 0 {
-			out = append(out, d)
-		}
-	}
-	return out
+	k := make([]byte, 0, len(created)-9)
+	k = append(k, prefixCounter)
+	return append(k, created[1:len(created)-9]...)
 }

@@ -26,8 +26,8 @@ import (
 //	0x03    derivation index  0x03 str(currency) u64(index)                    address
 //	0x04    list index        0x04 family(1) project(16) [str(status)]         empty for created_at families,
 //	                            [str(currency)] sortvalue invoice(16)          else u64 created_at nanos str(currency)
-//	0x05    list counter      0x05 project(16) mask(1) [str(status)]           int64 big-endian, summed by counterMerger
-//	                            [str(currency)]
+//	0x05    list total        0x05 project(16) mask(1) [str(status)]           not written since index layout 3: the key
+//	                            [str(currency)]                                names a total in the in-memory mirror
 //	0x06    account           0x06 account(16)                                 record (format byte + JSON)
 //	0x07    account key hash  0x07 sha256(32)                                  account(16)
 //	0x08    project           0x08 project(16)                                 record (format byte + JSON)
@@ -41,6 +41,8 @@ import (
 //	0x0F    outbox counter    0x0F kind(1)                                     int64 big-endian, summed by counterMerger
 //	0x10    meta              0x10 kind(1)                                     0x01 index layout: u64 (see upgrade.go)
 //	0x11    audit event       0x11 owner(16) u64(at nanos) event(16)           record (format byte + JSON)
+//	0x12    created counter   0x12 project(16) mask(1) [str(status)]           int64 big-endian, summed by counterMerger
+//	                            [str(currency)] shift(1) u64(bucket)
 //
 // Outbox records and their delivery states share one prefix per invoice, so
 // one iterator reads an invoice's whole webhook queue in order (seq is the
@@ -77,9 +79,13 @@ import (
 // Every sortvalue encoding is prefix-free, so the trailing invoice id breaks
 // ties in id order in both directions.
 //
-// Counters use the same mask: one key per project for all invoices, per
-// status, per currency and per status+currency, so every filter without a
-// created range is one Get.
+// Created counters use the same mask, for all invoices, per status, per
+// currency and per status+currency, split by creation time at each shift
+// of createdShifts: bucket = created nanos >> shift, so a created range is
+// counted from O(levels × fan-out) counters and the index keys of two
+// partial finest buckets (see countCreated). The coarsest buckets of a
+// filter add up to its total, which the store mirrors in memory, so a
+// filter without a created range reads no key for its total.
 const (
 	prefixStream        byte = 0x01
 	prefixClaim         byte = 0x02
@@ -98,6 +104,7 @@ const (
 	prefixOutboxCounter byte = 0x0F
 	prefixMeta          byte = 0x10
 	prefixAudit         byte = 0x11
+	prefixCreated       byte = 0x12
 )
 
 // Sub-records of an outbox entry.
@@ -254,6 +261,29 @@ func counterKey(project uuid.UUID, mask byte, status, currency string) []byte {
 	k = append(k, project[:]...)
 	k = append(k, mask)
 	return appendFilter(k, mask, status, currency)
+}
+
+// createdShifts are the bucket widths of the created counters, coarsest
+// first: 2^48 ns (3.3 days), 2^38 ns (4.6 minutes), 2^28 ns (268 ms). A
+// fan-out of 1,024 per level bounds a range count at about a thousand
+// counters per level and side, while the finest bucket bounds the index
+// keys counted one by one to those created in two 268 ms windows. Every
+// create merges into one counter per shift and filter mask.
+var createdShifts = [...]byte{48, 38, 28}
+
+// createdPrefix is the range of one filter combination's created counters
+// of one shift.
+func createdPrefix(project uuid.UUID, mask byte, status, currency string, shift byte) []byte {
+	k := make([]byte, 0, 1+16+1+2+len(status)+len(currency)+1+8)
+	k = append(k, prefixCreated)
+	k = append(k, project[:]...)
+	k = append(k, mask)
+	k = appendFilter(k, mask, status, currency)
+	return append(k, shift)
+}
+
+func createdKey(project uuid.UUID, mask byte, status, currency string, shift byte, bucket uint64) []byte {
+	return binary.BigEndian.AppendUint64(createdPrefix(project, mask, status, currency, shift), bucket)
 }
 
 // invoiceFromIndexKey reads the invoice id that ends every index key.

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -108,9 +109,8 @@ func (q Query) validate() error {
 // filters, forwards or backwards. Everything is read from one Pebble
 // snapshot, so the page, its snapshots and the total agree. The total comes
 // from the per-project counters when there is no created range; with one,
-// it is a key-only forward count over the created_at family's bounds for
-// the range, O(matches), separate from the page scan (which stops after the
-// page, whatever its direction).
+// from the created counters of the same view (see countCreated), separate
+// from the page scan (which stops after the page, whatever its direction).
 func (s *Store) List(q Query) (states []State, total int, err error) {
 	if err := q.validate(); err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
@@ -169,6 +169,12 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, error) {
 	if !ok {
 		return nil, nil
 	}
+	if q.SortBy == SortCreatedAt && q.Offset >= skipFrom && q.Offset > 0 {
+		var err error
+		if lo, hi, q.Offset, err = skipCreated(view, q, lo, hi); err != nil {
+			return nil, err
+		}
+	}
 	it, err := view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, err
@@ -212,20 +218,232 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, error) {
 	return ids, nil
 }
 
-// countCreated counts the keys of q's created_at family inside the created
-// range, reading no values.
+// skipFrom is the offset from which a created_at page skips whole buckets
+// by the created counters instead of walking the index: below it the walk
+// is cheaper than the counter reads. Tests set it to 0.
+var skipFrom = 1000
+
+// skipCreated narrows the created_at scan [lo, hi) of q so that it starts
+// (in q's direction) at most one finest bucket before the page: whole
+// buckets of every shift are skipped by their counters, coarsest first,
+// and the offset left to walk is returned. Every key with one created
+// time lies in one finest bucket, so skipping whole buckets never splits
+// a tie.
+func skipCreated(view *pebble.Snapshot, q Query, lo, hi []byte) (newLo, newHi []byte, offset int, err error) {
+	from, to := uint64(0), uint64(1)<<63 // [from, to) of clamped created nanos
+	if q.CreatedAfter > 0 {
+		from = uint64(q.CreatedAfter) + 1
+	}
+	if q.CreatedBefore > 0 {
+		to = uint64(q.CreatedBefore)
+	}
+	it, err := view.NewIter(nil)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	c := createdCount{it: it, q: q, mask: q.mask()}
+	prefix := indexPrefix(SortCreatedAt, c.mask, q.ProjectID, q.Status, q.Currency)
+	var at uint64
+	var left int64
+	if q.Desc {
+		at, left, err = c.skipDesc(from, to, 0, int64(q.Offset))
+		if err == nil && at < 1<<63 {
+			hi = appendTime(bytes.Clone(prefix), int64(at))
+		}
+	} else {
+		at, left, err = c.skipAsc(from, to, 0, int64(q.Offset))
+		switch {
+		case err != nil:
+		case at >= 1<<63: // skipped everything
+			lo, left = hi, 0
+		default:
+			lo = appendTime(bytes.Clone(prefix), int64(at))
+		}
+	}
+	return lo, hi, int(left), errors.Join(err, it.Close())
+}
+
+// skipAsc skips k invoices created in [lo, hi), ascending, by whole
+// buckets of createdShifts[level] and finer: the page starts at pos after
+// left more keys.
+func (c *createdCount) skipAsc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
+	if level == len(createdShifts) || lo >= hi {
+		return lo, k, nil
+	}
+	shift := createdShifts[level]
+	first, end := (lo+1<<shift-1)>>shift, hi>>shift
+	if first >= end {
+		return c.skipAsc(lo, hi, level+1, k)
+	}
+	n, err := c.count(lo, first<<shift, level+1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > k { // the page starts in the partial bucket below
+		return c.skipAsc(lo, first<<shift, level+1, k)
+	}
+	k -= n
+	c.bucketBounds(shift, first, end)
+	for ok := c.it.First(); ok; ok = c.it.Next() {
+		b, n, err := c.bucket()
+		if err != nil {
+			return 0, 0, err
+		}
+		if n > k {
+			return c.skipAsc(b<<shift, (b+1)<<shift, level+1, k)
+		}
+		k -= n
+	}
+	if err := c.it.Error(); err != nil {
+		return 0, 0, err
+	}
+	return c.skipAsc(end<<shift, hi, level+1, k)
+}
+
+// skipDesc is skipAsc descending: the page ends below pos (exclusive)
+// after left more keys.
+func (c *createdCount) skipDesc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
+	if level == len(createdShifts) || lo >= hi {
+		return hi, k, nil
+	}
+	shift := createdShifts[level]
+	first, end := (lo+1<<shift-1)>>shift, hi>>shift
+	if first >= end {
+		return c.skipDesc(lo, hi, level+1, k)
+	}
+	n, err := c.count(end<<shift, hi, level+1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > k { // the page starts in the partial bucket above
+		return c.skipDesc(end<<shift, hi, level+1, k)
+	}
+	k -= n
+	c.bucketBounds(shift, first, end)
+	for ok := c.it.Last(); ok; ok = c.it.Prev() {
+		b, n, err := c.bucket()
+		if err != nil {
+			return 0, 0, err
+		}
+		if n > k {
+			return c.skipDesc(b<<shift, (b+1)<<shift, level+1, k)
+		}
+		k -= n
+	}
+	if err := c.it.Error(); err != nil {
+		return 0, 0, err
+	}
+	return c.skipDesc(lo, first<<shift, level+1, k)
+}
+
+// bucketBounds points the iterator at the created counters of shift for
+// buckets [first, end).
+func (c *createdCount) bucketBounds(shift byte, first, end uint64) {
+	q := c.q
+	c.it.SetBounds(createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, first),
+		createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, end))
+}
+
+// bucket reads the bucket and count of the counter under the iterator.
+func (c *createdCount) bucket() (uint64, int64, error) {
+	v, err := c.it.ValueAndErr()
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := decodeCount(v)
+	if err != nil {
+		return 0, 0, fmt.Errorf("created counter %x: %w", c.it.Key(), err)
+	}
+	k := c.it.Key()
+	return binary.BigEndian.Uint64(k[len(k)-8:]), n, nil
+}
+
+// countCreated counts q's matches inside its created range from the
+// created counters: the buckets of each shift that lie wholly inside the
+// range are summed from their counters, coarsest first, and only the two
+// partial buckets of the finest shift are counted key by key in q's
+// created_at family. That is O(levels × fan-out) counters plus the
+// invoices created in two 268 ms windows, whatever the project's size;
+// everything comes from view, so the total agrees with the page.
 func countCreated(view *pebble.Snapshot, q Query) (int, error) {
-	lo, hi, ok := q.bounds(SortCreatedAt, q.mask())
-	if !ok {
+	if q.CreatedAfter == math.MaxInt64 {
 		return 0, nil
 	}
-	it, err := view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	lo, hi := uint64(0), uint64(1)<<63 // [lo, hi) of clamped created nanos
+	if q.CreatedAfter > 0 {
+		lo = uint64(q.CreatedAfter) + 1
+	}
+	if q.CreatedBefore > 0 {
+		hi = uint64(q.CreatedBefore)
+	}
+	it, err := view.NewIter(nil)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for ok := it.First(); ok; ok = it.Next() {
+	c := createdCount{it: it, q: q, mask: q.mask()}
+	n, err := c.count(lo, hi, 0)
+	return int(n), errors.Join(err, it.Close())
+}
+
+// createdCount is one countCreated, its iterator moved by SetBounds.
+type createdCount struct {
+	it   *pebble.Iterator
+	q    Query
+	mask byte
+}
+
+// count counts the invoices created in [lo, hi) from the counters of
+// createdShifts[level] and finer.
+func (c *createdCount) count(lo, hi uint64, level int) (int64, error) {
+	if lo >= hi {
+		return 0, nil
+	}
+	if level == len(createdShifts) {
+		return c.keys(lo, hi)
+	}
+	shift := createdShifts[level]
+	first, end := (lo+1<<shift-1)>>shift, hi>>shift // whole buckets [first, end)
+	if first >= end {
+		return c.count(lo, hi, level+1)
+	}
+	n, err := c.buckets(shift, first, end)
+	if err != nil {
+		return 0, err
+	}
+	below, err := c.count(lo, first<<shift, level+1)
+	if err != nil {
+		return 0, err
+	}
+	above, err := c.count(end<<shift, hi, level+1)
+	return n + below + above, err
+}
+
+// buckets sums the created counters of shift for buckets [first, end).
+func (c *createdCount) buckets(shift byte, first, end uint64) (int64, error) {
+	c.bucketBounds(shift, first, end)
+	var sum int64
+	for ok := c.it.First(); ok; ok = c.it.Next() {
+		_, n, err := c.bucket()
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, c.it.Error()
+}
+
+// keys counts the keys of q's created_at family created in [lo, hi),
+// reading no values.
+func (c *createdCount) keys(lo, hi uint64) (int64, error) {
+	prefix := indexPrefix(SortCreatedAt, c.mask, c.q.ProjectID, c.q.Status, c.q.Currency)
+	upper := prefixEnd(prefix)
+	if hi < 1<<63 {
+		upper = appendTime(bytes.Clone(prefix), int64(hi))
+	}
+	c.it.SetBounds(appendTime(bytes.Clone(prefix), int64(lo)), upper)
+	var n int64
+	for ok := c.it.First(); ok; ok = c.it.Next() {
 		n++
 	}
-	return n, errors.Join(it.Error(), it.Close())
+	return n, c.it.Error()
 }

@@ -393,6 +393,13 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 		err     error
 	}
 	results := make(chan result, len(byAddr))
+	// One group commit for the round (a batch per P, synced together):
+	// every invoice commits what it decided as a member of the group,
+	// each still deciding on its own state in its own actor, and none
+	// answers before its batch is durable. A member that does not come
+	// (a lost message) holds the others for at most half the request
+	// timeout.
+	group := m.r.cfg.Store.NewGroup(len(byAddr), m.r.cfg.RequestTimeout/2)
 	for k, changes := range byAddr {
 		w, ok := m.r.cfg.Watches.lookup(k.currency, k.address)
 		if !ok {
@@ -400,6 +407,7 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 			for _, c := range changes {
 				c.t.Missing = -1
 			}
+			group.Leave()
 			results <- result{}
 			continue
 		}
@@ -412,8 +420,9 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 			cmds[i] = engine.ObservePayment{TxID: c.t.TxID, Index: c.t.Index, Amount: engine.UnitsFromBig(c.t.Amount),
 				Height: c.height, BlockHash: c.hash, Confirmations: c.conf, RBF: c.t.RBF, At: now}
 		}
-		f, err := m.r.watchers.Request(ctx, k, m.r.watcherFor(k), watchMsg{invoice: w.invoice, cmds: cmds})
+		f, err := m.r.watchers.Request(ctx, k, m.r.watcherFor(k), watchMsg{invoice: w.invoice, cmds: cmds, group: group})
 		if err != nil {
+			group.Leave()
 			results <- result{err: err}
 			continue
 		}

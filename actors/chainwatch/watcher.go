@@ -6,6 +6,7 @@ import (
 
 	"github.com/invoiced/invoiced/actors"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/persistence"
 )
 
 // watchKey names an address watcher: one per watched deposit address.
@@ -18,6 +19,7 @@ type watchKey struct {
 type watchMsg struct {
 	invoice uuid.UUID
 	cmds    []engine.Command
+	group   *persistence.Group // the round's group commit
 }
 
 // watcherActor maps chain observations for one address to its invoice: it
@@ -43,7 +45,7 @@ func (w *watcherActor) Receive(ctx actor.Context) {
 			ctx.SetReceiveTimeout(w.router.cfg.IdleTimeout) // disarmed when it fired
 		}
 	case watchMsg:
-		w.router.cfg.Invoices.Forward(ctx, msg.invoice, msg.cmds)
+		w.router.cfg.Invoices.Forward(ctx, msg.invoice, msg.cmds, msg.group)
 		w.entry.Processed()
 	}
 }

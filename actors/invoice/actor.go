@@ -30,6 +30,10 @@ type decideMsg struct {
 	from    origin
 	project uuid.UUID
 	cmds    []engine.Command
+	// group, when set, is the chain round's group commit: the decision
+	// commits as one of its members, and the actor leaves it when there
+	// is nothing to commit.
+	group *persistence.Group
 }
 
 // Reply is an invoice actor's answer: the state after the decision, or why
@@ -95,7 +99,11 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 // handle runs one command, recovering from a panic (a corrupt log or a bug)
 // so the caller gets an error instead of a timeout.
 func (a *invoiceActor) handle(msg decideMsg) (rep Reply) {
+	persisting := false
 	defer func() {
+		if msg.group != nil && !persisting {
+			msg.group.Leave()
+		}
 		if p := recover(); p != nil {
 			a.svc.cfg.Logger.Error("invoice actor panic", slog.String("invoice_id", a.id.String()), slog.Any("panic", p))
 			a.stale = true
@@ -128,7 +136,8 @@ func (a *invoiceActor) handle(msg decideMsg) (rep Reply) {
 		return Reply{Invoice: a.inv} // nothing changed (a repeated observation): nothing to write
 	}
 	next := engine.ApplyAll(a.inv, events)
-	if err := a.svc.persist(a.id, a.inv, next, events, nil); err != nil {
+	persisting = true // persist commits as msg.group's member or leaves it
+	if err := a.svc.persist(a.id, a.inv, next, events, nil, msg.group); err != nil {
 		a.stale = true
 		return Reply{Err: err}
 	}
@@ -158,8 +167,22 @@ const snapshotEvery = 8
 // from the commit's Committed hook, which runs under the stream's lock, so
 // they see one invoice's versions in order even when a create (committed
 // outside the actor) races the actor's first commit. prev is the zero
-// Invoice for a create.
-func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim) error {
+// Invoice for a create. With a group, the commit is one of its members,
+// and the group is left if anything fails before the commit.
+func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim, group *persistence.Group) error {
+	commit := s.cfg.Store.Commit
+	if group != nil {
+		joined := false
+		defer func() { // an error or a panic before the commit
+			if !joined {
+				group.Leave()
+			}
+		}()
+		commit = func(c persistence.Commit) (uint64, error) {
+			joined = true
+			return group.Commit(c)
+		}
+	}
 	encoded := make([][]byte, len(events))
 	for i, e := range events {
 		b, err := engine.EncodeEvent(e)
@@ -192,7 +215,7 @@ func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engi
 		c.Old = s.indexRow(prev)
 	}
 	// A failed Commit wrote nothing, so the mirrors are still right.
-	if _, err := s.cfg.Store.Commit(c); err != nil {
+	if _, err := commit(c); err != nil {
 		return fmt.Errorf("commit invoice %s: %w", id, err)
 	}
 	return nil

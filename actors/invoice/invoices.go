@@ -133,7 +133,7 @@ func (s *Service) persistCreate(id uuid.UUID, inv engine.Invoice, events []engin
 			err = fmt.Errorf("create invoice %s: internal error: %v", id, p)
 		}
 	}()
-	return s.persist(id, engine.Invoice{}, inv, events, claims)
+	return s.persist(id, engine.Invoice{}, inv, events, claims, nil)
 }
 
 // claimValue is what an order_id or Idempotency-Key claim stores: the

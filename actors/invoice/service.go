@@ -164,9 +164,11 @@ func (s *Service) Apply(ctx context.Context, id uuid.UUID, cmds ...engine.Comman
 
 // Forward hands cmds for invoice id to its actor from inside another actor
 // (c), with c's sender as the sender: the invoice actor answers that
-// sender a Reply directly once it has durably applied them. The chain's
-// address watchers use it, so they are free again at once.
-func (s *Service) Forward(c actor.Context, id uuid.UUID, cmds []engine.Command) {
+// sender a Reply directly once it has durably applied them, committing as
+// a member of group (the chain round's; see persistence.Group), which it
+// leaves if it has nothing to commit. The chain's address watchers use
+// it, so they are free again at once.
+func (s *Service) Forward(c actor.Context, id uuid.UUID, cmds []engine.Command, group *persistence.Group) {
 	e := s.table.Route(id, s.actorFor(id))
-	c.RequestWithCustomSender(e.PID, decideMsg{from: fromSystem, cmds: cmds}, c.Sender())
+	c.RequestWithCustomSender(e.PID, decideMsg{from: fromSystem, cmds: cmds, group: group}, c.Sender())
 }

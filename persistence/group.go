@@ -1,0 +1,231 @@
+package persistence
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Group commits the commits of many writers, each to its own stream, as
+// a few batches synced together (one per P, see commit): a chain round
+// that applies a block's payments to thousands of invoices pays for a
+// handful of commits instead of one per invoice. Each member's commit is
+// checked (version, claims) on its own and is written only if its checks
+// pass, exactly as Commit would, atomically, and durably before its
+// Commit returns. Counter deltas of a batch's members are summed, so a
+// thousand invoices making the same status change merge one operand per
+// counter and batch. Commit's invariants hold for every member: the group
+// holds the stripes of all members' heads and claims from the checks until
+// every batch is synced and the counts mirror and Committed hooks have run.
+//
+// A group expects a fixed number of members, each of which must call
+// Commit or Leave exactly once; it commits when the last one has, or when
+// its wait ends, whichever comes first, so a member that never arrives
+// holds the others up for at most wait. A Commit arriving after that
+// commits alone, as Commit does. A member must not hold up another
+// member's arrival (one writer per stream, each in its own goroutine).
+type Group struct {
+	s       *Store
+	mu      sync.Mutex
+	pending int // members yet to Commit or Leave
+	sealed  bool
+	members []*member
+	timer   *time.Timer
+	done    chan struct{} // closed once the members' results are set
+}
+
+type member struct {
+	c       Commit
+	b       *pebble.Batch // c's writes but its counter deltas
+	deltas  []counterDelta
+	version uint64
+	err     error
+}
+
+// NewGroup returns a group expecting n members that commits at the latest
+// wait after it is created.
+func (s *Store) NewGroup(n int, wait time.Duration) *Group {
+	g := &Group{s: s, pending: n, done: make(chan struct{})}
+	if n <= 0 {
+		g.sealed = true
+		close(g.done)
+		return g
+	}
+	g.timer = time.AfterFunc(wait, g.expire)
+	return g
+}
+
+// Commit is Store.Commit as a member of g: it returns once the group's
+// batch is durable (or failed), with c's own version or error.
+func (g *Group) Commit(c Commit) (uint64, error) {
+	if len(c.Events) == 0 {
+		g.Leave()
+		return 0, fmt.Errorf("commit stream %s: no events: %w", c.Stream, ErrInvalidArgument)
+	}
+	m := &member{c: c, version: c.ExpectedVersion + uint64(len(c.Events)), deltas: counterDeltas(c.Old, c.New)}
+	b, err := g.s.commitBatch(c, m.version, nil)
+	if err != nil {
+		g.Leave()
+		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
+	}
+	m.b = b
+	if !g.arrive(m) {
+		b.Close()
+		return g.s.Commit(c) // the group has gone: commit alone
+	}
+	<-g.done
+	return m.version, m.err
+}
+
+// Leave tells g a member will not commit.
+func (g *Group) Leave() { g.arrive(nil) }
+
+// arrive adds m (nil: a member leaving) and commits the group when it is
+// the last. It reports false if the group had already committed.
+func (g *Group) arrive(m *member) bool {
+	g.mu.Lock()
+	if g.sealed {
+		g.mu.Unlock()
+		return false
+	}
+	if m != nil {
+		g.members = append(g.members, m)
+	}
+	g.pending--
+	last := g.pending == 0
+	g.sealed = last
+	g.mu.Unlock()
+	if last {
+		g.timer.Stop()
+		g.commit()
+	}
+	return true
+}
+
+// expire commits the members that have arrived when the wait ends.
+func (g *Group) expire() {
+	g.mu.Lock()
+	sealed := g.sealed
+	g.sealed = true
+	g.mu.Unlock()
+	if !sealed {
+		g.commit()
+	}
+}
+
+// commit writes the members whose checks pass and sets every member's
+// result. It holds the stripes of every member's keys, finds the members
+// that clash with an earlier one of the group, then writes the others in
+// one batch per chunk of members, a chunk per P, committed with Sync
+// concurrently: Pebble syncs them together, while the checks (a point
+// read per member) and the memtable inserts run on every CPU rather than
+// in this goroutine alone.
+func (g *Group) commit() {
+	defer close(g.done)
+	s := g.s
+	var lockKeys [][]byte
+	for _, m := range g.members {
+		defer m.b.Close()
+		lockKeys = append(lockKeys, streamKey(m.c.Stream, streamHead))
+		for _, cl := range m.c.Claims {
+			lockKeys = append(lockKeys, cl.key)
+		}
+	}
+	held := s.stripes.lock(lockKeys)
+	defer s.stripes.unlock(held)
+
+	// What earlier members write, which the store does not show yet: a
+	// stream advanced, a claim taken.
+	streams := map[[16]byte]bool{}
+	claims := map[string][]byte{}
+	var rest []*member
+	for _, m := range g.members {
+		if m.err = clash(m.c, streams, claims); m.err == nil {
+			rest = append(rest, m)
+		}
+	}
+	chunks := min(runtime.GOMAXPROCS(0), len(rest))
+	var wg sync.WaitGroup
+	for i := range chunks {
+		wg.Go(func() { s.commitChunk(rest[i*len(rest)/chunks : (i+1)*len(rest)/chunks]) })
+	}
+	wg.Wait()
+}
+
+// commitChunk checks each member against the store and commits those that
+// pass as one synced batch, their counter deltas summed.
+func (s *Store) commitChunk(ms []*member) {
+	start := time.Now()
+	b := s.db.NewBatch()
+	defer b.Close()
+	sums := map[string]int64{}
+	var written []*member
+	for _, m := range ms {
+		if m.err = s.check(m.c); m.err != nil {
+			continue
+		}
+		if m.err = b.Apply(m.b, nil); m.err != nil {
+			m.err = fmt.Errorf("commit stream %s: %w", m.c.Stream, m.err)
+			continue
+		}
+		for _, d := range m.deltas {
+			sums[string(d.key)] += d.delta
+		}
+		written = append(written, m)
+	}
+	if len(written) == 0 {
+		return
+	}
+	deltas := make([]counterDelta, 0, len(sums))
+	var err error
+	for k, d := range sums {
+		if d != 0 {
+			deltas = append(deltas, counterDelta{key: []byte(k), delta: d})
+			err = errors.Join(err, b.Merge([]byte(k), encodeCount(d), nil))
+		}
+	}
+	if err == nil {
+		err = s.commitSynced(b)
+	}
+	if err != nil {
+		for _, m := range written {
+			m.err = fmt.Errorf("commit stream %s: write: %w", m.c.Stream, err)
+		}
+		return
+	}
+	s.counts.apply(deltas)
+	outbox := false
+	for _, m := range written {
+		if m.c.Committed != nil {
+			m.c.Committed()
+		}
+		outbox = outbox || len(m.c.Outbox) > 0
+		s.commitLatency.Observe(time.Since(start).Seconds())
+	}
+	if outbox {
+		s.signalOutbox()
+	}
+}
+
+// clash fails a member whose stream or claim an earlier member of the
+// group writes, as Commit would once that member is durable; it records
+// what c writes.
+func clash(c Commit, streams map[[16]byte]bool, claims map[string][]byte) error {
+	if streams[c.Stream] {
+		return fmt.Errorf("commit stream %s: already committed in this group: %w", c.Stream, ErrVersionConflict)
+	}
+	for _, cl := range c.Claims {
+		if existing, ok := claims[string(cl.key)]; ok {
+			return fmt.Errorf("commit stream %s: %w", c.Stream, &ClaimTakenError{Kind: cl.kind, Existing: existing})
+		}
+	}
+	streams[c.Stream] = true
+	for _, cl := range c.Claims {
+		claims[string(cl.key)] = cl.value
+	}
+	return nil
+}

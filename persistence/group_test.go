@@ -1,0 +1,184 @@
+package persistence
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// groupCommit is the commit that moves w's stream of row.InvoiceID to row,
+// as ckWorld.put builds it.
+func (w *ckWorld) groupCommit(row *IndexRow, claims ...Claim) Commit {
+	snap, err := json.Marshal(row)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return Commit{
+		Stream: row.InvoiceID, ExpectedVersion: w.ver[row.InvoiceID], Events: [][]byte{fmt.Appendf(nil, "e%d", w.ver[row.InvoiceID]+1)},
+		Snapshot: snap, Old: w.rows[row.InvoiceID], New: row, Claims: claims,
+	}
+}
+
+// runGroup commits cs as the members of one group, concurrently, and
+// returns each one's version and error.
+func runGroup(g *Group, cs []Commit) ([]uint64, []error) {
+	versions, errs := make([]uint64, len(cs)), make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() { versions[i], errs[i] = g.Commit(c) })
+	}
+	wg.Wait()
+	return versions, errs
+}
+
+// TestGroup_CommitsLikeSeparateCommits: a group's members, new invoices
+// and status changes of existing ones across two projects, end up exactly
+// as separate commits would leave them: the check (which recounts every
+// index key and counter, summed deltas included) is clean, each member
+// gets its version and its Committed hook runs once, after the batch is
+// durable.
+func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
+	s := newStore(t)
+	w := populateCk(t, s, 11, 40)
+	rng := rand.New(rand.NewPCG(11, 2))
+	var cs []Commit
+	var rows []*IndexRow
+	for id, old := range w.rows {
+		next := ckRandomRow(rng, old.ProjectID, id, "")
+		next.Currency, next.CreatedAt, next.Watch = old.Currency, old.CreatedAt, old.Watch
+		rows = append(rows, next)
+	}
+	for i := range 20 {
+		rows = append(rows, ckRandomRow(rng, uuid.New(), uuid.New(), fmt.Sprintf("new-addr-%d", i)))
+	}
+	var hooks atomic.Int32
+	for _, r := range rows {
+		c := w.groupCommit(r)
+		c.Committed = func() {
+			if _, _, _, err := s.Load(r.InvoiceID); err != nil {
+				t.Errorf("Committed ran before %s was readable: %v", r.InvoiceID, err)
+			}
+			hooks.Add(1)
+		}
+		cs = append(cs, c)
+	}
+	versions, errs := runGroup(s.NewGroup(len(cs), time.Minute), cs)
+	for i, r := range rows {
+		if errs[i] != nil || versions[i] != cs[i].ExpectedVersion+1 {
+			t.Fatalf("member %d: version %d, %v", i, versions[i], errs[i])
+		}
+		w.rows[r.InvoiceID], w.ver[r.InvoiceID] = r, versions[i]
+	}
+	if int(hooks.Load()) != len(cs) {
+		t.Fatalf("%d Committed hooks ran for %d members", hooks.Load(), len(cs))
+	}
+	if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
+		t.Fatalf("after the group: %v", rep.Problems)
+	}
+	for p := range map[uuid.UUID]bool{rows[0].ProjectID: true, rows[len(rows)-1].ProjectID: true} {
+		for _, st := range ckStatuses {
+			q := Query{ProjectID: p, Status: st}
+			_, want := listModel(w.rows).query(q)
+			if got := counterValue(t, s, p, maskStatus, st, ""); got != int64(want) {
+				t.Fatalf("project %s status %s: counter %d, want %d", p, st, got, want)
+			}
+		}
+	}
+}
+
+// TestGroup_MemberChecks: a member whose version is stale, or whose claim
+// is taken in the store or by an earlier member of the same batch, fails
+// alone with the error Commit gives; the others are written.
+func TestGroup_MemberChecks(t *testing.T) {
+	s := newStore(t)
+	w := newCkWorld(t, s)
+	project := uuid.New()
+	rng := rand.New(rand.NewPCG(3, 4))
+	taken := OrderIDClaim(project, "taken", []byte("earlier"))
+	w.mustPut(ckRandomRow(rng, project, uuid.New(), ""), taken)
+	existing := ckRandomRow(rng, project, uuid.New(), "")
+	w.mustPut(existing)
+
+	stale := w.groupCommit(ckRandomRow(rng, project, existing.InvoiceID, ""))
+	stale.ExpectedVersion = 0
+	good := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""), OrderIDClaim(project, "fresh", []byte("first")))
+	sameClaim := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""), OrderIDClaim(project, "fresh", []byte("second")))
+	storeClaim := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""), OrderIDClaim(project, "taken", []byte("third")))
+
+	g := s.NewGroup(4, time.Minute)
+	// good must come before sameClaim in the batch: commit it first.
+	goodDone := make(chan error, 1)
+	go func() {
+		_, err := g.Commit(good)
+		goodDone <- err
+	}()
+	for g.arrivedForTest() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	_, errs := runGroup(g, []Commit{stale, sameClaim, storeClaim})
+	if goodErr := <-goodDone; goodErr != nil {
+		t.Fatalf("good member: %v", goodErr)
+	}
+	if !errors.Is(errs[0], ErrVersionConflict) {
+		t.Fatalf("stale member: %v, want a version conflict", errs[0])
+	}
+	var ct *ClaimTakenError
+	if !errors.As(errs[1], &ct) || string(ct.Existing) != "first" {
+		t.Fatalf("claim taken in the batch: %v", errs[1])
+	}
+	if !errors.As(errs[2], &ct) || string(ct.Existing) != "earlier" {
+		t.Fatalf("claim taken in the store: %v", errs[2])
+	}
+	w.rows[good.Stream], w.ver[good.Stream] = good.New, 1
+	if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
+		t.Fatalf("after the group: %v", rep.Problems)
+	}
+}
+
+// TestGroup_WaitBoundsAMissingMember: members that leave count as
+// arrived; a member that never comes holds the others up only until the
+// group's wait, and one arriving after that commits alone.
+func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
+	s := newStore(t)
+	w := newCkWorld(t, s)
+	rng := rand.New(rand.NewPCG(5, 6))
+	project := uuid.New()
+	early := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
+	late := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
+
+	g := s.NewGroup(3, 50*time.Millisecond)
+	g.Leave()
+	start := time.Now()
+	if v, err := g.Commit(early); err != nil || v != 1 {
+		t.Fatalf("early member: %d, %v", v, err)
+	}
+	if waited := time.Since(start); waited < 40*time.Millisecond {
+		t.Fatalf("the group committed after %v without its third member or its wait", waited)
+	}
+	if _, _, _, err := s.Load(early.Stream); err != nil {
+		t.Fatalf("early member not written: %v", err)
+	}
+	if v, err := g.Commit(late); err != nil || v != 1 {
+		t.Fatalf("late member: %d, %v", v, err)
+	}
+	g.Leave() // after the group committed: nothing to do
+	w.rows[early.Stream], w.ver[early.Stream] = early.New, 1
+	w.rows[late.Stream], w.ver[late.Stream] = late.New, 1
+	if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
+		t.Fatalf("after the group: %v", rep.Problems)
+	}
+}
+
+// arrivedForTest is how many members have joined g.
+func (g *Group) arrivedForTest() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.members)
+}
