@@ -27,3 +27,18 @@ func retryBackoff(schedule []time.Duration, rnd func() float64) backoff.Backoff 
 	}
 	return backoff.Backoff{Steps: schedule, Jitter: backoff.Spread(retryJitter, rnd)}
 }
+
+// retrySpan is the longest a webhook can take to fail its whole schedule
+// (nil = DefaultRetrySchedule): the waits at their most jitter. A webhook
+// held back longer (its host's circuit open) is dead-lettered without an
+// attempt.
+func retrySpan(schedule []time.Duration) time.Duration {
+	if schedule == nil {
+		schedule = DefaultRetrySchedule
+	}
+	var total time.Duration
+	for _, w := range schedule {
+		total += w
+	}
+	return time.Duration(float64(total) * (1 + retryJitter))
+}

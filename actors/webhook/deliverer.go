@@ -74,6 +74,21 @@ type Config struct {
 	Schedule []time.Duration
 	// Rand returns jitter in [0, 1) (nil = math/rand/v2).
 	Rand func() float64
+	// Stamps is the clock that stamps new webhooks, the invoice Service's
+	// (nil = the wall clock): the due schedule is read from the earlier of
+	// it and Clock.
+	Stamps clock.Clock
+	// Breaker spaces out the attempts to a host that keeps failing.
+	Breaker BreakerConfig
+	// HostCache bounds how many invoices' callback hosts are remembered, so
+	// the due webhooks of a host without room are passed over without
+	// reading them (default 131,072, a few MB).
+	HostCache int
+	// LogInterval is how often failed attempts are summed up in the log,
+	// one line per host (default 1 min).
+	LogInterval time.Duration
+	// scanBudget overrides maxDueScan (tests).
+	scanBudget int
 }
 
 // DefaultPerHost is the default of Config.PerHost, and the per-host cap
@@ -97,7 +112,10 @@ const DefaultPerHost = 8
 //     restart; receivers deduplicate on X-Webhook-Id.
 //  4. Bounded: at most Workers attempts in flight, at most PerHost against
 //     one host:port (hosts), so one slow or failing endpoint holds up only
-//     its own invoices.
+//     its own invoices; a host that keeps failing gets one probe per
+//     cooldown (breaker). Memory is bounded by the configuration, not the
+//     backlog: the attempts in flight, the host cache and one held key per
+//     host; the backlog stays on disk.
 //  5. Once Stop returns nothing touches the store: rounds, redeliveries and
 //     the metric and list reads hold mu and check stopped.
 //
@@ -123,23 +141,29 @@ type Deliverer struct {
 	stopped bool // guarded by mu
 
 	// The actor's state, used only on its mailbox.
-	inflight map[uuid.UUID]bool   // invoices with an attempt in flight
-	hosts    map[string]int       // attempts in flight per host:port
-	urls     map[uuid.UUID]string // callback URL per invoice, to skip a full host without a read
+	inflight  map[uuid.UUID]bool   // invoices with an attempt in flight
+	hosts     map[string]int       // attempts in flight per host:port
+	hostCache map[uuid.UUID]string // callback host per invoice (see remember)
+	urlHosts  map[string]string    // callback URL -> host
+	breakers  *breakers
+	failures  *failureLog
+	span      time.Duration // the retry schedule's longest span, jitter included
+	// Where the due schedule is read from (see scan).
+	watermark  int64                            // unix nanos: keys due before were looked at
+	resume     *persistence.OutboxDue           // where the last round's fresh part stopped
+	catchup    *persistence.OutboxDue           // where the last round's catch-up part stopped
+	held       map[string]persistence.OutboxDue // per host without room: its first due key
+	recheck    []uuid.UUID                      // invoices whose attempt ended other than failed
+	fullScan   time.Time                        // the next round that reads everything
+	marginScan time.Time                        // the next round that reads below the watermark
 }
 
 const (
-	// duePage is how many due keys one read returns, and maxDueScan how
-	// many one round reads at most.
-	duePage    = 256
-	maxDueScan = 16384
 	// maxKeptAttempts bounds a record's attempt history (redeliveries can
 	// add attempts forever); the oldest are dropped.
 	maxKeptAttempts = 50
 	// maxAttemptError bounds the error text kept per attempt.
 	maxAttemptError = 500
-	// maxURLCache bounds the callback URL cache; it is emptied when full.
-	maxURLCache = 1 << 16
 )
 
 // ErrWebhookNotFound: the invoice has no webhook with that id.
@@ -199,11 +223,21 @@ func Start(ctx context.Context, cfg Config) (*Deliverer, error) {
 	if cfg.PerHost <= 0 {
 		cfg.PerHost = DefaultPerHost
 	}
+	cfg.Stamps = clock.OrReal(cfg.Stamps)
+	if cfg.HostCache <= 0 {
+		cfg.HostCache = 1 << 17
+	}
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = time.Minute
+	}
+	log := cfg.Logger.With("component", "webhooks")
 	d := &Deliverer{
-		store: cfg.Store, cfg: cfg, clock: cfg.Clock, backoff: retryBackoff(cfg.Schedule, cfg.Rand),
-		log: cfg.Logger.With("component", "webhooks"), ctx: ctx, metrics: newMetrics(),
+		store: cfg.Store, cfg: cfg, clock: cfg.Clock, backoff: retryBackoff(cfg.Schedule, cfg.Rand), span: retrySpan(cfg.Schedule),
+		log: log, ctx: ctx, metrics: newMetrics(),
 		wake: make(chan struct{}, 1), results: make(chan attemptResult, cfg.Workers),
-		inflight: map[uuid.UUID]bool{}, hosts: map[string]int{}, urls: map[uuid.UUID]string{},
+		inflight: map[uuid.UUID]bool{}, hosts: map[string]int{},
+		hostCache: map[uuid.UUID]string{}, urlHosts: map[string]string{}, held: map[string]persistence.OutboxDue{},
+		breakers: newBreakers(cfg.Breaker), failures: newFailureLog(log, cfg.LogInterval),
 	}
 	d.pid = cfg.System.Root().Spawn(actor.PropsFromProducer(func() actor.Actor { return &delivererActor{d: d} }))
 	// Rounds come on the interval, after commits that wrote webhooks and
@@ -252,6 +286,7 @@ func (d *Deliverer) round() {
 	now := d.clock.Now()
 	d.finish(now)
 	d.startDue(now)
+	d.failures.flush(d.ctx, now)
 }
 
 // finish records every finished attempt in one synced batch: delivered,
@@ -282,6 +317,8 @@ drain:
 		if r.err != nil && d.ctx.Err() != nil {
 			continue // cut off by the shutdown, not the receiver's doing: still due
 		}
+		t, b := d.breakers.record(r.host, r.err == nil, errText(r.err), now)
+		d.failures.transition(d.ctx, r.host, t, b)
 		e, err := d.entry(r.invoice, r.seq)
 		if err != nil {
 			d.log.Error("webhook result not recorded", slog.String("webhook_id", r.delivery.ID), slog.Any("err", err))
@@ -303,13 +340,22 @@ drain:
 		}
 		d.metrics.duration.Observe(r.res.Duration.Seconds())
 		if r.err != nil {
-			level := slog.LevelInfo
-			if outcomes[i] == "dead" {
-				level = slog.LevelWarn
-			}
-			d.log.Log(d.ctx, level, "webhook attempt failed", slog.String("webhook_id", r.delivery.ID), slog.String("outcome", outcomes[i]), slog.Any("err", r.err))
+			d.log.DebugContext(d.ctx, "webhook attempt failed", slog.String("webhook_id", r.delivery.ID), slog.String("host", r.host), slog.String("outcome", outcomes[i]), slog.Any("err", r.err))
+			d.failures.failed(r.host, errText(r.err), outcomes[i] == "dead", d.breakers.hosts[r.host] != nil && d.breakers.hosts[r.host].open)
+		}
+		if outcomes[i] != "failed" {
+			// Its next webhook, if due, is behind the watermark: look again
+			// before the round's scan.
+			d.recheck = append(d.recheck, r.invoice)
 		}
 	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return attemptError(err)
 }
 
 // outcome is the state after attempt r of a record in state old, and the

@@ -116,6 +116,9 @@ func (d *Deliverer) requeue(m redeliverMsg) (WebhookRecord, error) {
 		if err := d.store.UpdateOutbox([]persistence.OutboxUpdate{{Invoice: m.invoice, Seq: e.Record.Seq, Old: e.State, New: next}}); err != nil {
 			return WebhookRecord{}, fmt.Errorf("redeliver %s: %w", m.id, err)
 		}
+		// A merchant asking again has likely fixed the endpoint: if its
+		// circuit is open, probe it now rather than after the cooldown.
+		d.breakers.probeNow(hostOf(e.Record.URL), d.clock.Now())
 		e.State = next
 		return webhookRecord(e), nil
 	}

@@ -12,6 +12,7 @@ type metrics struct {
 	duration    prometheus.Histogram
 	backlogDesc *prometheus.Desc
 	deadDesc    *prometheus.Desc
+	failingDesc *prometheus.Desc
 }
 
 func newMetrics() metrics {
@@ -27,6 +28,7 @@ func newMetrics() metrics {
 		}),
 		backlogDesc: prometheus.NewDesc("invoiced_webhook_backlog", "Webhooks not yet delivered or dead-lettered.", nil, nil),
 		deadDesc:    prometheus.NewDesc("invoiced_webhook_dead_letters", "Dead-lettered webhooks (retry schedule spent, not redelivered).", nil, nil),
+		failingDesc: prometheus.NewDesc("invoiced_webhook_hosts_failing", "Destination hosts whose circuit is open: their webhooks wait, one probe attempt per cooldown.", nil, nil),
 	}
 	for _, r := range []string{"delivered", "failed", "dead"} {
 		m.deliveries.WithLabelValues(r)
@@ -40,6 +42,7 @@ func (d *Deliverer) Describe(ch chan<- *prometheus.Desc) {
 	d.metrics.duration.Describe(ch)
 	ch <- d.metrics.backlogDesc
 	ch <- d.metrics.deadDesc
+	ch <- d.metrics.failingDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -58,4 +61,5 @@ func (d *Deliverer) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(d.metrics.backlogDesc, prometheus.GaugeValue, float64(backlog))
 	ch <- prometheus.MustNewConstMetric(d.metrics.deadDesc, prometheus.GaugeValue, float64(dead))
+	ch <- prometheus.MustNewConstMetric(d.metrics.failingDesc, prometheus.GaugeValue, float64(d.breakers.openCount()))
 }
