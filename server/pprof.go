@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 )
 
@@ -19,6 +20,9 @@ func (s *Server) startPprof(addr string) error {
 	if err != nil {
 		return fmt.Errorf("pprof listen: %w", err)
 	}
+	// The mutex profile is empty unless sampled; one event in ten costs
+	// nothing measurable and is on only while pprof is.
+	runtime.SetMutexProfileFraction(10)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // also serves heap, goroutine, allocs, block, mutex, threadcreate
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

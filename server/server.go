@@ -102,6 +102,10 @@ type Config struct {
 	AutoMine time.Duration
 	// ExpiryInterval is how often the expiry schedule is scanned (default 1 s).
 	ExpiryInterval time.Duration
+	// ExpiryRate and ExpiryWorkers are the expiry scheduler's budget:
+	// expiries per second and in flight (defaults expiry.DefaultRate and
+	// expiry.DefaultWorkers).
+	ExpiryRate, ExpiryWorkers int
 	// WebhookInterval is how often the webhook schedule is scanned when no
 	// commit or finished attempt wakes the webhook deliverer (default 1 s).
 	WebhookInterval time.Duration
@@ -113,6 +117,8 @@ type Config struct {
 	// in the deliverer and its sender alike (default
 	// webhook.DefaultPerHost).
 	WebhookPerHost int
+	// WebhookBreaker spaces out attempts to a host that keeps failing.
+	WebhookBreaker webhook.BreakerConfig
 	// RateLimit and RateBurst: each API key's sustained requests per second
 	// and burst (429 beyond; 0 = off). MaxConcurrent caps API requests in
 	// flight (503 beyond; 0 = off).
@@ -349,7 +355,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 		parts.monitors = append(parts.monitors, m)
 	}
 	expirer, err := expiry.New(expiry.Config{
-		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Clock: cfg.Clock, Logger: cfg.Logger, Metrics: s.metrics,
+		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Rate: cfg.ExpiryRate, Workers: cfg.ExpiryWorkers, Clock: cfg.Clock, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
 		return parts, err
@@ -366,6 +372,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 		}),
 		Keys:     keys,
 		Interval: cfg.WebhookInterval, Workers: cfg.WebhookWorkers, PerHost: cfg.WebhookPerHost,
+		Stamps: cfg.Clock, Breaker: cfg.WebhookBreaker,
 	})
 	if err != nil {
 		return parts, err

@@ -2,6 +2,7 @@ package expiry
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // invoice once the clock passes its expires_at, not before, and a second
 // scan finds nothing (the expired invoice left the schedule in its commit).
 func TestExpireDue_OnlyWhatThePersistedScheduleSaysIsDue(t *testing.T) {
-	svc, s, clk := newScheduler(t)
+	svc, s, clk := newScheduler(t, Config{})
 	ctx, project := context.Background(), uuid.New()
 	amount, minutes := "0.001", int64(30)
 	inv, _, err := svc.Create(ctx, project, engine.CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: &amount, ExpireMin: &minutes}, "")
@@ -50,7 +51,7 @@ func TestExpireDue_OnlyWhatThePersistedScheduleSaysIsDue(t *testing.T) {
 // now), the engine's rule still applies (a payment seen keeps an invoice
 // alive), and an unknown id is ErrNotFound.
 func TestExpireNow_DatedAtExpiresAtAndPaymentsStillCount(t *testing.T) {
-	svc, s, clk := newScheduler(t)
+	svc, s, clk := newScheduler(t, Config{})
 	ctx, project := context.Background(), uuid.New()
 	amount, minutes := "0.001", int64(30)
 	create := func(order string) engine.Invoice {
@@ -77,9 +78,9 @@ func TestExpireNow_DatedAtExpiresAtAndPaymentsStillCount(t *testing.T) {
 	}
 }
 
-// newScheduler is a Scheduler over an invoice Service on a real store,
-// both on a test clock standing at 2026-03-01 12:00 UTC.
-func newScheduler(t *testing.T) (*invoice.Service, *Scheduler, *clock.Test) {
+// newScheduler is a Scheduler of cfg over an invoice Service on a real
+// store, both on a test clock standing at 2026-03-01 12:00 UTC.
+func newScheduler(t *testing.T, cfg Config) (*invoice.Service, *Scheduler, *clock.Test) {
 	t.Helper()
 	p := actortest.New(t)
 	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -88,9 +89,56 @@ func newScheduler(t *testing.T) (*invoice.Service, *Scheduler, *clock.Test) {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Shutdown)
-	s, err := New(Config{System: svc.System(), Store: p.Store, Invoices: svc, Clock: clk})
+	cfg.System, cfg.Store, cfg.Invoices, cfg.Clock = svc.System(), p.Store, svc, clk
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return svc, s, clk
+}
+
+// A mass expiry runs within its budget: one round expires at most
+// Rate×Interval invoices, paced in tenths of a second on the injected
+// clock, and the actors it activated are gone when it returns.
+func TestExpireDue_PacedWithinItsBudgetAndLeavesNoActors(t *testing.T) {
+	svc, s, clk := newScheduler(t, Config{Rate: 100, Workers: 3})
+	ctx, project := context.Background(), uuid.New()
+	amount, minutes := "0.001", int64(1)
+	for i := range 150 {
+		if _, _, err := svc.Create(ctx, project, engine.CreateRequest{OrderID: fmt.Sprint(i), Currency: "BTC", CryptoAmount: &amount, ExpireMin: &minutes}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Add(time.Minute)
+	// run is one round, moving the clock through each paced wait.
+	run := func() (n int, waits int, err error) {
+		done := make(chan error, 1)
+		go func() {
+			var err error
+			n, err = s.ExpireDue(ctx)
+			done <- err
+		}()
+		for {
+			select {
+			case w := <-clk.Waits():
+				waits++
+				clk.Add(w)
+			case err := <-done:
+				return n, waits, err
+			}
+		}
+	}
+	// 100 a second: the round's second of budget in ten tenths.
+	if n, waits, err := run(); err != nil || n != 100 || waits != 9 {
+		t.Fatalf("asked %d (%v) after %d paced waits; want 100 after 9", n, err, waits)
+	}
+	// Each actor retires just after its reply.
+	for deadline := time.Now().Add(5 * time.Second); svc.LiveActors() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d invoice actors left in memory by the expiry", svc.LiveActors())
+		}
+	}
+	if n, _, err := run(); err != nil || n != 50 {
+		t.Fatalf("the next round asked %d (%v), want the 50 left", n, err)
+	}
 }

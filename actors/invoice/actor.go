@@ -34,6 +34,10 @@ type decideMsg struct {
 	// commits as one of its members, and the actor leaves it when there
 	// is nothing to commit.
 	group *persistence.Group
+	// transient: background work (the expiry scheduler) that needs the
+	// actor for this message only, so it passivates right after unless
+	// more messages are on their way.
+	transient bool
 }
 
 // Reply is an invoice actor's answer: the state after the decision, or why
@@ -88,9 +92,9 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 		ctx.Respond(a.handle(msg))
 		a.entry.Processed()
 		// A message for an id that has no invoice (a PATCH of an unknown
-		// id, say) leaves nothing to keep: free the actor now rather than
-		// after the idle time.
-		if !a.inv.Exists() && a.svc.table.Retire(a.id, a.entry) {
+		// id, say) or from background work leaves nothing to keep: free
+		// the actor now rather than after the idle time.
+		if (msg.transient || !a.inv.Exists()) && a.svc.table.Retire(a.id, a.entry) {
 			ctx.Stop(ctx.Self())
 		}
 	}

@@ -153,9 +153,11 @@ func (s *Service) ask(ctx context.Context, id uuid.UUID, msg decideMsg) (Reply, 
 
 // Apply decides and commits cmds, in order, for invoice id on behalf of
 // invoiced itself (the expiry scheduler, tests): no project check. It
-// returns the state after them.
+// returns the state after them. The actor it activates passivates right
+// after: a mass expiry must not leave a hundred thousand idle actors in
+// memory for the idle timeout.
 func (s *Service) Apply(ctx context.Context, id uuid.UUID, cmds ...engine.Command) (engine.Invoice, error) {
-	rep, err := s.ask(ctx, id, decideMsg{from: fromSystem, cmds: cmds})
+	rep, err := s.ask(ctx, id, decideMsg{from: fromSystem, cmds: cmds, transient: true})
 	if err != nil {
 		return engine.Invoice{}, err
 	}

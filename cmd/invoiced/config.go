@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invoiced/invoiced/actors/expiry"
 	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/server"
 )
@@ -94,6 +95,9 @@ var settings = []setting{
 	{"public-url", "INVOICED_PUBLIC_URL", "", "base URL customers reach this server at, for checkout_url and qrcode, e.g. https://pay.example.com (default: http:// and the listen address)"},
 	{"checkout-frame-ancestors", "INVOICED_CHECKOUT_FRAME_ANCESTORS", "*", "who may frame the checkout page: * or space-separated origins such as https://shop.example ('none' = nobody)"},
 	{"explorers", "INVOICED_EXPLORERS", "", "block explorer transaction links on the checkout page, e.g. BTC=https://mempool.space/tx/{txid},ETH=https://etherscan.io/tx/{txid}"},
+	{"expiry-rate", "INVOICED_EXPIRY_RATE", strconv.Itoa(expiry.DefaultRate), "invoices expired per second at most: a mass expiry is spread out instead of taking the API's share"},
+	{"expiry-workers", "INVOICED_EXPIRY_WORKERS", strconv.Itoa(expiry.DefaultWorkers), "expiries in flight at most"},
+	{"webhook-workers", "INVOICED_WEBHOOK_WORKERS", "32", "webhook attempts in flight at most (8 per destination host)"},
 	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
 }
 
@@ -164,6 +168,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	intVal("rate-burst", &c.RateBurst, 1, 1<<20)
 	intVal("max-concurrent", &c.MaxConcurrent, 0, 1<<20)
 	intVal("state-cache", &c.StateCache, 0, 1<<24)
+	intVal("expiry-rate", &c.ExpiryRate, 1, 1<<20)
+	intVal("expiry-workers", &c.ExpiryWorkers, 1, 1024)
+	intVal("webhook-workers", &c.WebhookWorkers, 1, 4096)
 	if err == nil {
 		r, e := strconv.ParseFloat(get("rate-limit"), 64)
 		if e != nil || r < 0 || r > 1e6 {
