@@ -51,6 +51,10 @@ type EventConfig struct {
 	// WebhookInvoices are cancelled, one webhook each, in the webhooks
 	// scenario.
 	WebhookInvoices int
+	// StormInvoices expire at one instant in the storm scenario, their
+	// webhooks going to a StormReceiver that is "dead" or "slow" (9 s).
+	StormInvoices int
+	StormReceiver string
 	// Settle bounds each wait for payments, expiries or deliveries; what
 	// has not happened by then counts as errors. 0 means 2 minutes.
 	Settle time.Duration
@@ -60,7 +64,7 @@ type EventConfig struct {
 func DefaultEventConfig() EventConfig {
 	return EventConfig{
 		BlockOutputs: 10_000, Blocks: 3, ExpiryInvoices: 10_000, RestartInvoices: 100_000,
-		WebhookInvoices: 5_000, Settle: 2 * time.Minute,
+		WebhookInvoices: 5_000, StormInvoices: 100_000, StormReceiver: "dead", Settle: 2 * time.Minute,
 	}
 }
 

@@ -198,3 +198,37 @@ func TestWebhookInvoice(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestRun_StormTiny(t *testing.T) {
+	storm, err := LookupScenarios("storm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events, _ := LookupScenarios("events"); len(events) != 4 {
+		t.Fatalf("the events group has %d scenarios; the storm runs only when named", len(events))
+	}
+	ev := tinyEvents()
+	ev.StormInvoices, ev.StormReceiver = 40, "dead"
+	rep, err := Run(context.Background(), Config{
+		Scenarios: storm, Shape: Shape{Conns: 4, Duration: 300 * time.Millisecond}, DataDir: t.TempDir(), Events: ev,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Scenario("storm")
+	if r == nil || r.Storm == nil {
+		t.Fatal("no storm figures")
+	}
+	f := r.Storm
+	if r.Errors != 0 || len(f.Windows) != stormWindows || f.Quiet.Creates <= 0 || f.CreateRatio <= 0 || f.P99Ratio <= 0 ||
+		f.HealthySent == 0 || f.HealthyDelivered != f.HealthySent || f.HealthyToDelivered.P99 <= 0 {
+		t.Fatalf("storm: %d errors %v, figures %+v", r.Errors, r.ErrorSamples, *f)
+	}
+	if last := f.Windows[len(f.Windows)-1]; last.Expired != 40 {
+		t.Errorf("%v expired at the end, want the 40", last.Expired)
+	}
+	var table strings.Builder
+	if err := writeEvents(&table, rep.Scenarios); err != nil || !strings.Contains(table.String(), "create ratio") {
+		t.Errorf("table: %v\n%s", err, table.String())
+	}
+}

@@ -103,6 +103,7 @@ type Result struct {
 	Expiry   *ExpiryFigures   `json:"expiry,omitempty"`
 	Restart  *RestartFigures  `json:"restart,omitempty"`
 	Webhooks *WebhookFigures  `json:"webhooks,omitempty"`
+	Storm    *StormFigures    `json:"storm,omitempty"`
 }
 
 // Event reports whether r is an event scenario's result.

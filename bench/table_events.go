@@ -64,6 +64,17 @@ func writeEvents(b *strings.Builder, results []Result) error {
 			kv("PATCH", "%.0f/s  (%.2fs for all)", w.PatchPerSecond, w.PatchS)
 			kv("duplicates", "%d", w.Duplicates)
 			kv("setup", "%.1fs  (creating the invoices)", w.SetupS)
+		case r.Storm != nil:
+			st := r.Storm
+			fmt.Fprintf(b, "storm: %d invoices expiring at one instant, their webhooks to a %s receiver; creates measured beside the quiet phase\n", st.Invoices, st.Receiver)
+			kv("create ratio", "%.2f  (worst window %.0f/s, quiet %.0f/s)", st.CreateRatio, r.Throughput, st.Quiet.Creates)
+			kv("p99 ratio", "%.2f  (quiet p99 %s)", st.P99Ratio, fmtMs(st.Quiet.P99Ms))
+			kv("RSS growth", "%.0f MB  (client and server in one process)", st.RSSGrowthMB)
+			for _, w := range st.Windows {
+				kv(fmt.Sprintf("  +%.0fs", w.AtS), "%.0f creates/s, p99 %s, RSS %.0f MB, webhook backlog %.0f, expired %.0f", w.Creates, fmtMs(w.P99Ms), w.RSSMB, w.Backlog, w.Expired)
+			}
+			perItem("healthy webhooks", st.HealthyToDelivered, fmt.Sprintf("another project's, PATCH → delivered, %d of %d", st.HealthyDelivered, st.HealthySent))
+			kv("setup", "%.1fs  (creating the invoices)", st.SetupS)
 		default:
 			fmt.Fprintf(b, "%s: no figures\n", r.Name)
 		}

@@ -73,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("invoicebench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	scenario := fs.String("scenario", "requests", "comma-separated scenarios and groups: requests (create,get,list,mixed), events (restart,payments,expiry,webhooks), all")
+	scenario := fs.String("scenario", "requests", "comma-separated scenarios and groups: requests (create,get,list,mixed), events (restart,payments,expiry,webhooks,storm), all")
 	fs.IntVar(&o.cfg.Shape.Conns, "conns", 64, "connections (one worker each)")
 	fs.DurationVar(&o.cfg.Shape.Duration, "duration", 10*time.Second, "length of each measured phase (baselines and scenarios)")
 	fs.Int64Var(&o.cfg.Shape.Requests, "requests", 0, "requests per measured phase instead of -duration")
@@ -94,6 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&ev.Blocks, "blocks", ev.Blocks, "payments: blocks mined, one at a time")
 	fs.BoolVar(&ev.Cold, "cold", ev.Cold, "payments: let every invoice actor passivate before paying (as when a block comes minutes after checkout)")
 	fs.IntVar(&ev.ExpiryInvoices, "expiry-invoices", ev.ExpiryInvoices, "expiry: invoices expiring at the same instant")
+	fs.IntVar(&ev.StormInvoices, "storm-invoices", ev.StormInvoices, "storm: invoices expiring at the same instant, their webhooks failing")
+	fs.StringVar(&ev.StormReceiver, "storm-receiver", ev.StormReceiver, "storm: the failing receiver, dead (connection refused) or slow (answers after 9 s)")
 	fs.IntVar(&ev.RestartInvoices, "restart-invoices", ev.RestartInvoices, "restart: invoices on disk when the server restarts")
 	fs.IntVar(&ev.WebhookInvoices, "webhook-invoices", ev.WebhookInvoices, "webhooks: invoices cancelled, one webhook each")
 	fs.DurationVar(&ev.Settle, "settle", ev.Settle, "event scenarios: how long to wait for payments, expiries, readiness or deliveries before counting the rest as errors")
