@@ -80,7 +80,7 @@ func runStorm(ctx context.Context, x *eventRun) (Result, error) {
 	t0 := time.Now().Truncate(time.Second)
 	clock.freeze(t0)
 	cfg := x.serverConfig("storm")
-	cfg.Now, cfg.ExpiryInterval, cfg.AllowPrivateCallbacks = clock.Now, serverExpiryInterval, true
+	cfg.Clock, cfg.ExpiryInterval, cfg.AllowPrivateCallbacks = clock, serverExpiryInterval, true
 	s, err := x.startServer(ctx, cfg)
 	if err != nil {
 		return Result{}, err
