@@ -90,7 +90,7 @@ var settings = []setting{
 	{"rate-limit", "INVOICED_RATE_LIMIT", "50", "requests per second per API key, sustained (429 with Retry-After beyond; 0 = no limit)"},
 	{"rate-burst", "INVOICED_RATE_BURST", "100", "requests per API key allowed at once above the rate"},
 	{"max-concurrent", "INVOICED_MAX_CONCURRENT", "1024", "API requests in flight across all clients (503 beyond; 0 = no cap)"},
-	{"allow-private-callbacks", "INVOICED_ALLOW_PRIVATE_CALLBACKS", "false", "let webhooks reach loopback/private addresses (development only)"},
+	{"allow-private-callbacks", "INVOICED_ALLOW_PRIVATE_CALLBACKS", "", "let callback URLs name and webhooks reach loopback/private addresses (empty = true in dev mode, where the receiver is on the developer's machine, false in prod)"},
 	{"enable-simulate", "INVOICED_ENABLE_SIMULATE", "false", "serve POST /api/v1/webhooks/simulate in prod mode"},
 	{"public-url", "INVOICED_PUBLIC_URL", "", "base URL customers reach this server at, for checkout_url and qrcode, e.g. https://pay.example.com (default: http:// and the listen address)"},
 	{"checkout-frame-ancestors", "INVOICED_CHECKOUT_FRAME_ANCESTORS", "*", "who may frame the checkout page: * or space-separated origins such as https://shop.example ('none' = nobody)"},
@@ -162,7 +162,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		}
 		*dst = b
 	}
-	boolVal("allow-private-callbacks", &c.AllowPrivateCallbacks)
+	if get("allow-private-callbacks") == "" {
+		c.AllowPrivateCallbacks = c.Mode == "dev"
+	} else {
+		boolVal("allow-private-callbacks", &c.AllowPrivateCallbacks)
+	}
 	boolVal("enable-simulate", &c.EnableSimulate)
 	intVal("default-expire-min", &c.DefaultExpireMin, 1, 1<<20)
 	intVal("rate-burst", &c.RateBurst, 1, 1<<20)

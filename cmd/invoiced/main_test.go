@@ -196,3 +196,23 @@ func TestParseConfig_LitecoinAndCookies(t *testing.T) {
 		t.Fatalf("LTC net dogenet: %v", err)
 	}
 }
+
+// In dev mode the merchant's receiver runs on the same machine, so private
+// callbacks are allowed unless the setting says otherwise; prod refuses them
+// unless it says so.
+func TestParseConfig_PrivateCallbacksFollowTheMode(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{}, true},
+		{map[string]string{"INVOICED_MODE": "dev", "INVOICED_ALLOW_PRIVATE_CALLBACKS": "false"}, false},
+		{map[string]string{"INVOICED_MODE": "prod"}, false},
+		{map[string]string{"INVOICED_MODE": "prod", "INVOICED_ALLOW_PRIVATE_CALLBACKS": "true"}, true},
+	} {
+		cfg, err := parseConfig(nil, func(k string) string { return tc.env[k] })
+		if err != nil || cfg.AllowPrivateCallbacks != tc.want {
+			t.Errorf("%v: allow private callbacks %v, %v; want %v", tc.env, cfg.AllowPrivateCallbacks, err, tc.want)
+		}
+	}
+}
