@@ -215,3 +215,15 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCounterDeltas is the created-counter work of one invoice
+// create, which every Commit pays before it takes its locks.
+func BenchmarkCounterDeltas(b *testing.B) {
+	c := createCommit(uuid.New(), 1, rand.New(rand.NewPCG(1, 1)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(counterDeltas(nil, c.New)) == 0 {
+			b.Fatal("no deltas")
+		}
+	}
+}

@@ -107,15 +107,11 @@ func sameCounters(a, b *IndexRow, mask byte) bool {
 // make the mask's total (see counterCache), so no separate total is
 // written.
 func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counterDelta {
-	prefix := createdPrefix(r.ProjectID, mask, r.Status, r.Currency, 0)
-	prefix = prefix[:len(prefix)-1] // without the shift
-	n := len(prefix)
-	buf := make([]byte, 0, len(createdShifts)*(n+1+8))
+	buf := make([]byte, 0, len(createdShifts)*createdKeyLen(r.Status, r.Currency))
 	created := uint64(clampNanos(r.CreatedAt))
 	for _, shift := range createdShifts {
 		start := len(buf)
-		buf = append(buf, prefix...)
-		buf = append(buf, shift)
+		buf = appendCreatedPrefix(buf, r.ProjectID, mask, r.Status, r.Currency, shift)
 		buf = binary.BigEndian.AppendUint64(buf, created>>shift)
 		ds = append(ds, counterDelta{key: buf[start:len(buf):len(buf)], delta: d})
 	}

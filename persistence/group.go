@@ -198,13 +198,14 @@ func (s *Store) commitChunk(ms []*member) {
 		return
 	}
 	s.counts.apply(deltas)
+	latency := time.Since(start).Seconds() // every member waited for the same sync
 	outbox := false
 	for _, m := range written {
 		if m.c.Committed != nil {
 			m.c.Committed()
 		}
 		outbox = outbox || len(m.c.Outbox) > 0
-		s.commitLatency.Observe(time.Since(start).Seconds())
+		s.commitLatency.Observe(latency)
 	}
 	if outbox {
 		s.signalOutbox()

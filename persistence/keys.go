@@ -274,12 +274,23 @@ var createdShifts = [...]byte{48, 38, 28}
 // createdPrefix is the range of one filter combination's created counters
 // of one shift.
 func createdPrefix(project uuid.UUID, mask byte, status, currency string, shift byte) []byte {
-	k := make([]byte, 0, 1+16+1+2+len(status)+len(currency)+1+8)
+	return appendCreatedPrefix(make([]byte, 0, createdKeyLen(status, currency)), project, mask, status, currency, shift)
+}
+
+// appendCreatedPrefix appends createdPrefix to k, so a commit's created
+// counter keys can share one allocation (see appendCounters).
+func appendCreatedPrefix(k []byte, project uuid.UUID, mask byte, status, currency string, shift byte) []byte {
 	k = append(k, prefixCreated)
 	k = append(k, project[:]...)
 	k = append(k, mask)
 	k = appendFilter(k, mask, status, currency)
 	return append(k, shift)
+}
+
+// createdKeyLen is the most a created counter key of status and currency
+// takes.
+func createdKeyLen(status, currency string) int {
+	return 1 + 16 + 1 + 2 + len(status) + len(currency) + 1 + 8
 }
 
 func createdKey(project uuid.UUID, mask byte, status, currency string, shift byte, bucket uint64) []byte {

@@ -96,10 +96,6 @@ func (bs *breakers) probeNow(host string, now time.Time) {
 	}
 }
 
-// blocks reports whether host is held back by its circuit (as opposed to
-// its in-flight cap).
-func (bs *breakers) blocks(host string, now time.Time) bool { return !bs.allows(host, now) }
-
 // transition is what an attempt's result did to its host's circuit.
 type transition int
 

@@ -230,7 +230,8 @@ func (d *Deliverer) consider(sc *dueScan, inv uuid.UUID) verdict {
 		return passed
 	}
 	host := d.remember(inv, h.Record.URL)
-	if d.breakers.blocks(host, sc.now) && sc.now.Sub(time.Unix(0, h.Record.CreatedAt)) > d.span {
+	// Held back by its circuit (not by the in-flight cap) past the span.
+	if !d.breakers.allows(host, sc.now) && sc.now.Sub(time.Unix(0, h.Record.CreatedAt)) > d.span {
 		next := h.State
 		next.Status, next.Next = persistence.OutboxDead, 0
 		sc.dead = append(sc.dead, deadLetter{update: persistence.OutboxUpdate{Invoice: inv, Seq: h.Record.Seq, Old: h.State, New: next}, host: host})
