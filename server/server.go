@@ -293,7 +293,7 @@ func (s *Server) startAccounts(cfg Config) (*accounts.Service, error) {
 	if s.AccountKey, err = bootstrapAccount(cfg, accts, cfg.Logger); err != nil {
 		return nil, err
 	}
-	go accts.Run(s.ctx) // last-use times and key expiries, written every minute
+	go accts.Run(s.ctx, cfg.Clock) // last-use times and key expiries, written every minute
 	return accts, nil
 }
 
