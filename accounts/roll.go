@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 )
 
@@ -171,16 +172,15 @@ func (s *Service) dropExpired(owner uuid.UUID, keys []persistence.Key, now time.
 // keys.
 const FlushInterval = time.Minute
 
-// Run flushes every FlushInterval until ctx ends; the server calls Close
-// at shutdown.
-func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(FlushInterval)
-	defer t.Stop()
+// Run flushes every FlushInterval of c until ctx ends; the server calls
+// Close at shutdown. The interval is the server's clock, so a test moves
+// time instead of waiting a minute.
+func (s *Service) Run(ctx context.Context, c clock.Clock) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-c.After(FlushInterval):
 			if err := s.Flush(); err != nil {
 				s.log.Error("flush key state", slog.Any("err", err))
 			}

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"slices"
@@ -72,6 +73,16 @@ func (f *fixture) restart() {
 func (f *fixture) works(key string) bool {
 	p, err := f.svc.Project(key, netip.Addr{})
 	return err == nil && p.ID == f.project.ID
+}
+
+// storedLastUse is the last use the store holds for the project's first key.
+func (f *fixture) storedLastUse() time.Time {
+	f.t.Helper()
+	ps, err := f.store.Projects()
+	if err != nil || len(ps) != 1 {
+		f.t.Fatalf("%v %v", ps, err)
+	}
+	return ps[0].Keys[0].LastUsedAt
 }
 
 func (f *fixture) roll(d time.Duration) Rolled {
@@ -265,13 +276,7 @@ func TestLastUsed_KeptInMemoryWrittenByFlush(t *testing.T) {
 	if !f.works(f.key) {
 		t.Fatal("key")
 	}
-	stored := func() time.Time {
-		ps, err := f.store.Projects()
-		if err != nil || len(ps) != 1 {
-			t.Fatalf("%v %v", ps, err)
-		}
-		return ps[0].Keys[0].LastUsedAt
-	}
+	stored := f.storedLastUse
 	if !stored().IsZero() {
 		t.Fatal("a request wrote its last use")
 	}
@@ -284,6 +289,33 @@ func TestLastUsed_KeptInMemoryWrittenByFlush(t *testing.T) {
 	}
 	if got := f.svc.Projects(f.account.ID)[0].Keys[0].LastUsedAt; !got.Equal(used) {
 		t.Fatalf("last use after restart %v", got)
+	}
+}
+
+// TestRun_FlushesEachIntervalOfTheClock: Run writes last-use times once
+// the injected clock passes FlushInterval, with no request and no sleep.
+func TestRun_FlushesEachIntervalOfTheClock(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.svc.Run(ctx, f.clock) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if d := <-f.clock.Waits(); d != FlushInterval {
+		t.Fatalf("Run waits %s, want %s", d, FlushInterval)
+	}
+	used := f.clock.Now()
+	if !f.works(f.key) {
+		t.Fatal("key")
+	}
+	stored := f.storedLastUse
+	f.clock.Add(FlushInterval - time.Nanosecond)
+	if !stored().IsZero() {
+		t.Fatal("flushed before the interval")
+	}
+	f.clock.Add(time.Nanosecond)
+	<-f.clock.Waits() // the next round's wait: the flush is done
+	if !stored().Equal(used) {
+		t.Fatalf("stored last use %v, want %v", stored(), used)
 	}
 }
 

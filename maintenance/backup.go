@@ -59,7 +59,7 @@ type BackupSummary struct {
 	DurationMS  int64  `json:"duration_ms"`
 }
 
-// BackupSummary is r's answer form.
+// Summary is r in its answer form.
 func (r BackupResult) Summary() BackupSummary {
 	return BackupSummary{
 		Path: r.Path, Bytes: r.Bytes, Files: r.Files, Invoices: r.Report.Streams,

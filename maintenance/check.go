@@ -3,12 +3,11 @@
 // and checked backups (backup.go); `invoiced check`, `invoiced backup` and
 // POST /api/v1/admin/backup are thin callers.
 //
-// The check: every
-// invoice stream must replay (engine.Apply) to its stored snapshot, hold
-// each payment once with the amount paid equal to their sum, and the
-// records derived from the latest state (list indexes, per-project
-// counters, the expiry schedule, the watch list) must be exactly what its
-// commits wrote. With Repair it rewrites what differs. `invoiced check`
+// The check: every invoice stream must replay (engine.Apply) to its stored
+// snapshot, hold each payment once with the amount paid equal to their
+// sum, and the records derived from the latest state (list indexes,
+// per-project counters, the expiry schedule, the watch list) must be
+// exactly what its commits wrote. With Repair it rewrites what differs. `invoiced check`
 // runs it; the crash tests run it after every restart.
 //
 // It sits above persistence (which stores events as opaque bytes and so

@@ -287,13 +287,13 @@ func (s *Server) openStore(cfg Config) error {
 func (s *Server) startAccounts(cfg Config) (*accounts.Service, error) {
 	accts, err := accounts.New(s.store, cfg.Clock.Now, cfg.Logger.With("component", "accounts"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open accounts: %w", err)
 	}
 	s.accounts = accts
 	if s.AccountKey, err = bootstrapAccount(cfg, accts, cfg.Logger); err != nil {
 		return nil, err
 	}
-	go accts.Run(s.ctx) // last-use times and key expiries, written every minute
+	go accts.Run(s.ctx, cfg.Clock) // last-use times and key expiries, written every minute
 	return accts, nil
 }
 
@@ -647,7 +647,7 @@ func bootstrapAccount(cfg Config, accts *accounts.Service, log *slog.Logger) (st
 	}
 	key, _, err := accts.CreateAccount()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("create the dev account: %w", err)
 	}
 	if err := writeFileSync(path, []byte(key+"\n"), 0o600); err != nil {
 		return "", err

@@ -34,12 +34,9 @@ var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 // is the usual aim of a forged callback.
 var metadata = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
 
-// refusedIP reports whether the SSRF guard refuses ip. IPv4-mapped IPv6
-// addresses are judged as the IPv4 address they carry.
-func refusedIP(ip netip.Addr) bool { return refusal(ip) != "" }
-
-// refusal says why the guard refuses ip ("is a loopback address"), or ""
-// when deliveries may reach it.
+// refusal says why the SSRF guard refuses ip ("is a loopback address"), or
+// "" when deliveries may reach it. IPv4-mapped IPv6 addresses are judged as
+// the IPv4 address they carry.
 func refusal(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
 	switch {

@@ -76,8 +76,8 @@ func TestRefusedIP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
 			ip := netip.MustParseAddr(tt.addr)
-			if got := refusedIP(ip); got != tt.refused {
-				t.Fatalf("refusedIP(%s) = %v, want %v", tt.addr, got, tt.refused)
+			if why := refusal(ip); (why != "") != tt.refused {
+				t.Fatalf("refusal(%s) = %q, want refused %v", tt.addr, why, tt.refused)
 			}
 		})
 	}
