@@ -80,12 +80,19 @@ func (s *Server) accountKeyed(h accountHandler, projectKey403 bool) httprouter.H
 // refuseOverLimit answers 429 when the project or account (all its keys
 // together) has used up its rate: its own, or the server's when 0.
 func (s *Server) refuseOverLimit(w http.ResponseWriter, r *http.Request, bucket uuid.UUID, rate float64) bool {
-	ok, wait := s.limits.allow(bucket, rate)
+	return s.refuseOver(w, r, s.limits, bucket, rate, "for this API key")
+}
+
+// refuseOver answers 429, saying who is over ("for this API key"), when
+// bucket of l has no token left.
+func (s *Server) refuseOver(w http.ResponseWriter, r *http.Request, l *limiter, bucket uuid.UUID, rate float64, who string) bool {
+	ok, wait := l.allow(bucket, rate)
 	if ok {
 		return false
 	}
-	w.Header().Set("Retry-After", retryAfter(wait))
-	s.writeError(w, r, newError(http.StatusTooManyRequests, "rate_limited", "too many requests for this API key; retry after "+retryAfter(wait)+" s"))
+	after := retryAfter(wait)
+	w.Header().Set("Retry-After", after)
+	s.writeError(w, r, newError(http.StatusTooManyRequests, "rate_limited", "too many requests "+who+"; retry after "+after+" s"))
 	return true
 }
 

@@ -36,9 +36,7 @@ func (s *Server) mountCheckout(r router, cfg checkout.Config) {
 func (s *Server) public(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		ip, _ := s.clientIP(r)
-		if ok, wait := s.publicLimits.allow(uuid.UUID(ip.As16()), 0); !ok {
-			w.Header().Set("Retry-After", retryAfter(wait))
-			s.writeError(w, r, newError(http.StatusTooManyRequests, "rate_limited", "too many requests from your address; retry after "+retryAfter(wait)+" s"))
+		if s.refuseOver(w, r, s.publicLimits, uuid.UUID(ip.As16()), 0, "from your address") {
 			return
 		}
 		h(w, r, ps)

@@ -82,13 +82,17 @@ func duplicateKey(body []byte) (string, bool) {
 			// In valid JSON a string followed by ':' is a key.
 			if top := len(open) - 1; top >= 0 && open[top].object && nextIsColon(body, end+1) {
 				raw := body[i+1 : end]
-				key := string(raw)
-				if bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+				folded := raw // plain ASCII: compared as it is, case-insensitively
+				if !plainASCII(raw) {
 					// Decoded as the decoder will: escapes resolved,
 					// invalid UTF-8 as U+FFFD. It cannot fail: the body is valid.
+					var key string
 					_ = json.Unmarshal(body[i:end+1], &key)
+					folded = []byte(foldKey(key))
 				}
-				if open[top].addSeen(foldKey(key)) {
+				if open[top].addSeen(folded) {
+					var key string
+					_ = json.Unmarshal(body[i:end+1], &key)
 					return key, true
 				}
 			}
@@ -98,26 +102,40 @@ func duplicateKey(body []byte) (string, bool) {
 	return "", false
 }
 
+// plainASCII reports whether a raw key is ASCII without escapes, the
+// common case, whose fold is its ASCII upper case.
+func plainASCII(raw []byte) bool {
+	for _, c := range raw {
+		if c >= utf8.RuneSelf || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // keySet is the folded keys of one open object: a slice while small (a
 // request body's object has a handful), a map beyond, so a body of
-// thousands of keys stays linear.
+// thousands of keys stays linear. Keys are compared with ASCII case folded:
+// a plain ASCII key is kept as sent (no copy per key), any other already
+// folded by foldKey, whose ASCII letters are upper case.
 type keySet struct {
 	object bool
-	small  []string
+	small  [][]byte
 	large  map[string]struct{}
 }
 
 // addSeen adds key and reports whether it was already there.
-func (k *keySet) addSeen(key string) bool {
+func (k *keySet) addSeen(key []byte) bool {
 	if k.large != nil {
-		if _, ok := k.large[key]; ok {
+		upper := asciiUpper(key)
+		if _, ok := k.large[string(upper)]; ok {
 			return true
 		}
-		k.large[key] = struct{}{}
+		k.large[string(upper)] = struct{}{}
 		return false
 	}
 	for _, seen := range k.small {
-		if seen == key {
+		if asciiEqualFold(seen, key) {
 			return true
 		}
 	}
@@ -125,11 +143,44 @@ func (k *keySet) addSeen(key string) bool {
 	if len(k.small) > 16 {
 		k.large = make(map[string]struct{}, 2*len(k.small))
 		for _, s := range k.small {
-			k.large[s] = struct{}{}
+			k.large[string(asciiUpper(s))] = struct{}{}
 		}
 		k.small = nil
 	}
 	return false
+}
+
+// asciiUpper is b with its ASCII letters upper case, a new slice.
+func asciiUpper(b []byte) []byte {
+	up := make([]byte, len(b))
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		up[i] = c
+	}
+	return up
+}
+
+// asciiEqualFold reports whether a and b are equal with ASCII letters
+// compared case-insensitively (other bytes exactly).
+func asciiEqualFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // stringEnd is the index of the quote closing the JSON string that opens

@@ -87,6 +87,10 @@ var duplicateKeyCases = []struct {
 	{"{\"\xff\":1,\"\xfe\":2}", "\ufffd", true},              // invalid UTF-8 reads as U+FFFD
 	{`{"é":1,"É":2}`, "É", true},                             // non-ASCII fold
 	{`{"a":1,"A":{"a":1,"b":[1,{"c":1,"c":2}]}}`, "A", true}, // the first duplicate in document order
+	// past 16 keys the set is a map: folding and escapes still count
+	{`{"k1":1,"k2":1,"k3":1,"k4":1,"k5":1,"k6":1,"k7":1,"k8":1,"k9":1,"k10":1,"k11":1,"k12":1,"k13":1,"k14":1,"k15":1,"k16":1,"k17":1,"ſtatus":1,"STATUS":2}`, "STATUS", true},
+	{`{"k1":1,"k2":1,"k3":1,"k4":1,"k5":1,"k6":1,"k7":1,"k8":1,"k9":1,"k10":1,"k11":1,"k12":1,"k13":1,"k14":1,"k15":1,"k16":1,"k17":1,"\u212a1":2}`, "\u212a1", true},
+	{`{"k1":1,"k2":1,"k3":1,"k4":1,"k5":1,"k6":1,"k7":1,"k8":1,"k9":1,"k10":1,"k11":1,"k12":1,"k13":1,"k14":1,"k15":1,"k16":1,"k17":1,"é":1,"É":2}`, "É", true},
 }
 
 func TestDuplicateKey(t *testing.T) {
@@ -118,4 +122,16 @@ func FuzzDuplicateKey(f *testing.F) {
 			t.Fatalf("%q: duplicateKey = %q, %v; the reference %q, %v", body, key, dup, wantKey, wantDup)
 		}
 	})
+}
+
+// BenchmarkDuplicateKey is the per-request cost of the check on a create
+// body of typical size.
+func BenchmarkDuplicateKey(b *testing.B) {
+	body := []byte(`{"order_id":"order-1234","order_name":"Two widgets","crypto_amount":"0.0015","currency":"BTC","callback_url":"https://shop.example/hook","metadata":{"customer":"c-77","note":"gift"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, dup := duplicateKey(body); dup {
+			b.Fatal("no duplicate in the body")
+		}
+	}
 }

@@ -139,9 +139,15 @@ func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, p persiste
 // invoiceID parses the path id; a malformed id cannot name an invoice, so
 // it is a 404 like any unknown one.
 func invoiceID(ps httprouter.Params) (uuid.UUID, error) {
-	id, err := uuid.Parse(ps.ByName("invoice_id"))
-	if err != nil || len(ps.ByName("invoice_id")) != 36 {
-		return uuid.UUID{}, errNotFound
+	return pathID(ps, "invoice_id", errNotFound)
+}
+
+// pathID parses the path parameter name as a UUID in its canonical
+// 36-character form, or returns notFound: a malformed id names nothing.
+func pathID(ps httprouter.Params, name string, notFound error) (uuid.UUID, error) {
+	id, err := uuid.Parse(ps.ByName(name))
+	if err != nil || len(ps.ByName(name)) != 36 {
+		return uuid.UUID{}, notFound
 	}
 	return id, nil
 }

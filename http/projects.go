@@ -224,9 +224,9 @@ func (s *Server) revokeProjectKey(w http.ResponseWriter, r *http.Request, ps htt
 		s.writeError(w, r, err)
 		return
 	}
-	keyID, err := uuid.Parse(ps.ByName("key_id"))
-	if err != nil || len(ps.ByName("key_id")) != 36 {
-		s.writeError(w, r, accounts.ErrKeyNotFound)
+	keyID, err := pathID(ps, "key_id", accounts.ErrKeyNotFound)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	var force bool
@@ -297,9 +297,5 @@ func optID(id uuid.UUID) *uuid.UUID {
 // projectID parses the path id; like an invoice id, a malformed one cannot
 // name a project, so it is a 404 like any unknown one.
 func projectID(ps httprouter.Params) (uuid.UUID, error) {
-	id, err := uuid.Parse(ps.ByName("project_id"))
-	if err != nil || len(ps.ByName("project_id")) != 36 {
-		return uuid.UUID{}, errProjectNotFound
-	}
-	return id, nil
+	return pathID(ps, "project_id", errProjectNotFound)
 }

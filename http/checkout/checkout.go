@@ -11,6 +11,7 @@
 package checkout
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"html/template"
@@ -18,7 +19,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -198,7 +198,7 @@ func (h *Handler) Page(w http.ResponseWriter, r *http.Request, ps httprouter.Par
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, data any) {
-	var b strings.Builder
+	var b bytes.Buffer // rendered whole first, so a failure is a clean 500
 	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
 		h.cfg.Logger.Error("render checkout page", slog.String("template", name), slog.Any("err", err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -206,7 +206,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, data an
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write([]byte(b.String()))
+	w.Write(b.Bytes())
 }
 
 // Asset serves the embedded stylesheet and script.

@@ -84,13 +84,10 @@ func state(s engine.Status) string {
 }
 
 // final reports whether the page has nothing more to wait for, so its
-// stream closes.
+// stream closes: a final status (engine's IsFinal), or completed, which a
+// reorganisation could still undo but which the customer is done with.
 func final(s engine.Status) bool {
-	switch s {
-	case engine.StatusCompleted, engine.StatusExpired, engine.StatusCancelled, engine.StatusArchived:
-		return true
-	}
-	return false
+	return s == engine.StatusCompleted || s.IsFinal()
 }
 
 // view builds the page of inv in lang.
