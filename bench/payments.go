@@ -32,9 +32,9 @@ func runPayments(ctx context.Context, x *eventRun) (Result, error) {
 		// minutes after checkout.
 		cfg.ActorIdle = time.Second
 	}
-	currency := paymentsCurrency
+	currency, chainName := paymentsCurrency, "dev chain"
 	if x.cfg.Litecoin != nil {
-		currency = "LTC"
+		currency, chainName = "LTC", "litecoind"
 		useLitecoin(&cfg, x.cfg.Litecoin)
 	}
 	s, err := x.startServer(ctx, cfg)
@@ -74,10 +74,7 @@ func runPayments(ctx context.Context, x *eventRun) (Result, error) {
 	}
 	fig := &PaymentsFigures{
 		Blocks: ev.Blocks, BlockOutputs: ev.BlockOutputs, ExtraWatched: ev.Watched, Cold: ev.Cold,
-		SetupS: (took1 + took2).Seconds(), SampleIntervalMs: ms(sampleInterval), Chain: "dev chain",
-	}
-	if x.cfg.Litecoin != nil {
-		fig.Chain = "litecoind"
+		SetupS: (took1 + took2).Seconds(), SampleIntervalMs: ms(sampleInterval), Chain: chainName,
 	}
 	poll := newClient(1, x.cfg.Timeout)
 	defer poll.CloseIdleConnections()

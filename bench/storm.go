@@ -181,7 +181,7 @@ func runStorm(ctx context.Context, x *eventRun) (Result, error) {
 		}
 	}
 	fig.HealthyToDelivered = latencyOf(lat)
-	worst := slices.MinFunc(fig.Windows, func(a, b StormWindow) int { return cmpFloat(a.Creates, b.Creates) })
+	worst := slices.MinFunc(fig.Windows, func(a, b StormWindow) int { return cmp.Compare(a.Creates, b.Creates) })
 	res.Throughput, res.Latency, res.ElapsedS = worst.Creates, latencyOf(hist), time.Since(moved).Seconds()
 	if fig.HealthyDelivered < fig.HealthySent {
 		res.noteErrors("healthy webhook not delivered", int64(fig.HealthySent-fig.HealthyDelivered),
@@ -190,16 +190,6 @@ func runStorm(ctx context.Context, x *eventRun) (Result, error) {
 	x.logf("storm    create ratio %.2f, p99 ratio %.2f, rss +%.0fMB, healthy webhooks p99 %s (%d of %d)",
 		fig.CreateRatio, fig.P99Ratio, fig.RSSGrowthMB, fmtMs(fig.HealthyToDelivered.P99), fig.HealthyDelivered, fig.HealthySent)
 	return res, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // cancelPaced PATCHes invoices cancelled one every healthyEvery until stop,

@@ -73,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("invoicebench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	scenario := fs.String("scenario", "requests", "comma-separated scenarios and groups: requests (create,get,list,mixed), events (restart,payments,expiry,webhooks,storm), all")
+	scenario := fs.String("scenario", "requests", "comma-separated scenarios and groups: requests (create,get,list,mixed), events (restart,payments,expiry,webhooks), all; storm runs only when named")
 	fs.IntVar(&o.cfg.Shape.Conns, "conns", 64, "connections (one worker each)")
 	fs.DurationVar(&o.cfg.Shape.Duration, "duration", 10*time.Second, "length of each measured phase (baselines and scenarios)")
 	fs.Int64Var(&o.cfg.Shape.Requests, "requests", 0, "requests per measured phase instead of -duration")

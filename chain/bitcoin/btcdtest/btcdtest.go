@@ -159,12 +159,7 @@ func (n *Node) Generate(t testing.TB, count int) []string {
 // Tip returns the best block's height and hash.
 func (n *Node) Tip(t testing.TB) (int64, string) {
 	t.Helper()
-	var info struct {
-		Blocks        int64  `json:"blocks"`
-		BestBlockHash string `json:"bestblockhash"`
-	}
-	n.RPC(t, "getblockchaininfo", &info)
-	return info.Blocks, info.BestBlockHash
+	return nodeproc.Tip(t, n.RPC)
 }
 
 // Coinbase returns output 0 of the coinbase of block hash: the miner's

@@ -240,12 +240,7 @@ func (n *Node) Generate(t testing.TB, count int) []string {
 // Tip returns the best block's height and hash.
 func (n *Node) Tip(t testing.TB) (int64, string) {
 	t.Helper()
-	var info struct {
-		Blocks        int64  `json:"blocks"`
-		BestBlockHash string `json:"bestblockhash"`
-	}
-	n.RPC(t, "getblockchaininfo", &info)
-	return info.Blocks, info.BestBlockHash
+	return nodeproc.Tip(t, n.RPC)
 }
 
 // Fund mines until the Miner wallet has mature coins and MWEB is active:

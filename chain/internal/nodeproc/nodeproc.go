@@ -187,3 +187,15 @@ func Tail(path string) string {
 	}
 	return string(b)
 }
+
+// Tip returns the best block's height and hash, by getblockchaininfo
+// through rpc (a harness's RPC method): btcd and litecoind answer it alike.
+func Tip(t testing.TB, rpc func(t testing.TB, method string, out any, params ...any)) (int64, string) {
+	t.Helper()
+	var info struct {
+		Blocks        int64  `json:"blocks"`
+		BestBlockHash string `json:"bestblockhash"`
+	}
+	rpc(t, "getblockchaininfo", &info)
+	return info.Blocks, info.BestBlockHash
+}
