@@ -16,6 +16,13 @@ type Commit struct {
 	// ExpectedVersion is the stream's current version; 0 means the stream
 	// must not exist yet.
 	ExpectedVersion uint64
+	// Fresh, with ExpectedVersion 0, says the caller drew Stream moments
+	// ago as a UUIDv7 (48-bit millisecond time, 74 random bits) that no
+	// one else has seen, so the stream cannot exist and its head is not
+	// read. That read was a point miss through every L0 table, 4 % of the
+	// server's CPU per create (docs/performance.md); two draws colliding
+	// needs the same 74 random bits within one millisecond.
+	Fresh bool
 	// Events are opaque encoded events; they get versions
 	// ExpectedVersion+1, +2, ... At least one is required.
 	Events [][]byte
@@ -54,7 +61,8 @@ type Commit struct {
 //     and the in-memory mirrors (counts, Committed's caches) are untouched.
 //  2. Versions are dense and single-writer: the head is checked against
 //     ExpectedVersion and the batch synced under the stream lock, so no
-//     concurrent Commit advances the stream in between.
+//     concurrent Commit advances the stream in between. A Fresh commit's
+//     head is known absent without the read (see Fresh).
 //  3. A claim is taken once: its absence is checked and the batch synced
 //     under the claim key's lock.
 //  4. Committed runs in version order: it is called after the sync and
@@ -107,8 +115,13 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 // check checks c's expected version and that its claims are free; the
 // caller holds the stripes of its head and claim keys.
 func (s *Store) check(c Commit) error {
-	if err := s.checkVersion(streamKey(c.Stream, streamHead), c.ExpectedVersion); err != nil {
-		return fmt.Errorf("commit stream %s: %w", c.Stream, err)
+	if c.Fresh && c.ExpectedVersion != 0 {
+		return fmt.Errorf("commit stream %s: fresh at expected version %d: %w", c.Stream, c.ExpectedVersion, ErrInvalidArgument)
+	}
+	if !c.Fresh {
+		if err := s.checkVersion(streamKey(c.Stream, streamHead), c.ExpectedVersion); err != nil {
+			return fmt.Errorf("commit stream %s: %w", c.Stream, err)
+		}
 	}
 	for _, cl := range c.Claims {
 		existing, err := s.get(cl.key)

@@ -336,3 +336,27 @@ func TestAddressClaim_OwnerAndMaxIndex(t *testing.T) {
 		t.Errorf("owner across currencies: %v, want ErrNotFound", err)
 	}
 }
+
+// A Fresh commit skips only the head read: it still writes the head, so a
+// later create of the same stream conflicts, and it is refused outright at
+// any expected version but 0.
+func TestCommit_Fresh(t *testing.T) {
+	s := newStore(t)
+	project, id := uuid.New(), uuid.New()
+	r := row(project, id, "new", "BTC", 100, 500)
+	if _, err := s.Commit(Commit{Stream: id, Fresh: true, Events: evs(1), New: r}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(Commit{Stream: id, Events: evs(1), New: r}); !errors.Is(err, ErrVersionConflict) {
+		t.Fatalf("second create: err %v, want ErrVersionConflict", err)
+	}
+	before := dump(t, s)
+	moved := *r
+	moved.Status = "pending"
+	if _, err := s.Commit(Commit{Stream: id, Fresh: true, ExpectedVersion: 1, Events: evs(1), Old: r, New: &moved}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("fresh append: err %v, want ErrInvalidArgument", err)
+	}
+	if after := dump(t, s); !sameDump(before, after) {
+		t.Fatalf("refused fresh commit wrote: %d records before, %d after", len(before), len(after))
+	}
+}

@@ -174,6 +174,12 @@ const snapshotEvery = 8
 // Invoice for a create. With a group, the commit is one of its members,
 // and the group is left if anything fails before the commit.
 func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim, group *persistence.Group) error {
+	return s.persistAs(id, prev, next, events, claims, group, false)
+}
+
+// persistAs is persist with the commit's Fresh flag: true only for a
+// create whose id was drawn for it (see persistence.Commit.Fresh).
+func (s *Service) persistAs(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim, group *persistence.Group, fresh bool) error {
 	commit := s.cfg.Store.Commit
 	if group != nil {
 		joined := false
@@ -202,6 +208,7 @@ func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engi
 	c := persistence.Commit{
 		Stream:          id,
 		ExpectedVersion: prev.Version,
+		Fresh:           fresh,
 		Events:          encoded,
 		Snapshot:        snap,
 		New:             s.indexRow(next),

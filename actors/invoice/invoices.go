@@ -80,8 +80,10 @@ func (s *Service) quote(currency string) *engine.Rate {
 // earlier invoice (same request) or a conflict.
 //
 // It commits directly rather than through an invoice actor: the id is new
-// and known to no one before the commit, so no other decision can race it
-// (and the store refuses a second version 1 regardless). The invoice's
+// and known to no one before the commit, so no other decision can race it;
+// for the same reason the commit is Fresh and the store does not read the
+// stream's head (persistence.Commit.Fresh). Both callers draw the id with
+// uuid.NewV7 just before. The invoice's
 // actor is activated from the store when its first message comes, which
 // spares every create an actor spawn and two mailbox hops, and keeps
 // invoices nobody touches out of memory. Once committed the invoice is
@@ -133,7 +135,7 @@ func (s *Service) persistCreate(id uuid.UUID, inv engine.Invoice, events []engin
 			err = fmt.Errorf("create invoice %s: internal error: %v", id, p)
 		}
 	}()
-	return s.persist(id, engine.Invoice{}, inv, events, claims, nil)
+	return s.persistAs(id, engine.Invoice{}, inv, events, claims, nil, true)
 }
 
 // claimValue is what an order_id or Idempotency-Key claim stores: the
