@@ -194,6 +194,11 @@ func (e *env) do(method, path, key, body string, hdr ...string) response {
 		e.t.Errorf("%s %s: no X-Request-Id", method, path)
 	}
 	checkResponse(e.t, req, resp.StatusCode, resp.Header, b)
+	// A JSON document is written whole, with its length (writeRaw): no
+	// chunked encoding, even for a list page of many KiB.
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && resp.ContentLength != int64(len(b)) {
+		e.t.Errorf("%s %s: Content-Length %d for a %d-byte body (transfer encoding %v)", method, path, resp.ContentLength, len(b), resp.TransferEncoding)
+	}
 	if resp.StatusCode >= 400 {
 		checkMessageGrammar(e.t, b)
 	}

@@ -341,5 +341,8 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 // writeInvoice answers with the view of inv, an invoice of project p.
 func (s *Server) writeInvoice(w http.ResponseWriter, status int, p persistence.Project, inv engine.Invoice) {
 	v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies, s.cfg.PublicURL)
-	writeRaw(w, status, v.AppendJSON(make([]byte, 0, 1024)))
+	buf := jsonBuffers.Get().(*[]byte)
+	*buf = v.AppendJSON((*buf)[:0])
+	writeRaw(w, status, *buf)
+	jsonBuffers.Put(buf)
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -40,13 +39,13 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// routeKey holds the matched route pattern for the request's metrics.
-type routeKey struct{}
-
-// routeOfRequest returns the pattern slot ServeHTTP put in the context.
+// routeSlot returns the route pattern slot ServeHTTP put in the context,
+// or nil outside ServeHTTP.
 func routeSlot(r *http.Request) *string {
-	p, _ := r.Context().Value(routeKey{}).(*string)
-	return p
+	if info, _ := r.Context().Value(requestKey{}).(*requestInfo); info != nil {
+		return &info.route
+	}
+	return nil
 }
 
 // labelled wraps h so the request's metrics carry pattern as its route.
@@ -111,8 +110,11 @@ func (m *httpMetrics) instrument(w http.ResponseWriter, r *http.Request, next fu
 		next(w, r)
 		return
 	}
-	route := "unmatched"
-	r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
+	route := routeSlot(r)
+	if route == nil {
+		unmatched := "unmatched"
+		route = &unmatched
+	}
 	rec := &statusRecorder{ResponseWriter: w}
 	m.inFlight.Inc()
 	start := time.Now()
@@ -122,8 +124,8 @@ func (m *httpMetrics) instrument(w http.ResponseWriter, r *http.Request, next fu
 		if code == 0 {
 			code = http.StatusOK
 		}
-		m.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
+		m.duration.WithLabelValues(*route, r.Method).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(*route, r.Method, strconv.Itoa(code)).Inc()
 	}()
 	next(rec, r)
 }

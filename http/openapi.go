@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/julienschmidt/httprouter"
 )
@@ -19,7 +20,9 @@ var openAPIDocument []byte
 // openAPI serves the document. It is public, like the currencies: it holds
 // nothing about any account.
 func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(openAPIDocument)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(openAPIDocument)
 }

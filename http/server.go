@@ -189,7 +189,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = uuid.NewString()
 	}
 	w.Header().Set("X-Request-Id", id)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	// One context value carries the id and the route slot the metrics
+	// fill in: each WithContext copies the whole request.
+	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id, route: "unmatched"}))
 	if s.inFlight != nil && (strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/dev/")) {
 		select {
 		case s.inFlight <- struct{}{}:
@@ -205,11 +207,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))
 }
 
-type requestIDKey struct{}
+// requestKey holds the request's *requestInfo.
+type requestKey struct{}
+
+// requestInfo is what ServeHTTP learns of a request for its handlers, logs
+// and metrics.
+type requestInfo struct {
+	id    string
+	route string // the matched route pattern, set by labelled
+}
 
 func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
+	if info, _ := r.Context().Value(requestKey{}).(*requestInfo); info != nil {
+		return info.id
+	}
+	return ""
 }
 
 // validRequestID accepts a caller's id only if it is short and plain, so it
