@@ -63,7 +63,7 @@ func DefaultCurrencies() []Currency {
 
 // wholeCoins is n coins in the units of a currency with decimals.
 func wholeCoins(n int64, decimals int) Units {
-	return Units{new(big.Int).Mul(big.NewInt(n), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil))}
+	return Units{new(big.Int).Mul(big.NewInt(n), pow10(decimals))}
 }
 
 // Registry is the set of enabled currencies. It is built once at start and

@@ -209,3 +209,21 @@ func TestCheckedCreate_ZeroValueIsRefused(t *testing.T) {
 		t.Fatal("a zero CheckedCreate made an event")
 	}
 }
+
+// Order_id claims store fingerprints, so a request that existed before must
+// keep its fingerprint across releases: these are pinned.
+func TestFingerprint_Pinned(t *testing.T) {
+	r := DefaultRules()
+	for _, tc := range []struct {
+		req  CreateRequest
+		want string
+	}{
+		{CreateRequest{OrderID: "o-1", Currency: "BTC", CryptoAmount: ptr("0.001")}, "f2dc451b594a57f11505e1623f68655d5582bc67aecc8ee55a43b7122c29729e"},
+		{CreateRequest{OrderID: "o-2", OrderName: ptr("Shoes"), Currency: "ETH", FiatAmount: ptr("29.99"), FiatCurrency: ptr("EUR"),
+			AllowedErrorPercent: ptr[int64](2), ExpireMin: ptr[int64](15), CallbackURL: ptr("https://shop.example/cb"), RedirectURL: ptr("https://shop.example/thanks")}, "6f8586a046b9a52bf0b19d2a1951bf1efa8c4f2afb4ac093446f6b8dc4e204d0"},
+	} {
+		if got := created(t, r, tc.req).Fingerprint; got != tc.want {
+			t.Errorf("%s: fingerprint %s, want %s", tc.req.OrderID, got, tc.want)
+		}
+	}
+}

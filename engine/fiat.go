@@ -36,7 +36,7 @@ func parseRate(s string) (num *big.Int, scale int, err error) {
 	}
 	num, _ = new(big.Int).SetString(digits, 10)
 	if exp > 0 {
-		num.Mul(num, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exp)), nil))
+		num.Mul(num, pow10(exp))
 		exp = 0
 	}
 	return num, -exp, nil
@@ -52,9 +52,8 @@ func FiatToUnits(cents Units, rate string, decimals int) (Units, error) {
 	if err != nil {
 		return Units{}, err
 	}
-	ten := big.NewInt(10)
-	n := new(big.Int).Mul(cents.big(), new(big.Int).Exp(ten, big.NewInt(int64(decimals+scale)), nil))
-	d := new(big.Int).Mul(num, new(big.Int).Exp(ten, big.NewInt(FiatDecimals), nil))
+	n := new(big.Int).Mul(cents.big(), pow10(decimals+scale))
+	d := new(big.Int).Mul(num, pow10(FiatDecimals))
 	q, r := new(big.Int).QuoRem(n, d, new(big.Int))
 	if r.Sign() > 0 {
 		q.Add(q, big.NewInt(1))

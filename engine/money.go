@@ -225,6 +225,27 @@ func Scale18(u Units, decimals int) *big.Int {
 	if decimals >= 18 {
 		return u.Big()
 	}
-	m := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(18-decimals)), nil)
-	return m.Mul(m, u.big())
+	return new(big.Int).Mul(pow10(18-decimals), u.big())
+}
+
+// powersOfTen holds 10^0 .. 10^77, more than any currency's decimals plus
+// a rate's scale need, so converting an amount computes no power.
+var powersOfTen = func() (p [78]*big.Int) {
+	p[0] = big.NewInt(1)
+	for i := 1; i < len(p); i++ {
+		p[i] = new(big.Int).Mul(p[i-1], big.NewInt(10))
+	}
+	return p
+}()
+
+// pow10 returns 10^n, or 1 for n < 0 as big.Int.Exp does. The result may
+// be shared: callers must not modify it.
+func pow10(n int) *big.Int {
+	if n < 0 {
+		return powersOfTen[0]
+	}
+	if n < len(powersOfTen) {
+		return powersOfTen[n]
+	}
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
 }

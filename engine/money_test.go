@@ -182,3 +182,12 @@ func TestNewRegistry_AmountBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestPow10(t *testing.T) {
+	for n := -2; n <= 100; n++ {
+		want := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+		if got := pow10(n); got.Cmp(want) != 0 {
+			t.Fatalf("pow10(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

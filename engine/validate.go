@@ -254,9 +254,16 @@ func checkHTTPURL(u string) (*url.URL, string) {
 // fingerprint identifies a create request by its meaning, not its spelling:
 // "0.10" and "0.1" are the same amount, a default and its explicit value are
 // the same request.
+//
+// The hashed text is "<len>:<field>;" per field, built in one buffer and
+// hashed once; order_id claims store the result, so the text must never
+// change for a request that existed before (fingerprint_test pins it).
 func fingerprint(req CreateRequest, v validCreate, archived bool) string {
-	h := sha256.New()
-	field := func(s string) { fmt.Fprintf(h, "%d:%s;", len(s), s) }
+	buf := make([]byte, 0, 256)
+	field := func(s string) {
+		buf = strconv.AppendInt(buf, int64(len(s)), 10)
+		buf = append(append(append(buf, ':'), s...), ';')
+	}
 	opt := func(p *string) {
 		if p == nil {
 			field("\x00")
@@ -285,5 +292,6 @@ func fingerprint(req CreateRequest, v validCreate, archived bool) string {
 	if req.CreatedAt != nil {
 		field(v.createdAt.Format(time.RFC3339Nano))
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:])
 }
