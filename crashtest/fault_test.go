@@ -85,7 +85,7 @@ func newFaultEnv(t *testing.T, target int64) *faultEnv {
 		t.Fatal(err)
 	}
 	rules := engine.DefaultRules()
-	if e.reg, err = invoice.New(invoice.Config{Store: e.store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, StateCache: invoice.DefaultStateCache}); err != nil {
+	if e.reg, err = invoice.New(invoice.Config{Store: e.store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, StateCacheBytes: invoice.DefaultStateCacheBytes}); err != nil {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(httpapi.New(httpapi.Config{Invoices: e.reg, Accounts: accts, Rules: rules, Rates: src}))

@@ -30,7 +30,7 @@ func BenchmarkCreateInvoice(b *testing.B) {
 			name = "instrumented"
 		}
 		b.Run(name, func(b *testing.B) {
-			api, key := benchAPI(b, instrumented, invoice.DefaultStateCache)
+			api, key := benchAPI(b, instrumented, invoice.DefaultStateCacheBytes)
 			var n atomic.Int64
 			b.SetParallelism(32)
 			b.ReportAllocs()
@@ -55,8 +55,8 @@ func BenchmarkCreateInvoice(b *testing.B) {
 func BenchmarkGetInvoice(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
-		cache int
-	}{{"cached", invoice.DefaultStateCache}, {"store", 0}} {
+		cache int64
+	}{{"cached", invoice.DefaultStateCacheBytes}, {"store", 0}} {
 		b.Run(tc.name, func(b *testing.B) {
 			api, key := benchAPI(b, true, tc.cache)
 			paths := make([]string, 1000)
@@ -85,7 +85,7 @@ func BenchmarkGetInvoice(b *testing.B) {
 
 // benchAPI is the API over a real store in a temp dir, with one project;
 // instrumented registers every metric; stateCache is the registry's.
-func benchAPI(b *testing.B, instrumented bool, stateCache int) (http.Handler, string) {
+func benchAPI(b *testing.B, instrumented bool, stateCache int64) (http.Handler, string) {
 	b.Helper()
 	store, err := persistence.Open(b.TempDir(), persistence.Options{})
 	if err != nil {
@@ -110,7 +110,7 @@ func benchAPI(b *testing.B, instrumented bool, stateCache int) (http.Handler, st
 	}
 	src, _ := rates.NewStatic(rates.DefaultStaticRates(), time.Now())
 	rules := engine.DefaultRules()
-	registry, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Metrics: areg, StateCache: stateCache})
+	registry, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Metrics: areg, StateCacheBytes: stateCache})
 	if err != nil {
 		b.Fatal(err)
 	}

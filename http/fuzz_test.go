@@ -70,7 +70,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	}
 	rules := engine.DefaultRules()
 	rules.CallbackHost = webhooks.CallbackHostRefusal // as in production
-	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, StateCache: invoice.DefaultStateCache})
+	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, StateCacheBytes: invoice.DefaultStateCacheBytes})
 	if err != nil {
 		f.Fatal(err)
 	}

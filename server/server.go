@@ -76,10 +76,10 @@ type Config struct {
 	// Ethereum, when set, is the ETH (and USDT) node and extended public key.
 	Ethereum  *EthereumNode
 	ActorIdle time.Duration
-	// StateCache is how many recently committed invoice states reads are
-	// served from (0 = none, as on the command line, whose default is
-	// invoice.DefaultStateCache).
-	StateCache            int
+	// StateCacheBytes bounds the heap of the recently committed invoice
+	// states reads are served from (0 = none, as on the command line,
+	// whose default is invoice.DefaultStateCacheBytes).
+	StateCacheBytes       int64
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
 	EnableSimulate        bool
@@ -334,7 +334,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	}
 	s.invoices, err = invoice.New(invoice.Config{
 		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Owner: keys.Owner, Watches: watches, Clock: cfg.Clock,
-		IdleTimeout: cfg.ActorIdle, StateCache: cfg.StateCache, WatchGrace: cfg.WatchGrace, Logger: cfg.Logger, Metrics: s.metrics,
+		IdleTimeout: cfg.ActorIdle, StateCacheBytes: cfg.StateCacheBytes, WatchGrace: cfg.WatchGrace, Logger: cfg.Logger, Metrics: s.metrics,
 		PublicURL: cfg.PublicURL,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/internal/clock"
 )
@@ -42,7 +43,7 @@ func (h *harness) start() {
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: h.dir, Mode: "dev", BootstrapAccountKey: accountKey,
 		Confirmations: h.conf, ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: h.clock,
-		StateCache: 100_000, // invoice.DefaultStateCache, as the command line
+		StateCacheBytes: invoice.DefaultStateCacheBytes, // as the command line
 	})
 	if err != nil {
 		h.t.Fatal(err)

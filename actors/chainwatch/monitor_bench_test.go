@@ -28,7 +28,7 @@ func newTestRouter(tb testing.TB) (*Router, *invoice.Service, *persistence.Store
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := invoice.New(invoice.Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, Watches: watches, StateCache: invoice.DefaultStateCache})
+	svc, err := invoice.New(invoice.Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, Watches: watches, StateCacheBytes: invoice.DefaultStateCacheBytes})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func BenchmarkCreate(b *testing.B) {
 func newTestService(tb testing.TB) (*Service, *persistence.Store) {
 	tb.Helper()
 	p := actortest.New(tb)
-	s, err := New(Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, StateCache: DefaultStateCache})
+	s, err := New(Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, StateCacheBytes: DefaultStateCacheBytes})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -56,11 +56,13 @@ type Config struct {
 	// watched, so
 	// late payments and reorgs are still recorded (default 24 h).
 	WatchGrace time.Duration
-	// StateCache is how many recently committed invoice states reads are
-	// served from without touching the store: 0 = none (measurements:
-	// docs/performance.md). DefaultStateCache is the command line's default.
-	StateCache int
-	Logger     *slog.Logger
+	// StateCacheBytes bounds the heap taken by the recently committed
+	// invoice states reads are served from without touching the store
+	// (each entry's size is estimated): 0 = none (measurements:
+	// docs/performance.md). DefaultStateCacheBytes is the command line's
+	// default.
+	StateCacheBytes int64
+	Logger          *slog.Logger
 	// PublicURL is the base of the checkout links in webhook bodies
 	// (checkout_url, qrcode), e.g. https://pay.example.com.
 	PublicURL string
@@ -73,8 +75,11 @@ type Watches interface {
 	Set(currency, address string, invoice uuid.UUID, until int64)
 }
 
-// DefaultStateCache is the default of INVOICED_STATE_CACHE.
-const DefaultStateCache = 100_000
+// DefaultStateCacheBytes is the default of INVOICED_STATE_CACHE_MB: about
+// 47,000 invoices as the API creates them, twice that in RSS with the
+// GC's headroom. A storm of background commits (expiries) washes through
+// it without growing the process (docs/operations-storms.md).
+const DefaultStateCacheBytes = 32 << 20
 
 // Service finds or activates the actor that owns an invoice and routes
 // commands to it; reads never touch an actor.
@@ -108,7 +113,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCache), feed: newFeed()}
+	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCacheBytes), feed: newFeed()}
 	if s.system == nil {
 		s.system, s.ownSystem = actors.NewSystem(cfg.Logger, cfg.Metrics), true
 	}

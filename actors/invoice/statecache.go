@@ -3,6 +3,7 @@ package invoice
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -23,9 +24,13 @@ import (
 // slices and amounts Apply never mutates in place, so an entry is shared
 // with readers without copying.
 //
-// It is bounded: each shard evicts with the CLOCK algorithm (an entry read
-// since the hand last passed gets a second chance), so invoices read often
-// stay and a burst of creates nobody reads again washes through.
+// It is bounded by bytes, not entries: an entry's size is estimated from
+// its strings and payments (entrySize), so a cache of invoices with long
+// URLs or many payments holds fewer of them and the memory it takes is
+// what the configuration says, whatever the invoices look like. Each shard
+// evicts with the CLOCK algorithm (an entry read since the hand last
+// passed gets a second chance), so invoices read often stay and a burst of
+// creates or expiries nobody reads again washes through.
 type stateCache struct {
 	shards [stateCacheShards]cacheShard
 	hits   atomic.Uint64
@@ -38,31 +43,60 @@ type cacheShard struct {
 	mu      sync.Mutex
 	entries map[uuid.UUID]int // index into ring
 	ring    []cacheSlot
+	free    []int // indexes of empty slots in ring
 	hand    int
-	max     int
+	bytes   int64 // sum of the entries' sizes
+	max     int64
 }
 
 // cacheSlot points at its state, so the ring holds no large structs: the
-// GC scans 16 bytes per slot, and eviction swaps a pointer.
+// GC scans one pointer per slot, and eviction swaps a pointer. An empty
+// slot (inv nil) was evicted to make room for a larger entry; it is
+// reused before the ring grows.
 type cacheSlot struct {
-	inv *engine.Invoice
-	ref bool
+	inv  *engine.Invoice
+	size int64
+	ref  bool
 }
 
-// newStateCache holds up to capacity invoices; nil (no cache) when
-// capacity < 1.
-func newStateCache(capacity int) *stateCache {
-	if capacity < 1 {
+// entryOverhead is what an entry costs beyond its strings and payments:
+// the Invoice struct, its two big.Int amounts, the ring slot and the map
+// entry, with the allocator's rounding. Measured: 712 bytes of heap per
+// invoice created by the API and held in the cache, 234 of them its
+// strings (docs/performance.md).
+const entryOverhead = 480
+
+// entrySize estimates the heap bytes *inv holds in the cache.
+func entrySize(inv *engine.Invoice) int64 {
+	n := entryOverhead + len(inv.OrderID) + len(inv.OrderName) + len(inv.Fingerprint) +
+		len(inv.CallbackURL) + len(inv.RedirectURL) + len(inv.Address)
+	if inv.Rate != nil {
+		n += int(unsafe.Sizeof(*inv.Rate)) + len(inv.Rate.Value) + len(inv.Rate.Source)
+	}
+	if inv.FiatAmount != nil {
+		n += 64
+	}
+	for _, tx := range inv.Transactions {
+		n += int(unsafe.Sizeof(tx)) + 64 + len(tx.TxID) + len(tx.BlockHash)
+	}
+	return int64(n)
+}
+
+// newStateCache holds invoices up to about maxBytes of heap; nil (no
+// cache) when maxBytes is below one entry.
+func newStateCache(maxBytes int64) *stateCache {
+	if maxBytes < entryOverhead {
 		return nil
 	}
 	c := &stateCache{}
-	per := max(1, (capacity+stateCacheShards-1)/stateCacheShards)
+	per := max(entryOverhead, maxBytes/stateCacheShards)
 	for i := range c.shards {
 		c.shards[i].entries = make(map[uuid.UUID]int)
 		c.shards[i].max = per
-		// Slots are two words; allocated once, not grown by appends.
+		// Sized for entries of the usual size, so a fill rarely grows it:
+		// growing the ring by appends was 4 % of a create's CPU.
 		// Measurements: docs/performance.md.
-		c.shards[i].ring = make([]cacheSlot, 0, per)
+		c.shards[i].ring = make([]cacheSlot, 0, per/entryOverhead)
 	}
 	return c
 }
@@ -102,28 +136,58 @@ func (c *stateCache) committed(inv *engine.Invoice) {
 	if c == nil {
 		return
 	}
+	size, ref := entrySize(inv), false
 	s := c.shard(inv.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.entries[inv.ID]; ok {
-		if inv.Version > s.ring[i].inv.Version {
-			s.ring[i].inv = inv
+		if inv.Version <= s.ring[i].inv.Version {
+			return
 		}
+		// Out with the old version, then in as a new entry: an invoice
+		// that grew (a payment) makes room like any other.
+		ref = s.ring[i].ref
+		s.bytes -= s.ring[i].size
+		s.ring[i] = cacheSlot{}
+		s.free = append(s.free, i)
+		delete(s.entries, inv.ID)
+	}
+	if size > s.max {
 		return
 	}
-	if len(s.ring) < s.max {
-		s.entries[inv.ID] = len(s.ring)
-		s.ring = append(s.ring, cacheSlot{inv: inv})
-		return
+	for s.bytes+size > s.max {
+		s.evict()
 	}
-	for s.ring[s.hand].ref {
-		s.ring[s.hand].ref = false
+	i := len(s.ring)
+	if n := len(s.free); n > 0 {
+		i, s.free = s.free[n-1], s.free[:n-1]
+		s.ring[i] = cacheSlot{inv: inv, size: size, ref: ref}
+	} else {
+		s.ring = append(s.ring, cacheSlot{inv: inv, size: size, ref: ref})
+	}
+	s.entries[inv.ID] = i
+	s.bytes += size
+}
+
+// evict drops the first entry under the hand not read since the hand last
+// passed it. The shard must hold an entry.
+func (s *cacheShard) evict() {
+	for {
+		slot := &s.ring[s.hand]
+		i := s.hand
 		s.hand = (s.hand + 1) % len(s.ring)
+		switch {
+		case slot.inv == nil:
+		case slot.ref:
+			slot.ref = false
+		default:
+			delete(s.entries, slot.inv.ID)
+			s.bytes -= slot.size
+			*slot = cacheSlot{}
+			s.free = append(s.free, i)
+			return
+		}
 	}
-	delete(s.entries, s.ring[s.hand].inv.ID)
-	s.ring[s.hand] = cacheSlot{inv: inv}
-	s.entries[inv.ID] = s.hand
-	s.hand = (s.hand + 1) % len(s.ring)
 }
 
 // len is the number of cached invoices.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,9 +46,36 @@ func TestStateCache(t *testing.T) {
 			s.committed(cached(c, 1)) // passes a (clearing its mark), evicts b
 			s.committed(cached(d, 1)) // a unmarked now: evicted
 		}, map[uuid.UUID]uint64{c: 1, d: 1}},
+		{"a larger entry evicts as many as it needs", func(s *stateCache) {
+			s.committed(cached(a, 1))
+			s.committed(cached(b, 1))
+			big := cached(c, 1)
+			big.OrderID = strings.Repeat("x", entryOverhead/2) // 1.5 entries
+			s.committed(big)
+		}, map[uuid.UUID]uint64{c: 1}},
+		{"an invoice that grew makes room like a new one", func(s *stateCache) {
+			s.committed(cached(a, 1))
+			s.committed(cached(b, 1))
+			grown := cached(b, 2)
+			grown.Transactions = make([]engine.Transaction, 2)
+			s.committed(grown)
+		}, map[uuid.UUID]uint64{b: 2}},
+		{"an entry larger than the shard is not kept", func(s *stateCache) {
+			s.committed(cached(a, 1))
+			huge := cached(b, 1)
+			huge.CallbackURL = strings.Repeat("x", 2*entryOverhead)
+			s.committed(huge)
+		}, map[uuid.UUID]uint64{a: 1}},
+		{"an evicted slot is reused", func(s *stateCache) {
+			s.committed(cached(a, 1))
+			s.committed(cached(b, 1))
+			s.committed(cached(c, 1))
+			s.committed(cached(d, 1))
+			s.committed(cached(a, 2))
+		}, map[uuid.UUID]uint64{d: 1, a: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStateCache(2 * stateCacheShards) // two entries per shard
+			s := newStateCache(2 * stateCacheShards * entrySize(cached(a, 1))) // two entries per shard
 			tc.ops(s)
 			for _, id := range []uuid.UUID{a, b, c, d} {
 				inv, ok := s.get(id)
@@ -59,10 +87,18 @@ func TestStateCache(t *testing.T) {
 			if s.len() != len(tc.want) {
 				t.Errorf("len %d, want %d", s.len(), len(tc.want))
 			}
+			sh := &s.shards[0]
+			var sum int64
+			for _, i := range sh.entries {
+				sum += sh.ring[i].size
+			}
+			if sum != sh.bytes || sh.bytes > sh.max || len(sh.ring) > 2 {
+				t.Errorf("shard holds %d bytes, counts %d, bound %d, %d slots", sum, sh.bytes, sh.max, len(sh.ring))
+			}
 		})
 	}
-	if newStateCache(0) != nil || newStateCache(-1) != nil {
-		t.Error("a capacity below 1 should disable the cache")
+	if newStateCache(0) != nil || newStateCache(entryOverhead-1) != nil {
+		t.Error("a bound below one entry should disable the cache")
 	}
 	var off *stateCache
 	off.committed(cached(a, 1))
@@ -76,7 +112,7 @@ func TestStateCache(t *testing.T) {
 // store holds, so eviction and refill never serve an old state.
 func TestStateCache_ReadsMatchTheStore(t *testing.T) {
 	r, store := newTestService(t)
-	r.states = newStateCache(stateCacheShards) // one entry per shard
+	r.states = newStateCache(stateCacheShards * 2 * entryOverhead) // one invoice per shard
 	ctx := context.Background()
 	project := uuid.New()
 	var ids []uuid.UUID

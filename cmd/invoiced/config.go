@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -84,7 +85,7 @@ var settings = []setting{
 	{"eth-xpub", "INVOICED_ETH_XPUB", "", "account-level extended public key of m/44'/60'/0' for ETH and USDT deposit addresses"},
 	{"usdt-contract", "INVOICED_USDT_CONTRACT", "", "USDT ERC-20 contract address to follow (mainnet: 0xdAC17F958D2ee523a2206206994597C13D831ec7)"},
 	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
-	{"state-cache", "INVOICED_STATE_CACHE", strconv.Itoa(invoice.DefaultStateCache), "invoices whose latest committed state is kept in memory for reads, ~2 KB of RSS each (0 = none)"},
+	{"state-cache-mb", "INVOICED_STATE_CACHE_MB", strconv.Itoa(invoice.DefaultStateCacheBytes >> 20), "MiB of heap for the latest committed states of recent invoices, kept for reads (about 700 bytes per invoice, twice that in RSS with GC headroom; 0 = none)"},
 	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
 	{"shutdown-timeout", "INVOICED_SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests"},
 	{"rate-limit", "INVOICED_RATE_LIMIT", "50", "requests per second per API key, sustained (429 with Retry-After beyond; 0 = no limit)"},
@@ -171,7 +172,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	intVal("default-expire-min", &c.DefaultExpireMin, 1, 1<<20)
 	intVal("rate-burst", &c.RateBurst, 1, 1<<20)
 	intVal("max-concurrent", &c.MaxConcurrent, 0, 1<<20)
-	intVal("state-cache", &c.StateCache, 0, 1<<24)
+	var cacheMB int
+	intVal("state-cache-mb", &cacheMB, 0, 1<<20)
+	c.StateCacheBytes = int64(cacheMB) << 20
+	if err == nil && getenv("INVOICED_STATE_CACHE") != "" {
+		// It counted entries; a count read as MiB would be far off.
+		err = errors.New("INVOICED_STATE_CACHE is replaced by INVOICED_STATE_CACHE_MB (a size in MiB, default " + strconv.Itoa(invoice.DefaultStateCacheBytes>>20) + ")")
+	}
 	intVal("expiry-rate", &c.ExpiryRate, 1, 1<<20)
 	intVal("expiry-workers", &c.ExpiryWorkers, 1, 1024)
 	intVal("webhook-workers", &c.WebhookWorkers, 1, 4096)
