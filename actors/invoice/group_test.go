@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/invoiced/invoiced/actors/internal/actortest"
 	"github.com/invoiced/invoiced/engine"
 )
 
@@ -62,6 +63,56 @@ func TestGroup_MembersThatCommitNothingLeave(t *testing.T) {
 		inv, err := Load(store, id)
 		if err != nil || inv.Status != engine.StatusCancelled {
 			t.Fatalf("invoice %s: %s, %v; want cancelled on disk", id, inv.Status, err)
+		}
+	}
+}
+
+// TestApplyAll_OneGroupAndEachInvoicesOwnOutcome: a mass expiry committed
+// as one group expires the invoices that are due, leaves alone the one a
+// payment keeps alive and reports the unknown id, each with its own
+// result, and the actors are gone after. The group's wait is half an
+// hour and the asks' deadline a minute, so a member that neither committed
+// nor left the group would make every ask fail.
+func TestApplyAll_OneGroupAndEachInvoicesOwnOutcome(t *testing.T) {
+	p := actortest.New(t)
+	s, err := New(Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, RequestTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	project := uuid.New()
+	var ids []uuid.UUID
+	for i := range 5 {
+		inv, _, err := s.Create(ctx, project, engine.CreateRequest{OrderID: fmt.Sprint(i), Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, inv.ID)
+	}
+	paid, _ := Load(p.Store, ids[4])
+	if _, err := s.Apply(ctx, paid.ID, engine.ObservePayment{TxID: "tx", Amount: paid.Amount, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	unknown := uuid.New()
+	errs := s.ApplyAll(ctx, append(ids, unknown), engine.Expire{At: paid.ExpiresAt.Add(time.Second)})
+	for i, id := range ids {
+		want := engine.StatusExpired
+		if id == paid.ID {
+			want = engine.StatusPending
+		}
+		inv, err := Load(p.Store, id)
+		if errs[i] != nil || err != nil || inv.Status != want {
+			t.Errorf("invoice %d: %v; on disk %s (%v), want %s", i, errs[i], inv.Status, err, want)
+		}
+	}
+	if errs[len(ids)] == nil {
+		t.Error("an unknown invoice expired without an error")
+	}
+	for deadline := time.Now().Add(5 * time.Second); s.LiveActors() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d invoice actors left in memory", s.LiveActors())
 		}
 	}
 }

@@ -169,6 +169,42 @@ func (s *Service) Apply(ctx context.Context, id uuid.UUID, cmds ...engine.Comman
 	return rep.Invoice, rep.Err
 }
 
+// ApplyAll applies cmd to each invoice of ids on behalf of invoiced itself,
+// as Apply does, with their commits made as one persistence.Group: a mass
+// expiry pays for a synced batch per P, with the counter deltas of its
+// members summed, instead of a synced commit and a dozen counter operands
+// per invoice. Each invoice's actor still decides on its own state and
+// passivates after. It returns each invoice's error, nil when its commit
+// is durable or it had nothing to commit. ids must be distinct (a group
+// takes one commit per stream).
+func (s *Service) ApplyAll(ctx context.Context, ids []uuid.UUID, cmd engine.Command) []error {
+	// A member that does not arrive (its actor busy) holds the others up
+	// for at most half a request's time, as in a chain round.
+	group := s.cfg.Store.NewGroup(len(ids), s.cfg.RequestTimeout/2)
+	errs := make([]error, len(ids))
+	futures := make([]*actor.Future, len(ids))
+	for i, id := range ids {
+		f, err := s.table.Request(ctx, id, s.actorFor(id), decideMsg{from: fromSystem, cmds: []engine.Command{cmd}, group: group, transient: true})
+		if err != nil {
+			group.Leave() // never sent: the actor will not leave for it
+			errs[i] = err
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		rep, err := AwaitReply(f, ids[i])
+		if err == nil {
+			err = rep.Err
+		}
+		errs[i] = err
+	}
+	return errs
+}
+
 // Forward hands cmds for invoice id to its actor from inside another actor
 // (c), with c's sender as the sender: the invoice actor answers that
 // sender a Reply directly once it has durably applied them, committing as

@@ -97,7 +97,7 @@ var settings = []setting{
 	{"checkout-frame-ancestors", "INVOICED_CHECKOUT_FRAME_ANCESTORS", "*", "who may frame the checkout page: * or space-separated origins such as https://shop.example ('none' = nobody)"},
 	{"explorers", "INVOICED_EXPLORERS", "", "block explorer transaction links on the checkout page, e.g. BTC=https://mempool.space/tx/{txid},ETH=https://etherscan.io/tx/{txid}"},
 	{"expiry-rate", "INVOICED_EXPIRY_RATE", strconv.Itoa(expiry.DefaultRate), "invoices expired per second at most: a mass expiry is spread out instead of taking the API's share"},
-	{"expiry-workers", "INVOICED_EXPIRY_WORKERS", strconv.Itoa(expiry.DefaultWorkers), "expiries in flight at most"},
+	{"expiry-workers", "INVOICED_EXPIRY_WORKERS", strconv.Itoa(expiry.DefaultWorkers), "expiries in flight at most, committed together as one group"},
 	{"webhook-workers", "INVOICED_WEBHOOK_WORKERS", "32", "webhook attempts in flight at most (8 per destination host)"},
 	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
 }
