@@ -98,6 +98,9 @@ type Config struct {
 	// ChainPoll is how often chain monitors poll their node (default 1 s;
 	// the dev chain also wakes them on every change).
 	ChainPoll time.Duration
+	// ChainCatchUpRate bounds the blocks a chain monitor reads per second
+	// while it catches up (0 = chainwatch.DefaultCatchUpRate).
+	ChainCatchUpRate int
 	// AutoMine mines a dev chain block per currency every interval (0 = off).
 	AutoMine time.Duration
 	// ExpiryInterval is how often the expiry schedule is scanned (default 1 s).
@@ -342,7 +345,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	}
 	router, err := chainwatch.New(chainwatch.Config{
 		System: s.system, Store: s.store, Rules: rules, Invoices: s.invoices, Watches: watches, Clock: cfg.Clock,
-		IdleTimeout: cfg.ActorIdle, Logger: cfg.Logger, Metrics: s.metrics,
+		IdleTimeout: cfg.ActorIdle, CatchUpRate: cfg.ChainCatchUpRate, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
 		return parts, err

@@ -209,7 +209,11 @@ func (m *Monitor) follow(ctx context.Context) error {
 	m.tip = tip.Height
 	durable := monitorState{Height: m.state.Height, Hash: m.state.Hash, Recent: append([]string(nil), m.state.Recent...)}
 	tracking := len(m.state.Pay)
+	start := m.r.cfg.Clock.Now()
 	for steps := 0; steps < maxBlocksPerRound && (m.state.Height != tip.Height || m.state.Hash != tip.Hash); steps++ {
+		if err := m.pace(ctx, start, steps); err != nil {
+			return err
+		}
 		if m.state.Hash == "" {
 			// Never followed (or lost in a reorganisation deeper than the
 			// window): start at the tip; the mempool scan still finds
@@ -251,6 +255,29 @@ func (m *Monitor) follow(ctx context.Context) error {
 		}
 	}
 	return m.applyChanges(ctx)
+}
+
+// pace waits until a walk that started at start may take its next step
+// within the catch-up budget: a second's worth of blocks (CatchUpRate) go
+// at once, as a burst, and each one beyond it CatchUpRate-th of a second
+// later, so a monitor a few blocks behind never waits and one a day
+// behind walks at the configured rate.
+func (m *Monitor) pace(ctx context.Context, start time.Time, steps int) error {
+	rate := m.r.cfg.CatchUpRate
+	if steps < rate {
+		return nil
+	}
+	due := start.Add(time.Duration(steps-rate+1) * time.Second / time.Duration(rate))
+	wait := due.Sub(m.r.cfg.Clock.Now())
+	if wait <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.r.cfg.Clock.After(wait):
+		return nil
+	}
 }
 
 func (m *Monitor) save(st monitorState) error {

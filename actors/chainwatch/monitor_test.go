@@ -13,6 +13,7 @@ import (
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // downNode is a node that cannot be reached until up is set.
@@ -100,5 +101,58 @@ func TestMonitor_ForgetsPaymentsPastTheReorgMargin(t *testing.T) {
 	}
 	if len(m.state.Pay) != 0 {
 		t.Fatalf("payment %d blocks deep still tracked", 1+reorgMargin)
+	}
+}
+
+// TestMonitor_CatchUpKeepsItsBudget: a monitor that was down while 60
+// blocks were mined walks them at CatchUpRate on the injected clock (at
+// 20 a second, the first 20 go at once and the 40 others take a paced
+// wait of 50 ms each) and stops a round at maxBlocksPerRound; a monitor
+// a second's worth of blocks behind never waits.
+func TestMonitor_CatchUpKeepsItsBudget(t *testing.T) {
+	r, _, _ := newTestRouter(t)
+	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	r.cfg.Clock, r.cfg.CatchUpRate = clk, 20
+	node := devchain.NewChain("BTC", nil)
+	m := r.newMonitor(node, time.Second)
+	ctx := context.Background()
+	if err := m.follow(ctx); err != nil { // starts at the tip
+		t.Fatal(err)
+	}
+	// round runs one round, moving the clock through each paced wait.
+	round := func() (waits int, waited time.Duration) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- m.follow(ctx) }()
+		for {
+			select {
+			case w := <-clk.Waits():
+				waits++
+				waited += w
+				clk.Add(w)
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				return waits, waited
+			}
+		}
+	}
+	for _, tc := range []struct {
+		mined, waits int
+		waited       time.Duration
+	}{
+		{60, 40, 2 * time.Second},
+		{20, 0, 0},
+		{maxBlocksPerRound + 5, maxBlocksPerRound - 20, time.Duration(maxBlocksPerRound-20) * time.Second / 20},
+	} {
+		from := m.state.Height
+		node.Mine(tc.mined)
+		waits, waited := round()
+		walked := min(tc.mined, maxBlocksPerRound)
+		if waits != tc.waits || waited != tc.waited || m.state.Height != from+uint64(walked) {
+			t.Fatalf("%d blocks behind: %d waits of %s in all, at height %d; want %d waits of %s, at %d",
+				tc.mined, waits, waited, m.state.Height, tc.waits, tc.waited, from+uint64(walked))
+		}
 	}
 }

@@ -39,9 +39,22 @@ type Config struct {
 	// RequestTimeout bounds one round's wait for an address's invoice to
 	// apply its news (default 10 s).
 	RequestTimeout time.Duration
+	// CatchUpRate bounds how many blocks a monitor reads and matches per
+	// second beyond a burst of as many (default DefaultCatchUpRate): a
+	// monitor that was down for a day walks its backlog at this pace, a
+	// round at most maxBlocksPerRound blocks, instead of decoding hundreds
+	// of blocks back to back on the API's CPU. A node that adds a block
+	// every few seconds is never held back by it.
+	CatchUpRate int
 	// Metrics receives the chains' metrics (nil = none).
 	Metrics prometheus.Registerer
 }
+
+// DefaultCatchUpRate is CatchUpRate's default, in blocks per second: a
+// full Bitcoin block of 10,000 outputs decodes in ~18 ms
+// (docs/performance.md), so a catch-up takes at most about a third of
+// one CPU, and a day of Bitcoin blocks (144) is read in about 7 s.
+const DefaultCatchUpRate = 20
 
 // Router is what every monitor shares: the watch list it matches outputs
 // against and the table of address watchers it routes news through.
@@ -65,6 +78,9 @@ func New(cfg Config) (*Router, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.CatchUpRate <= 0 {
+		cfg.CatchUpRate = DefaultCatchUpRate
 	}
 	r := &Router{cfg: cfg, watchers: actors.NewTable[watchKey](cfg.System, "watcher", cfg.RequestTimeout)}
 	r.metrics = newMetrics(cfg.Metrics, r)

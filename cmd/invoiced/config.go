@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invoiced/invoiced/actors/chainwatch"
 	"github.com/invoiced/invoiced/actors/expiry"
 	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/server"
@@ -96,6 +97,7 @@ var settings = []setting{
 	{"public-url", "INVOICED_PUBLIC_URL", "", "base URL customers reach this server at, for checkout_url and qrcode, e.g. https://pay.example.com (default: http:// and the listen address)"},
 	{"checkout-frame-ancestors", "INVOICED_CHECKOUT_FRAME_ANCESTORS", "*", "who may frame the checkout page: * or space-separated origins such as https://shop.example ('none' = nobody)"},
 	{"explorers", "INVOICED_EXPLORERS", "", "block explorer transaction links on the checkout page, e.g. BTC=https://mempool.space/tx/{txid},ETH=https://etherscan.io/tx/{txid}"},
+	{"chain-catchup-rate", "INVOICED_CHAIN_CATCHUP_RATE", strconv.Itoa(chainwatch.DefaultCatchUpRate), "blocks a chain monitor reads and matches per second beyond a burst of as many, while it catches up after downtime"},
 	{"expiry-rate", "INVOICED_EXPIRY_RATE", strconv.Itoa(expiry.DefaultRate), "invoices expired per second at most: a mass expiry is spread out instead of taking the API's share"},
 	{"expiry-workers", "INVOICED_EXPIRY_WORKERS", strconv.Itoa(expiry.DefaultWorkers), "expiries in flight at most, committed together as one group"},
 	{"webhook-workers", "INVOICED_WEBHOOK_WORKERS", "32", "webhook attempts in flight at most (8 per destination host)"},
@@ -180,6 +182,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		err = errors.New("INVOICED_STATE_CACHE is replaced by INVOICED_STATE_CACHE_MB (a size in MiB, default " + strconv.Itoa(invoice.DefaultStateCacheBytes>>20) + ")")
 	}
 	intVal("expiry-rate", &c.ExpiryRate, 1, 1<<20)
+	intVal("chain-catchup-rate", &c.ChainCatchUpRate, 1, 1<<20)
 	intVal("expiry-workers", &c.ExpiryWorkers, 1, 1024)
 	intVal("webhook-workers", &c.WebhookWorkers, 1, 4096)
 	if err == nil {
