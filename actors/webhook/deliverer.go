@@ -153,6 +153,7 @@ type Deliverer struct {
 	resume     *persistence.OutboxDue           // where the last round's fresh part stopped
 	catchup    *persistence.OutboxDue           // where the last round's catch-up part stopped
 	held       map[string]persistence.OutboxDue // per host without room: its first due key
+	scanned    int                              // due keys read, for tests
 	recheck    []uuid.UUID                      // invoices whose attempt ended other than failed
 	fullScan   time.Time                        // the next round that reads everything
 	marginScan time.Time                        // the next round that reads below the watermark

@@ -124,16 +124,21 @@ func (d *Deliverer) scan(sc *dueScan) {
 		return // read from the first key, or out of budget or workers
 	}
 	lo := d.catchup
+	var reopened []string
 	for host, k := range d.held {
 		if d.hasRoom(host, sc.now) {
 			if lo == nil || before(k, *lo) {
 				lo = &k
 			}
 			delete(d.held, host)
+			reopened = append(reopened, host)
 		}
 	}
+	if d.catchup != nil {
+		reopened = nil // a catch-up left unfinished reads on to its end
+	}
 	if lo != nil && before(*lo, *from) {
-		d.catchup, _ = d.scanRange(sc, lo, from, &budget)
+		d.catchup, _ = d.scanRange(sc, lo, from, &budget, reopened...)
 	} else {
 		d.catchup = nil
 	}
@@ -143,28 +148,49 @@ func (d *Deliverer) scan(sc *dueScan) {
 // before hi (nil: every key due by now), within budget. It returns where it
 // stopped, nil when it got to the end, and whether that end was the last
 // key due.
-func (d *Deliverer) scanRange(sc *dueScan, lo, hi *persistence.OutboxDue, budget *int) (*persistence.OutboxDue, bool) {
+//
+// A catch-up for hosts that had room again (reopened) stops as soon as
+// none of them has room left, holding each from the key it stopped at:
+// every other key of the range was looked at before and is held by its
+// own host, so reading on would only pass over keys. A slow receiver frees
+// a slot every second or so, and reading its whole backlog up to the
+// round's budget each time was the slow-receiver storm's extra cost.
+func (d *Deliverer) scanRange(sc *dueScan, lo, hi *persistence.OutboxDue, budget *int, reopened ...string) (*persistence.OutboxDue, bool) {
 	after := justBefore(lo)
+	// A reopened host usually has a slot or two: read a little at a time.
+	page := duePage
+	if len(reopened) > 0 {
+		page = duePage / 8
+	}
 	for {
-		limit := min(duePage, max(1, *budget))
-		page, err := d.store.DueOutbox(sc.now.UnixNano(), after, limit)
+		limit := min(page, max(1, *budget))
+		keys, err := d.store.DueOutbox(sc.now.UnixNano(), after, limit)
 		if err != nil {
 			d.log.Error("scan due webhooks", slog.Any("err", err))
 			return lo, false // from the same place next round
 		}
-		for i, due := range page {
+		d.scanned += len(keys)
+		for i, due := range keys {
 			if hi != nil && !before(due, *hi) {
 				return nil, false
 			}
-			if d.considerDue(sc, due) == full {
-				return &page[i], false
+			switch d.considerDue(sc, due) {
+			case full:
+				return &keys[i], false
+			case started, held:
+				if len(reopened) > 0 && !slices.ContainsFunc(reopened, func(h string) bool { return d.hasRoom(h, sc.now) }) {
+					for _, h := range reopened {
+						d.hold(h, due)
+					}
+					return nil, false
+				}
 			}
 		}
-		*budget -= len(page)
-		if len(page) < limit {
+		*budget -= len(keys)
+		if len(keys) < limit {
 			return nil, true
 		}
-		after = &page[len(page)-1]
+		after = &keys[len(keys)-1]
 		if *budget <= 0 {
 			next := *after
 			next.Seq++ // just past it
