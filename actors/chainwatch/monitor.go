@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/engine"
@@ -415,11 +417,16 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 		byAddr[k] = append(byAddr[k], c)
 	}
 
-	type result struct {
+	// What each address watcher was sent and the answer to wait for; the
+	// answers are awaited in turn once everything is sent (all must come
+	// anyway), rather than by a goroutine per request.
+	type request struct {
+		key     watchKey
 		changes []change
+		f       *actor.Future
 		err     error
 	}
-	results := make(chan result, len(byAddr))
+	requests := make([]request, 0, len(byAddr))
 	// One group commit for the round (a batch per P, synced together):
 	// every invoice commits what it decided as a member of the group,
 	// each still deciding on its own state in its own actor, and none
@@ -435,7 +442,6 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 				c.t.Missing = -1
 			}
 			group.Leave()
-			results <- result{}
 			continue
 		}
 		cmds := make([]engine.Command, len(changes))
@@ -450,25 +456,23 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 		f, err := m.r.watchers.Request(ctx, k, m.r.watcherFor(k), watchMsg{invoice: w.invoice, cmds: cmds, group: group})
 		if err != nil {
 			group.Leave()
-			results <- result{err: err}
-			continue
 		}
-		go func() {
-			rep, err := invoice.AwaitReply(f, k)
-			if err == nil {
-				err = rep.Err
-			}
-			results <- result{changes: changes, err: err}
-		}()
+		requests = append(requests, request{key: k, changes: changes, f: f, err: err})
 	}
 	var errs []error
-	for range byAddr {
-		res := <-results
-		if res.err != nil {
-			errs = append(errs, res.err)
+	for _, req := range requests {
+		err := req.err
+		if err == nil {
+			var rep invoice.Reply
+			if rep, err = invoice.AwaitReply(req.f, req.key); err == nil {
+				err = rep.Err
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		for _, c := range res.changes {
+		for _, c := range req.changes {
 			c.t.Sent, c.t.SentHeight, c.t.SentHash, c.t.SentConf = true, c.height, c.hash, c.conf
 			if c.revert {
 				c.t.Sent = false

@@ -2,9 +2,12 @@ package chainwatch
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/big"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"testing"
@@ -39,6 +42,10 @@ func newTestRouter(tb testing.TB) (*Router, *invoice.Service, *persistence.Store
 	}
 	return r, svc, p.Store
 }
+
+// blockProfile names a file for a CPU profile of BenchmarkBlockMatch's
+// timed phase alone (-test.cpuprofile would mostly show the setup).
+var blockProfile = flag.String("blockmatch-cpuprofile", "", "write a CPU profile of BenchmarkBlockMatch's timed phase to `file`")
 
 // BenchmarkBlockMatch measures the chains issue's target: a block with
 // 10,000 outputs paying invoice addresses, among 1,000,000 watched
@@ -94,12 +101,14 @@ func BenchmarkBlockMatch(b *testing.B) {
 		b.StartTimer()
 		var gc0 runtime.MemStats
 		runtime.ReadMemStats(&gc0)
-		compactions0 := store.DB().Metrics().Compact.Count
+		compactions0, wal0 := store.DB().Metrics().Compact.Count, store.DB().Metrics().WAL.BytesIn
+		stopProfile := startProfile(b)
 		start, cpu0 := time.Now(), cpuTime()
 		if err := m.follow(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		elapsed, cpu := time.Since(start), cpuTime()-cpu0
+		stopProfile()
 		b.StopTimer()
 		var gc1 runtime.MemStats
 		runtime.ReadMemStats(&gc1)
@@ -117,6 +126,30 @@ func BenchmarkBlockMatch(b *testing.B) {
 		// What else ran in the timed phase: the figure varies with them.
 		b.ReportMetric(float64(store.DB().Metrics().Compact.Count-compactions0), "compactions")
 		b.ReportMetric(float64(gc1.NumGC-gc0.NumGC), "GCs")
+		// Bytes the round wrote per payment (flushes and compactions grow
+		// with them).
+		b.ReportMetric(float64(store.DB().Metrics().WAL.BytesIn-wal0)/paid, "wal-B/payment")
+	}
+}
+
+// startProfile starts the CPU profile -blockmatch-cpuprofile asks for and
+// returns what stops it.
+func startProfile(b *testing.B) func() {
+	if *blockProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(*blockProfile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
