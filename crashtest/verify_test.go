@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/invoiced/invoiced/actors/chainwatch"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/maintenance"
 	"github.com/invoiced/invoiced/persistence"
@@ -154,11 +155,8 @@ func verifyStore(t *testing.T, dataDir string, a *acked) storeFacts {
 		if err != nil {
 			continue // never followed yet
 		}
-		var cursor struct {
-			Height uint64 `json:"height"`
-			Hash   string `json:"hash"`
-		}
-		if err := json.Unmarshal(b, &cursor); err != nil {
+		cursor, err := chainwatch.CursorOf(b)
+		if err != nil {
 			t.Fatalf("%s chain state: %v", cur, err)
 		}
 		if cursor.Height >= uint64(len(ch.blocks)) || ch.blocks[cursor.Height] != cursor.Hash {

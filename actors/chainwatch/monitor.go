@@ -2,7 +2,6 @@ package chainwatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,7 +35,9 @@ const maxBlocksPerRound = 500
 
 // monitorState is a chain monitor's durable state: its cursor, the hashes
 // of the blocks below it, and the payments to watched addresses it is still
-// following (unconfirmed, or recent enough to be reorganised away).
+// following (unconfirmed, or recent enough to be reorganised away). It is
+// stored in the binary form of state.go; the JSON names read the records
+// written before it.
 type monitorState struct {
 	Height uint64     `json:"height"`
 	Hash   string     `json:"hash"`
@@ -123,7 +124,7 @@ func (r *Router) StartMonitor(ctx context.Context, node chain.Node, poll time.Du
 	case err != nil:
 		return nil, err
 	default:
-		if err := json.Unmarshal(b, &m.state); err != nil {
+		if m.state, err = decodeState(b); err != nil {
 			return nil, fmt.Errorf("chain state of %s: %w", m.network, err)
 		}
 		for _, t := range m.state.Pay {
@@ -283,11 +284,7 @@ func (m *Monitor) pace(ctx context.Context, start time.Time, steps int) error {
 }
 
 func (m *Monitor) save(st monitorState) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode chain state: %w", err)
-	}
-	return m.r.cfg.Store.PutChainState(m.network, b)
+	return m.r.cfg.Store.PutChainState(m.network, encodeState(st))
 }
 
 // rollback disconnects the cursor's block: payments it confirmed become
