@@ -13,8 +13,13 @@ import (
 // system, the mailbox workers, and the gate that lets Shutdown wait for the
 // ticking actors' rounds.
 type System struct {
-	actors  *actor.ActorSystem
-	workers *mailboxWorkers // run the mailboxes of table actors
+	actors *actor.ActorSystem
+	// workers run the mailboxes of table actors, a pool per table, so
+	// the runs of one kind blocked together (invoice actors waiting for a
+	// chain round's group commit) leave the other kind's workers idle
+	// rather than sending its runs to fresh goroutines.
+	workersMu sync.Mutex
+	workers   []*mailboxWorkers // guarded by workersMu
 
 	// gate lets Shutdown wait for the ticking actors' rounds in progress (a
 	// chain monitor's, the expiry scan's): a round holds it shared, Shutdown
@@ -27,8 +32,8 @@ type System struct {
 	passivated  *prometheus.CounterVec // kind
 }
 
-// workerCount is the number of long-lived goroutines running actor
-// mailboxes: enough for the commits that wait on one fsync together in a
+// workerCount is the number of long-lived goroutines running a table's
+// actor mailboxes: enough for the commits that wait on one fsync together in a
 // busy chain round; beyond it, runs get fresh goroutines.
 const workerCount = 512
 
@@ -46,7 +51,6 @@ func NewSystem(logger *slog.Logger, reg prometheus.Registerer) *System {
 		actors: actor.NewActorSystemWithConfig(actor.Configure(
 			actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }),
 		)),
-		workers: newMailboxWorkers(workerCount),
 		activations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "invoiced_actor_activations_total", Help: "Virtual actors activated, by kind (invoice, watcher).",
 		}, []string{"kind"}),
@@ -76,7 +80,20 @@ func (s *System) Shutdown() {
 		return
 	}
 	s.actors.Shutdown()
-	s.workers.stop()
+	s.workersMu.Lock()
+	defer s.workersMu.Unlock()
+	for _, w := range s.workers {
+		w.stop()
+	}
+}
+
+// newWorkers starts a pool of mailbox workers that Shutdown stops.
+func (s *System) newWorkers() *mailboxWorkers {
+	w := newMailboxWorkers(workerCount)
+	s.workersMu.Lock()
+	defer s.workersMu.Unlock()
+	s.workers = append(s.workers, w)
+	return w
 }
 
 // guarded wraps a ticking actor's round so Shutdown can wait for it, and

@@ -66,7 +66,7 @@ func (e *Entry) Processed() { e.processed.Add(1) }
 // "invoice", "watcher") on s; requests to them time out after timeout.
 func NewTable[K comparable](s *System, kind string, timeout time.Duration) *Table[K] {
 	t := &Table[K]{
-		root: s.Root(), workers: s.workers, seed: maphash.MakeSeed(), timeout: timeout,
+		root: s.Root(), workers: s.newWorkers(), seed: maphash.MakeSeed(), timeout: timeout,
 		activate: s.activations.WithLabelValues(kind), passive: s.passivated.WithLabelValues(kind),
 	}
 	for i := range t.shards {
