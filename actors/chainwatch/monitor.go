@@ -370,9 +370,11 @@ func (m *Monitor) sweepWatches() {
 	}
 	now := m.r.cfg.Clock.Now().UnixNano()
 	for _, cur := range m.node.Currencies() {
-		for _, addr := range m.r.cfg.Watches.expired(cur, now) {
+		ended := m.r.cfg.Watches.expired(cur, now)
+		for i, addr := range ended {
 			if err := m.r.cfg.Store.Unwatch(cur, addr); err != nil {
 				m.log.Warn("unwatch failed", slog.Any("err", err))
+				m.r.cfg.Watches.retry(cur, ended[i:])
 				return
 			}
 			m.r.cfg.Watches.remove(cur, addr, now)

@@ -1,6 +1,7 @@
 package chainwatch
 
 import (
+	"container/heap"
 	"fmt"
 	"sync"
 
@@ -19,6 +20,32 @@ import (
 type Watchlist struct {
 	mu     sync.RWMutex
 	byAddr map[string]map[string]watched // currency -> address -> watch; guarded by mu
+	// ends holds, per currency, the watches with an end, soonest first,
+	// so a sweep costs what has ended rather than a scan of every watched
+	// address (20 ms under the lock with a million, blocking every commit
+	// that sets a watch). An entry is stale once its address is set again
+	// or removed; expired skips those. Guarded by mu.
+	ends map[string]*watchEnds
+}
+
+// watchEnd is one watch's end in a currency's watchEnds.
+type watchEnd struct {
+	until   int64
+	address string
+}
+
+// watchEnds is a min-heap of watch ends (container/heap).
+type watchEnds []watchEnd
+
+func (h watchEnds) Len() int           { return len(h) }
+func (h watchEnds) Less(i, j int) bool { return h[i].until < h[j].until }
+func (h watchEnds) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *watchEnds) Push(x any)        { *h = append(*h, x.(watchEnd)) }
+func (h *watchEnds) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 type watched struct {
@@ -28,7 +55,7 @@ type watched struct {
 
 // LoadWatchlist reads every watched address of currencies from the store.
 func LoadWatchlist(store *persistence.Store, currencies []string) (*Watchlist, error) {
-	w := &Watchlist{byAddr: map[string]map[string]watched{}}
+	w := &Watchlist{byAddr: map[string]map[string]watched{}, ends: map[string]*watchEnds{}}
 	for _, cur := range currencies {
 		err := store.Watches(cur, func(e persistence.WatchEntry) error {
 			w.Set(cur, e.Address, e.Invoice, e.Until)
@@ -52,6 +79,19 @@ func (w *Watchlist) Set(currency, address string, invoice uuid.UUID, until int64
 		w.byAddr[currency] = m
 	}
 	m[address] = watched{invoice: invoice, until: until}
+	if until != 0 {
+		w.pushEnd(currency, watchEnd{until: until, address: address})
+	}
+}
+
+// pushEnd adds e to currency's watch ends; the caller holds mu.
+func (w *Watchlist) pushEnd(currency string, e watchEnd) {
+	h := w.ends[currency]
+	if h == nil {
+		h = &watchEnds{}
+		w.ends[currency] = h
+	}
+	heap.Push(h, e)
 }
 
 func (w *Watchlist) lookup(currency, address string) (watched, bool) {
@@ -61,17 +101,38 @@ func (w *Watchlist) lookup(currency, address string) (watched, bool) {
 	return v, ok
 }
 
-// expired returns the addresses of currency whose watch ended before now.
+// expired returns the addresses of currency whose watch ended before now,
+// each once, and forgets their ends: the caller removes each address or,
+// if it cannot, hands the rest back with retry.
 func (w *Watchlist) expired(currency string, now int64) []string {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.ends[currency]
+	if h == nil {
+		return nil
+	}
 	var out []string
-	for addr, v := range w.byAddr[currency] {
-		if v.until != 0 && v.until < now {
-			out = append(out, addr)
+	seen := map[string]bool{}
+	for h.Len() > 0 && (*h)[0].until < now {
+		e := heap.Pop(h).(watchEnd)
+		if v, ok := w.byAddr[currency][e.address]; ok && v.until == e.until && !seen[e.address] {
+			seen[e.address] = true
+			out = append(out, e.address)
 		}
 	}
 	return out
+}
+
+// retry hands back addresses expired returned that were not removed, so a
+// later sweep finds them again.
+func (w *Watchlist) retry(currency string, addresses []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range addresses {
+		if v, ok := w.byAddr[currency][a]; ok && v.until != 0 {
+			w.pushEnd(currency, watchEnd{until: v.until, address: a})
+		}
+	}
 }
 
 // remove drops address if its watch is still the one that ended (a commit
