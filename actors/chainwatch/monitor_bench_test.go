@@ -24,7 +24,8 @@ import (
 
 // newTestRouter is a chain Router, its invoice Service and its store, over
 // a real store in a temp dir.
-func newTestRouter(tb testing.TB) (*Router, *invoice.Service, *persistence.Store) {
+// requestTimeout is the Router's (0 = its default).
+func newTestRouter(tb testing.TB, requestTimeout time.Duration) (*Router, *invoice.Service, *persistence.Store) {
 	tb.Helper()
 	p := actortest.New(tb)
 	watches, err := LoadWatchlist(p.Store, nil)
@@ -36,7 +37,7 @@ func newTestRouter(tb testing.TB) (*Router, *invoice.Service, *persistence.Store
 		tb.Fatal(err)
 	}
 	tb.Cleanup(svc.Shutdown)
-	r, err := New(Config{System: svc.System(), Store: p.Store, Rules: p.Rules, Invoices: svc, Watches: watches})
+	r, err := New(Config{System: svc.System(), Store: p.Store, Rules: p.Rules, Invoices: svc, Watches: watches, RequestTimeout: requestTimeout})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,6 +47,10 @@ func newTestRouter(tb testing.TB) (*Router, *invoice.Service, *persistence.Store
 // blockProfile names a file for a CPU profile of BenchmarkBlockMatch's
 // timed phase alone (-test.cpuprofile would mostly show the setup).
 var blockProfile = flag.String("blockmatch-cpuprofile", "", "write a CPU profile of BenchmarkBlockMatch's timed phase to `file`")
+
+// blockTimeout is the round's request timeout in BenchmarkBlockMatch: under
+// callgrind a round takes minutes.
+var blockTimeout = flag.Duration("blockmatch-timeout", 0, "request timeout of BenchmarkBlockMatch's round (0 = the Router's default)")
 
 // BenchmarkBlockMatch measures the chains issue's target: a block with
 // 10,000 outputs paying invoice addresses, among 1,000,000 watched
@@ -57,7 +62,7 @@ func BenchmarkBlockMatch(b *testing.B) {
 	const paid, watched = 10_000, 1_000_000
 	for range b.N {
 		b.StopTimer()
-		r, svc, store := newTestRouter(b)
+		r, svc, store := newTestRouter(b, *blockTimeout)
 		project := uuid.New()
 		addrs := make([]string, paid)
 		ids := make([]uuid.UUID, paid)

@@ -39,7 +39,7 @@ func (n *downNode) Mempool(context.Context) ([]chain.Output, error) {
 }
 
 func TestMonitor_DownNodeBacksOffAndRecovers(t *testing.T) {
-	r, _, store := newTestRouter(t)
+	r, _, store := newTestRouter(t, 0)
 	node := &downNode{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -74,7 +74,7 @@ func TestMonitor_DownNodeBacksOffAndRecovers(t *testing.T) {
 }
 
 func TestMonitor_ForgetsPaymentsPastTheReorgMargin(t *testing.T) {
-	r, svc, _ := newTestRouter(t) // confirmations 1
+	r, svc, _ := newTestRouter(t, 0) // confirmations 1
 	node := devchain.NewChain("BTC", nil)
 	m := r.newMonitor(node, time.Second)
 	ctx := context.Background()
@@ -110,7 +110,7 @@ func TestMonitor_ForgetsPaymentsPastTheReorgMargin(t *testing.T) {
 // wait of 50 ms each) and stops a round at maxBlocksPerRound; a monitor
 // a second's worth of blocks behind never waits.
 func TestMonitor_CatchUpKeepsItsBudget(t *testing.T) {
-	r, _, _ := newTestRouter(t)
+	r, _, _ := newTestRouter(t, 0)
 	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	r.cfg.Clock, r.cfg.CatchUpRate = clk, 20
 	node := devchain.NewChain("BTC", nil)
