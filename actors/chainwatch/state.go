@@ -93,14 +93,28 @@ func (e *stateEncoder) name(s string) {
 }
 
 func (e *stateEncoder) txid(s string) {
-	raw, err := hex.DecodeString(s)
-	if err != nil || hex.EncodeToString(raw) != s {
+	if !lowerHex(s) {
 		e.b = append(e.b, 0)
 		e.str(s)
 		return
 	}
 	e.b = append(e.b, 1)
-	e.raw(raw)
+	e.uvarint(uint64(len(s) / 2))
+	e.b, _ = hex.AppendDecode(e.b, []byte(s)) // checked by lowerHex
+}
+
+// lowerHex reports whether s is lowercase hex of whole bytes, which
+// encodes back to itself.
+func lowerHex(s string) bool {
+	if len(s)%2 != 0 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *stateEncoder) amount(v *big.Int) {
