@@ -2,6 +2,7 @@ package chainwatch
 
 import (
 	"container/heap"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -17,9 +18,14 @@ import (
 // stored, from inside the commit's critical section, so in version order),
 // and pruned by the monitors when a watch period ends. Readers are the
 // monitors.
+//
+// An address is kept by its key (addrKey), not its text: a map of
+// fixed-size keys and values holds no pointer, so the garbage collector
+// never scans it, and a watch costs about 45 bytes instead of 110 (the
+// address text is kept only in ends, for watches in their grace period).
 type Watchlist struct {
 	mu     sync.RWMutex
-	byAddr map[string]map[string]watched // currency -> address -> watch; guarded by mu
+	byAddr map[string]map[addrKey]watched // currency -> address key -> watch; guarded by mu
 	// ends holds, per currency, the watches with an end, soonest first,
 	// so a sweep costs what has ended rather than a scan of every watched
 	// address (20 ms under the lock with a million, blocking every commit
@@ -28,7 +34,18 @@ type Watchlist struct {
 	ends map[string]*watchEnds
 }
 
-// watchEnd is one watch's end in a currency's watchEnds.
+// addrKey identifies an address: the first 16 bytes of its SHA-256. Two
+// addresses share a key with probability 2^-128 per pair, the odds the
+// invoice ids (random UUIDs) already rest on.
+type addrKey [16]byte
+
+func keyOf(address string) addrKey {
+	sum := sha256.Sum256([]byte(address))
+	return addrKey(sum[:16])
+}
+
+// watchEnd is one watch's end in a currency's watchEnds; it keeps the
+// address's text, which unwatching it in the store needs.
 type watchEnd struct {
 	until   int64
 	address string
@@ -55,7 +72,7 @@ type watched struct {
 
 // LoadWatchlist reads every watched address of currencies from the store.
 func LoadWatchlist(store *persistence.Store, currencies []string) (*Watchlist, error) {
-	w := &Watchlist{byAddr: map[string]map[string]watched{}, ends: map[string]*watchEnds{}}
+	w := newWatchlist()
 	for _, cur := range currencies {
 		err := store.Watches(cur, func(e persistence.WatchEntry) error {
 			w.Set(cur, e.Address, e.Invoice, e.Until)
@@ -68,6 +85,10 @@ func LoadWatchlist(store *persistence.Store, currencies []string) (*Watchlist, e
 	return w, nil
 }
 
+func newWatchlist() *Watchlist {
+	return &Watchlist{byAddr: map[string]map[addrKey]watched{}, ends: map[string]*watchEnds{}}
+}
+
 // Set records the watch an invoice's commit stored; the invoice actors call
 // it from inside the commit's critical section, so in version order.
 func (w *Watchlist) Set(currency, address string, invoice uuid.UUID, until int64) {
@@ -75,10 +96,10 @@ func (w *Watchlist) Set(currency, address string, invoice uuid.UUID, until int64
 	defer w.mu.Unlock()
 	m := w.byAddr[currency]
 	if m == nil {
-		m = map[string]watched{}
+		m = map[addrKey]watched{}
 		w.byAddr[currency] = m
 	}
-	m[address] = watched{invoice: invoice, until: until}
+	m[keyOf(address)] = watched{invoice: invoice, until: until}
 	if until != 0 {
 		w.pushEnd(currency, watchEnd{until: until, address: address})
 	}
@@ -97,7 +118,7 @@ func (w *Watchlist) pushEnd(currency string, e watchEnd) {
 func (w *Watchlist) lookup(currency, address string) (watched, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	v, ok := w.byAddr[currency][address]
+	v, ok := w.byAddr[currency][keyOf(address)]
 	return v, ok
 }
 
@@ -115,7 +136,7 @@ func (w *Watchlist) expired(currency string, now int64) []string {
 	seen := map[string]bool{}
 	for h.Len() > 0 && (*h)[0].until < now {
 		e := heap.Pop(h).(watchEnd)
-		if v, ok := w.byAddr[currency][e.address]; ok && v.until == e.until && !seen[e.address] {
+		if v, ok := w.byAddr[currency][keyOf(e.address)]; ok && v.until == e.until && !seen[e.address] {
 			seen[e.address] = true
 			out = append(out, e.address)
 		}
@@ -129,7 +150,7 @@ func (w *Watchlist) retry(currency string, addresses []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, a := range addresses {
-		if v, ok := w.byAddr[currency][a]; ok && v.until != 0 {
+		if v, ok := w.byAddr[currency][keyOf(a)]; ok && v.until != 0 {
 			w.pushEnd(currency, watchEnd{until: v.until, address: a})
 		}
 	}
@@ -140,11 +161,12 @@ func (w *Watchlist) retry(currency string, addresses []string) {
 func (w *Watchlist) remove(currency, address string, now int64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	v, ok := w.byAddr[currency][address]
+	k := keyOf(address)
+	v, ok := w.byAddr[currency][k]
 	if !ok || v.until == 0 || v.until >= now {
 		return false
 	}
-	delete(w.byAddr[currency], address)
+	delete(w.byAddr[currency], k)
 	return true
 }
 
