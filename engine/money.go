@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/big"
@@ -65,7 +66,10 @@ func (u Units) IsZero() bool { return u.Sign() == 0 }
 func (u Units) String() string {
 	// Most amounts (satoshi, token units, cents, small wei amounts) fit a
 	// uint64, whose formatting costs a fifth of big.Int's.
-	b := u.big()
+	if u.v == nil {
+		return "0"
+	}
+	b := u.v
 	if b.IsUint64() {
 		return strconv.FormatUint(b.Uint64(), 10)
 	}
@@ -202,20 +206,46 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // text without trailing zeros ("0.001", "12"), the exact inverse of
 // ParseDecimal.
 func FormatDecimal(u Units, decimals int) string {
-	s := u.String()
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	if decimals > 0 {
-		if len(s) <= decimals {
-			s = strings.Repeat("0", decimals-len(s)+1) + s
-		}
-		s = s[:len(s)-decimals] + "." + s[len(s)-decimals:]
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	var buf [48]byte
+	return string(AppendDecimal(buf[:0], u, decimals))
+}
+
+// AppendDecimal appends FormatDecimal's text to b. It exists because every
+// invoice view formats three or four amounts: building the text in place
+// spares the intermediate strings.
+func AppendDecimal(b []byte, u Units, decimals int) []byte {
+	var buf [48]byte
+	digits := buf[:0]
+	switch {
+	case u.v == nil:
+		digits = append(digits, '0')
+	case u.v.IsUint64():
+		digits = strconv.AppendUint(digits, u.v.Uint64(), 10)
+	default:
+		digits = u.v.Append(digits, 10)
 	}
-	if neg {
-		s = "-" + s
+	if digits[0] == '-' {
+		b = append(b, '-')
+		digits = digits[1:]
 	}
-	return s
+	if decimals <= 0 {
+		return append(b, digits...)
+	}
+	cut := max(len(digits)-decimals, 0)
+	if cut == 0 {
+		b = append(b, '0')
+	} else {
+		b = append(b, digits[:cut]...)
+	}
+	frac := bytes.TrimRight(digits[cut:], "0")
+	if len(frac) == 0 {
+		return b
+	}
+	b = append(b, '.')
+	for range decimals - (len(digits) - cut) { // leading zeros of a fraction shorter than decimals
+		b = append(b, '0')
+	}
+	return append(b, frac...)
 }
 
 // Scale18 returns u, an amount with the given decimals, expressed with 18

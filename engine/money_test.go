@@ -71,6 +71,10 @@ func TestFormatDecimal(t *testing.T) {
 		{1250, 2, "12.5"},
 		{7, 0, "7"},
 		{-5, 2, "-0.05"},
+		{-1250, 2, "-12.5"},
+		{1000, 2, "10"},
+		{10, 0, "10"},
+		{1000000000000000001, 18, "1.000000000000000001"},
 	}
 	for _, tt := range tests {
 		if got := FormatDecimal(NewUnits(tt.units), tt.decimals); got != tt.want {
