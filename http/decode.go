@@ -354,6 +354,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeRaw(w, status, b)
 }
 
+// jsonContentType is the Content-Type of every JSON answer, one slice
+// shared by all of them (net/http only reads it) instead of one per answer.
+var jsonContentType = []string{"application/json"}
+
 // writeRaw answers with an encoded JSON document.
 //
 // It sets Content-Length, which spares the client a chunked body: net/http
@@ -362,7 +366,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	b = append(b, '\n')
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = jsonContentType
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)

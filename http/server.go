@@ -204,7 +204,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	s.metrics.instrument(w, r, s.router.ServeHTTP)
-	s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))
+	// checked first: building the attributes costs allocations even when
+	// the line is not written
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))
+	}
 }
 
 // requestKey holds the request's *requestInfo.
