@@ -105,7 +105,7 @@ measure() {
   echo "baseline: $b1 | $b2"
   rep=$(printf '%s\n%s\n' "$a1" "$a2" | field replayed | sort -n | tail -1)
   rep=${rep:-0}
-  echo "ratio=$ratio invoiced_rps=$ra baseline_rps=$rb p99_ms=$p99 non2xx_or_errors=$ea replayed=$rep body=${BODY:-crypto} mode=$mode stored=$n cpu_us=$ca base_cpu_us=$cb"
+  echo "ratio=$ratio invoiced_rps=$ra baseline_rps=$rb p99_ms=$p99 non2xx_or_errors=$ea replayed=$rep body=${BODY:-crypto} mode=$mode stored=$n cpu_us=$ca base_cpu_us=$cb" | tee -a "$work/summary"
   case $mode in create) min=${MIN_RATIO:-0.5} ;; get) min=${MIN_RATIO:-0.8} ;; *) min=${MIN_RATIO:-0} ;; esac
   awk -v r="$ratio" -v m="$min" -v e="$ea" -v x="$rep" 'BEGIN{exit !(r >= m && e == 0 && x == 0)}' || fail=1
 }
@@ -115,6 +115,14 @@ if [ -n "${SIZES:-}" ]; then
     seed_to "$size"
     for mode in ${modes//,/ }; do measure "$mode"; done
   done
+  # the growth table: per mode, each size's throughput, ratio and CPU, then its throughput and
+  # its CPU per request relative to the first size's (the CPU figure survives a busy machine)
+  echo "| mode | stored | req/s | ratio to trivial | server CPU/req | req/s vs first size | first size's CPU/req vs this |"
+  echo "|---|---|---|---|---|---|---|"
+  awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+        m = f["mode"]
+        if (!(m in rps)) { rps[m] = f["invoiced_rps"]; cpu[m] = f["cpu_us"] }
+        printf "| %s | %d | %d | %s | %s µs | %.2f | %.2f |\n", m, f["stored"], f["invoiced_rps"], f["ratio"], f["cpu_us"], f["invoiced_rps"] / rps[m], cpu[m] / f["cpu_us"]}' "$work/summary" | sort -t'|' -k2,2 -s
 else
   case ,$modes, in *,get,*|*,list,*) def=10000 ;; *) def=0 ;; esac
   seed_to "${SEED:-$def}"
