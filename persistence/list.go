@@ -130,9 +130,22 @@ func (s *Store) List(q Query) (states []State, total int, err error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("list project %s: total: %w", q.ProjectID, err)
 	}
+	if len(ids) == 0 {
+		return nil, total, nil
+	}
+	// one iterator moved from stream to stream: opening and closing one per
+	// invoice was a seventh of a page's CPU
+	it, err := streamIter(view, ids[0])
+	if err != nil {
+		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+	}
+	defer func() { err = errors.Join(err, it.Close()) }()
 	states = make([]State, 0, len(ids))
-	for _, id := range ids {
-		st, err := latestFrom(view, id)
+	for i, id := range ids {
+		if i > 0 {
+			setStreamBounds(it, id)
+		}
+		st, err := latestFrom(it, id)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list project %s: state of %s: %w", q.ProjectID, id, err)
 		}
@@ -148,10 +161,10 @@ type State struct {
 	Events   [][]byte
 }
 
-// latestFrom reads id's latest state from view: its snapshot and the
-// events after it (all of them when it has none).
-func latestFrom(view *pebble.Snapshot, id uuid.UUID) (State, error) {
-	snap, _, events, err := loadStream(view, id)
+// latestFrom reads id's latest state with it, bounded to id's stream: its
+// snapshot and the events after it (all of them when it has none).
+func latestFrom(it *pebble.Iterator, id uuid.UUID) (State, error) {
+	snap, _, events, err := readStream(it, id)
 	if err != nil {
 		return State{}, err
 	}

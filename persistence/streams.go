@@ -21,6 +21,11 @@ func streamIter(r reader, stream uuid.UUID) (*pebble.Iterator, error) {
 	})
 }
 
+// setStreamBounds bounds it to stream's records, as streamIter does.
+func setStreamBounds(it *pebble.Iterator, stream uuid.UUID) {
+	it.SetBounds(streamKey(stream, streamHead), streamKey(stream, streamSnapshot+1))
+}
+
 // Load returns the latest snapshot (nil if none), the version it was taken
 // at, and every event after it, in order. ErrNotFound if the stream does
 // not exist.
@@ -43,6 +48,13 @@ func loadStream(r reader, stream uuid.UUID) (snapshot []byte, snapVersion uint64
 		return nil, 0, nil, err
 	}
 	defer func() { err = errors.Join(err, it.Close()) }()
+	return readStream(it, stream)
+}
+
+// readStream is loadStream with an iterator bounded to stream (streamIter's
+// bounds), which a caller reading many streams moves from one to the next
+// with setStreamBounds instead of opening one per stream.
+func readStream(it *pebble.Iterator, stream uuid.UUID) (snapshot []byte, snapVersion uint64, events [][]byte, err error) {
 	if !it.First() || !bytes.Equal(it.Key(), streamKey(stream, streamHead)) {
 		return nil, 0, nil, errors.Join(it.Error(), ErrNotFound)
 	}
