@@ -17,7 +17,9 @@
 # SIZES=10000,100000,1000000 instead measures every mode at each of those stored-invoice counts
 # in turn, seeding up to each (the growth table; creates measured last at each size add to the
 # store, and stored= says how many it held at the start of each mode); BIN=path measures that
-# invoiced binary instead of building PROJECT_DIR's; MAXPAGE (50) is the deepest list page.
+# invoiced binary instead of building PROJECT_DIR's; MAXPAGE (50) is the deepest list page;
+# LIST_COMBO=k (1-16) asks one list combination of list.lua only. Before each mode the script waits
+# until the store has had no flush or compaction running for a second (at most 60 s).
 # Any INVOICED_* variable reaches the server, e.g. INVOICED_PPROF_LISTEN=127.0.0.1:6060.
 set -u
 modes=${1:?usage: ratio.sh create|get|list[,..] [PROJECT_DIR]}
@@ -65,6 +67,17 @@ seed_to() {
   [ "$have" -gt "$from" ] && echo "seeded $((have - from)) invoices in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s" >&2
   cat "$work"/ids.* 2>/dev/null | shuf -n 100000 >"$work/get-ids"
 }
+# settle waits (at most 60 s) until the server's store has run no flush or compaction for a second,
+# as invoicebench does between phases, so a phase is not charged for the writes of the one before.
+settle() {
+  local quiet=0 jobs
+  for i in $(seq 1 300); do
+    jobs=$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^invoiced_pebble_background_jobs/ {n += $2} END {print n + 0}')
+    if [ "$jobs" = 0 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    [ "$quiet" -ge 5 ] && return
+    sleep 0.2
+  done
+}
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 # run URL PID: one measured wrk run, its output line plus cpu=<µs of PID's CPU per request>.
@@ -87,6 +100,7 @@ measure() {
   [ "$mode" = list ] && export PERF_TOTAL=$n || unset PERF_TOTAL
   [ "$mode" = get ] && export PERF_IDS=$work/get-ids || export PERF_IDS=$work/ids
   [ "$mode" = create ] && unset PERF_IDS
+  settle
   wrk -t2 -c$conns -d2s -s "$lua" "http://127.0.0.1:$port" >/dev/null 2>&1
   wrk -t2 -c$conns -d2s -s "$lua" "http://127.0.0.1:$bport" >/dev/null 2>&1
   local a1 b1 a2 b2 ra rb ea p99 ratio rep ca cb min
