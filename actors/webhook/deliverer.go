@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -117,10 +118,16 @@ const DefaultPerHost = 8
 //     backlog: the attempts in flight, the host cache and one held key per
 //     host; the backlog stays on disk.
 //  5. Once Stop returns nothing touches the store: rounds, redeliveries and
-//     the metric and list reads hold mu and check stopped.
+//     the metric and list reads hold mu's read lock and check stopped, and
+//     Stop sets stopped under the write lock, so it waits for them.
+//  6. Background work never holds up the API: a round holds only the read
+//     lock, so the webhook list, a redelivery and a metrics scrape proceed
+//     while a long round (a deep due schedule, a slow sync) runs.
 //
 // Locks: mu guards stopped only; inflight, hosts and urls are the
-// actor's state, used only on its mailbox; results and wake are channels.
+// actor's state, used only on its mailbox (the scrape reads the open
+// circuits' count from the atomic failing, which each round sets);
+// results and wake are channels.
 type Deliverer struct {
 	cfg     Config
 	store   *persistence.Store
@@ -138,7 +145,8 @@ type Deliverer struct {
 	results chan attemptResult
 
 	mu      sync.RWMutex
-	stopped bool // guarded by mu
+	stopped bool         // guarded by mu
+	failing atomic.Int64 // hosts with an open circuit, as of the last round
 
 	// The actor's state, used only on its mailbox.
 	inflight  map[uuid.UUID]bool   // invoices with an attempt in flight
@@ -274,8 +282,8 @@ func (a *delivererActor) Receive(c actor.Context) {
 
 // round records the finished attempts, then starts the due ones.
 func (d *Deliverer) round() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	if d.stopped || d.ctx.Err() != nil {
 		return
 	}
@@ -288,6 +296,7 @@ func (d *Deliverer) round() {
 	d.finish(now)
 	d.startDue(now)
 	d.failures.flush(d.ctx, now)
+	d.failing.Store(int64(d.breakers.openCount()))
 }
 
 // finish records every finished attempt in one synced batch: delivered,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/invoiced/invoiced/accounts"
 	"github.com/invoiced/invoiced/actors/internal/actortest"
@@ -286,3 +287,79 @@ func TestDeliverer_KeylessProjectWaitsForAKey(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// blockingKeys holds the round that asks for signing keys until released.
+type blockingKeys struct {
+	inner   signingKeys
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingKeys) SigningKeys(project uuid.UUID) [][32]byte {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.inner.SigningKeys(project)
+}
+
+// TestDeliverer_RoundDoesNotHoldUpReaders: while a round is stuck in the
+// middle of starting an attempt, the webhook list and a metrics scrape
+// still answer, and Stop waits for the round.
+func TestDeliverer_RoundDoesNotHoldUpReaders(t *testing.T) {
+	r, store := newTestInvoices(t)
+	project, _, accts := createProjectWith(t, store)
+	keys := &blockingKeys{inner: accts, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	d := startTestDeliverer(t, r, store, Config{Sender: newGatedSender(nil), Keys: keys})
+	id := cancelledInvoice(t, r, project, "http://a.example/hook")
+	<-keys.entered // a round is now inside startDue
+
+	listed := make(chan error, 1)
+	go func() {
+		_, err := d.Webhooks(context.Background(), project, id)
+		listed <- err
+	}()
+	scraped := make(chan int, 1)
+	go func() {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(d)
+		mfs, _ := reg.Gather()
+		scraped <- len(mfs)
+	}()
+	for _, wait := range []func() string{
+		func() string {
+			if err := <-listed; err != nil {
+				return err.Error()
+			}
+			return ""
+		},
+		func() string {
+			if n := <-scraped; n == 0 {
+				return "scrape gathered nothing"
+			}
+			return ""
+		},
+	} {
+		done := make(chan string, 1)
+		go func() { done <- wait() }()
+		select {
+		case msg := <-done:
+			if msg != "" {
+				t.Fatal(msg)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a reader waited for the round in progress")
+		}
+	}
+
+	stopped := make(chan struct{})
+	go func() { d.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a round was still running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(keys.release)
+	<-stopped
+}

@@ -97,8 +97,8 @@ func (d *Deliverer) Redeliver(ctx context.Context, project, invoice uuid.UUID, i
 
 // requeue runs on the Deliverer actor, the only writer of delivery states.
 func (d *Deliverer) requeue(m redeliverMsg) (WebhookRecord, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	if d.stopped {
 		return WebhookRecord{}, errStopped
 	}

@@ -61,5 +61,5 @@ func (d *Deliverer) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(d.metrics.backlogDesc, prometheus.GaugeValue, float64(backlog))
 	ch <- prometheus.MustNewConstMetric(d.metrics.deadDesc, prometheus.GaugeValue, float64(dead))
-	ch <- prometheus.MustNewConstMetric(d.metrics.failingDesc, prometheus.GaugeValue, float64(d.breakers.openCount()))
+	ch <- prometheus.MustNewConstMetric(d.metrics.failingDesc, prometheus.GaugeValue, float64(d.failing.Load()))
 }
