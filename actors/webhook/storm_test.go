@@ -161,8 +161,8 @@ func TestDeliverer_BreakerSpacesOutAFailingHostAndResumes(t *testing.T) {
 	clk.Add(time.Second)
 	eventually(t, "a probe", func() bool { return sender.count("dead.example:80") == before+1 })
 	eventually(t, "the probe's failure recorded", func() bool {
-		d.mu.RLock()
-		defer d.mu.RUnlock()
+		d.mu.Lock() // the write lock keeps rounds (read holders) out while the test peeks at their state
+		defer d.mu.Unlock()
 		return !d.breakers.hosts["dead.example:80"].probing
 	})
 	clk.Add(time.Second) // the cooldown is 2 s now
@@ -207,8 +207,8 @@ func TestDeliverer_MemoryBoundedByConfigNotBacklog(t *testing.T) {
 		d.ticker.Poke()
 		time.Sleep(2 * time.Millisecond)
 	}
-	d.mu.RLock()
-	defer d.mu.RUnlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if len(d.hostCache) > cache || len(d.inflight) > workers || len(d.held) > 4 {
 		t.Fatalf("host cache %d (bound %d), in flight %d (bound %d), held %d (hosts 4)", len(d.hostCache), cache, len(d.inflight), workers, len(d.held))
 	}
@@ -393,9 +393,9 @@ func TestDeliverer_SlowHostsFreeSlotReadsLittleOfItsBacklog(t *testing.T) {
 	cancelledInvoices(t, r, project, "http://slow.example/hook", backlog)
 	d := startTestDeliverer(t, r, store, Config{Sender: sender, Workers: 8, PerHost: 2})
 	eventually(t, "the slow host's backlog delivered", func() bool { return sender.count("slow.example:80") == backlog })
-	d.mu.RLock()
+	d.mu.Lock()
 	scanned := d.scanned
-	d.mu.RUnlock()
+	d.mu.Unlock()
 	// A round reads a short page from the host's held key (its attempts
 	// in flight come first), plus the occasional full scan: 77 per
 	// attempt when measured. Reading the backlog through, as before, was
