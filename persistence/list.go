@@ -112,6 +112,19 @@ func (q Query) validate() error {
 // from the created counters of the same view (see countCreated), separate
 // from the page scan (which stops after the page, whatever its direction).
 func (s *Store) List(q Query) (states []State, total int, err error) {
+	return s.ListKnown(q, nil)
+}
+
+// ListKnown is List for a caller that keeps something derived from an
+// invoice's state at a version (a rendered body): it reads each page
+// invoice's version from the stream head in the page's snapshot and calls
+// known(id, version), in page order, once per invoice; when known returns
+// true, the invoice's State carries only its ID and Version, and its
+// snapshot and events are not read. known runs while the snapshot is held,
+// so it must only look the version up; the caller takes what it knows
+// inside known (it may be gone by the time ListKnown returns). A nil known
+// knows nothing.
+func (s *Store) ListKnown(q Query, known func(id uuid.UUID, version uint64) bool) (states []State, total int, err error) {
 	if err := q.validate(); err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
 	}
@@ -145,7 +158,7 @@ func (s *Store) List(q Query) (states []State, total int, err error) {
 		if i > 0 {
 			setStreamBounds(it, id)
 		}
-		st, err := latestFrom(it, id)
+		st, err := latestFrom(it, id, known)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list project %s: state of %s: %w", q.ProjectID, id, err)
 		}
@@ -155,23 +168,35 @@ func (s *Store) List(q Query) (states []State, total int, err error) {
 }
 
 // State is an invoice's latest stored state as List reads it: its
-// snapshot (nil if it has none) and the events after it.
+// snapshot (nil if it has none) and the events after it, and the version
+// of its stream head (the last event's).
 type State struct {
+	ID       uuid.UUID
+	Version  uint64
 	Snapshot []byte
 	Events   [][]byte
 }
 
 // latestFrom reads id's latest state with it, bounded to id's stream: its
-// snapshot and the events after it (all of them when it has none).
-func latestFrom(it *pebble.Iterator, id uuid.UUID) (State, error) {
-	snap, _, events, err := readStream(it, id)
+// head's version, then, unless known(id, version), its snapshot and the
+// events after it (all of them when it has none).
+func latestFrom(it *pebble.Iterator, id uuid.UUID, known func(uuid.UUID, uint64) bool) (State, error) {
+	version, err := readHead(it, id)
 	if err != nil {
 		return State{}, err
 	}
-	if snap == nil && len(events) == 0 {
+	st := State{ID: id, Version: version}
+	if known != nil && known(id, version) {
+		return st, nil
+	}
+	st.Snapshot, _, st.Events, err = readRecords(it)
+	if err != nil {
+		return State{}, err
+	}
+	if st.Snapshot == nil && len(st.Events) == 0 {
 		return State{}, fmt.Errorf("indexed but has no events: %w", ErrNotFound)
 	}
-	return State{Snapshot: snap, Events: events}, nil
+	return st, nil
 }
 
 // scanPage walks q's index range in q's direction and returns the invoice

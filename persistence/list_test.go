@@ -325,6 +325,48 @@ func TestList_StreamWithoutSnapshot(t *testing.T) {
 	}
 }
 
+// TestListKnown_ReadsHeadsAndSkipsKnown: ListKnown asks once per page
+// invoice, in page order, with the version of its head; a known invoice
+// comes back with its id and version only, the others with their state.
+func TestListKnown_ReadsHeadsAndSkipsKnown(t *testing.T) {
+	s := newStore(t)
+	p := uuid.New()
+	var rows []*IndexRow
+	for i := range 4 {
+		r := row(p, uuid.New(), "new", "BTC", int64(i+1), 1)
+		create(t, s, r)
+		rows = append(rows, r)
+	}
+	// the second invoice moves to version 3
+	next := *rows[1]
+	next.UpdatedAt = 10
+	if _, err := s.Commit(Commit{Stream: next.InvoiceID, ExpectedVersion: 1, Events: evs(2), Old: rows[1], New: &next}); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		id      uuid.UUID
+		version uint64
+	}{{rows[3].InvoiceID, 1}, {rows[2].InvoiceID, 1}, {rows[1].InvoiceID, 3}, {rows[0].InvoiceID, 1}} // created desc
+	var asked []uuid.UUID
+	states, total, err := s.ListKnown(Query{ProjectID: p, SortBy: SortCreatedAt, Desc: true, Limit: 10}, func(id uuid.UUID, version uint64) bool {
+		asked = append(asked, id)
+		return version == 3 || id == rows[0].InvoiceID
+	})
+	if err != nil || total != 4 || len(states) != 4 || len(asked) != 4 {
+		t.Fatalf("list: %d states, total %d, asked %d times, %v", len(states), total, len(asked), err)
+	}
+	for i, w := range want {
+		st := states[i]
+		if asked[i] != w.id || st.ID != w.id || st.Version != w.version {
+			t.Errorf("item %d: asked about %s, got %s at version %d, want %s at %d", i, asked[i], st.ID, st.Version, w.id, w.version)
+		}
+		known := w.version == 3 || w.id == rows[0].InvoiceID
+		if read := st.Snapshot != nil || st.Events != nil; read == known {
+			t.Errorf("item %d (known %v): snapshot %q, %d events", i, known, st.Snapshot, len(st.Events))
+		}
+	}
+}
+
 // createdTime draws a created time that lands on, next to or between the
 // bucket edges of every created shift, or far from any.
 func createdTime(rng *rand.Rand) int64 {

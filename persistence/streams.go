@@ -55,9 +55,31 @@ func loadStream(r reader, stream uuid.UUID) (snapshot []byte, snapVersion uint64
 // bounds), which a caller reading many streams moves from one to the next
 // with setStreamBounds instead of opening one per stream.
 func readStream(it *pebble.Iterator, stream uuid.UUID) (snapshot []byte, snapVersion uint64, events [][]byte, err error) {
-	if !it.First() || !bytes.Equal(it.Key(), streamKey(stream, streamHead)) {
-		return nil, 0, nil, errors.Join(it.Error(), ErrNotFound)
+	if _, err := readHead(it, stream); err != nil {
+		return nil, 0, nil, err
 	}
+	return readRecords(it)
+}
+
+// readHead positions it (bounded to stream) at the stream's head and
+// returns its version: ErrNotFound if the stream has no head.
+func readHead(it *pebble.Iterator, stream uuid.UUID) (uint64, error) {
+	if !it.First() || !bytes.Equal(it.Key(), streamKey(stream, streamHead)) {
+		return 0, errors.Join(it.Error(), ErrNotFound)
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("corrupt head of %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// readRecords reads the records after the head under it (readHead's
+// position): the latest snapshot and the events after it.
+func readRecords(it *pebble.Iterator) (snapshot []byte, snapVersion uint64, events [][]byte, err error) {
 	// Events are stored contiguously from version 1 (Commit writes
 	// ExpectedVersion+1, ...; check verifies it), so the first one's
 	// version places every other.
