@@ -89,7 +89,7 @@ type Service struct {
 	ownSystem bool
 	addresses *addressBook
 	table     *actors.Table[uuid.UUID]
-	states    *stateCache
+	states    stateCache
 	feed      *feed // checkout pages following their invoice's commits
 	metrics   *metrics
 	stop      context.CancelFunc // ends the address book's refills

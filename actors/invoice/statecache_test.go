@@ -29,44 +29,44 @@ func TestStateCache(t *testing.T) {
 	a, b, c, d := idInShard(1), idInShard(2), idInShard(3), idInShard(4)
 	for _, tc := range []struct {
 		name string
-		ops  func(c *stateCache)
+		ops  func(c stateCache)
 		want map[uuid.UUID]uint64 // id -> cached version; absent = not cached
 	}{
-		{"newer version replaces", func(s *stateCache) { s.committed(cached(a, 1)); s.committed(cached(a, 2)) }, map[uuid.UUID]uint64{a: 2}},
-		{"older version is ignored", func(s *stateCache) { s.committed(cached(a, 3)); s.committed(cached(a, 2)) }, map[uuid.UUID]uint64{a: 3}},
-		{"full shard evicts the oldest unread", func(s *stateCache) {
+		{"newer version replaces", func(s stateCache) { s.committed(cached(a, 1)); s.committed(cached(a, 2)) }, map[uuid.UUID]uint64{a: 2}},
+		{"older version is ignored", func(s stateCache) { s.committed(cached(a, 3)); s.committed(cached(a, 2)) }, map[uuid.UUID]uint64{a: 3}},
+		{"full shard evicts the oldest unread", func(s stateCache) {
 			s.committed(cached(a, 1))
 			s.committed(cached(b, 1))
 			s.committed(cached(c, 1))
 		}, map[uuid.UUID]uint64{b: 1, c: 1}},
-		{"a read entry gets a second chance", func(s *stateCache) {
+		{"a read entry gets a second chance", func(s stateCache) {
 			s.committed(cached(a, 1))
 			s.committed(cached(b, 1))
 			s.get(a)
 			s.committed(cached(c, 1)) // passes a (clearing its mark), evicts b
 			s.committed(cached(d, 1)) // a unmarked now: evicted
 		}, map[uuid.UUID]uint64{c: 1, d: 1}},
-		{"a larger entry evicts as many as it needs", func(s *stateCache) {
+		{"a larger entry evicts as many as it needs", func(s stateCache) {
 			s.committed(cached(a, 1))
 			s.committed(cached(b, 1))
 			big := cached(c, 1)
 			big.OrderID = strings.Repeat("x", entryOverhead/2) // 1.5 entries
 			s.committed(big)
 		}, map[uuid.UUID]uint64{c: 1}},
-		{"an invoice that grew makes room like a new one", func(s *stateCache) {
+		{"an invoice that grew makes room like a new one", func(s stateCache) {
 			s.committed(cached(a, 1))
 			s.committed(cached(b, 1))
 			grown := cached(b, 2)
 			grown.Transactions = make([]engine.Transaction, 2)
 			s.committed(grown)
 		}, map[uuid.UUID]uint64{b: 2}},
-		{"an entry larger than the shard is not kept", func(s *stateCache) {
+		{"an entry larger than the shard is not kept", func(s stateCache) {
 			s.committed(cached(a, 1))
 			huge := cached(b, 1)
 			huge.CallbackURL = strings.Repeat("x", 2*entryOverhead)
 			s.committed(huge)
 		}, map[uuid.UUID]uint64{a: 1}},
-		{"an evicted slot is reused", func(s *stateCache) {
+		{"an evicted slot is reused", func(s stateCache) {
 			s.committed(cached(a, 1))
 			s.committed(cached(b, 1))
 			s.committed(cached(c, 1))
@@ -75,7 +75,7 @@ func TestStateCache(t *testing.T) {
 		}, map[uuid.UUID]uint64{d: 1, a: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStateCache(2 * stateCacheShards * entrySize(cached(a, 1))) // two entries per shard
+			s := newStateCache(2 * cacheShards * entrySize(cached(a, 1))) // two entries per shard
 			tc.ops(s)
 			for _, id := range []uuid.UUID{a, b, c, d} {
 				inv, ok := s.get(id)
@@ -97,10 +97,10 @@ func TestStateCache(t *testing.T) {
 			}
 		})
 	}
-	if newStateCache(0) != nil || newStateCache(entryOverhead-1) != nil {
+	if newStateCache(0).clockCache != nil || newStateCache(entryOverhead-1).clockCache != nil {
 		t.Error("a bound below one entry should disable the cache")
 	}
-	var off *stateCache
+	var off stateCache
 	off.committed(cached(a, 1))
 	if _, ok := off.get(a); ok || off.len() != 0 {
 		t.Error("a disabled cache holds something")
@@ -112,7 +112,7 @@ func TestStateCache(t *testing.T) {
 // store holds, so eviction and refill never serve an old state.
 func TestStateCache_ReadsMatchTheStore(t *testing.T) {
 	r, store := newTestService(t)
-	r.states = newStateCache(stateCacheShards * 2 * entryOverhead) // one invoice per shard
+	r.states = newStateCache(cacheShards * 2 * entryOverhead) // one invoice per shard
 	ctx := context.Background()
 	project := uuid.New()
 	var ids []uuid.UUID
