@@ -184,7 +184,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		srv, err := server.Start(server.Config{
 			Listen: "127.0.0.1:0", DataDir: filepath.Join(root, "server"), Mode: "dev",
 			BootstrapAccountKey: benchAccountKey, DefaultExpireMin: 30, MaxExpireMin: 43200,
-			ActorIdle: 2 * time.Minute, StateCacheBytes: invoice.DefaultStateCacheBytes,
+			ActorIdle: 2 * time.Minute, StateCacheBytes: invoice.DefaultStateCacheBytes, RenderCacheBytes: invoice.DefaultRenderCacheBytes,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start in-process server: %w", err)

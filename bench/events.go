@@ -210,7 +210,7 @@ func (x *eventRun) serverConfig(name string) server.Config {
 	return server.Config{
 		Listen: "127.0.0.1:0", DataDir: filepath.Join(x.root, name), Mode: "dev",
 		BootstrapAccountKey: benchAccountKey, DefaultExpireMin: 30, MaxExpireMin: 43200,
-		ActorIdle: 2 * time.Minute, StateCacheBytes: invoice.DefaultStateCacheBytes,
+		ActorIdle: 2 * time.Minute, StateCacheBytes: invoice.DefaultStateCacheBytes, RenderCacheBytes: invoice.DefaultRenderCacheBytes,
 	}
 }
 

@@ -30,7 +30,7 @@ func BenchmarkCreateInvoice(b *testing.B) {
 			name = "instrumented"
 		}
 		b.Run(name, func(b *testing.B) {
-			api, key := benchAPI(b, instrumented, invoice.DefaultStateCacheBytes)
+			api, key := benchAPI(b, instrumented, invoice.DefaultStateCacheBytes, invoice.DefaultRenderCacheBytes)
 			var n atomic.Int64
 			b.SetParallelism(32)
 			b.ReportAllocs()
@@ -49,16 +49,21 @@ func BenchmarkCreateInvoice(b *testing.B) {
 }
 
 // BenchmarkGetInvoice is GET /api/v1/invoices/{id} in process over 1,000
-// invoices, served from the state cache (as for invoices committed lately)
-// and from the store (cache off: snapshot or creation event, decode,
-// replay).
+// invoices, served from the state and render caches (as for invoices read
+// or committed lately), from the state cache alone (render cache off:
+// build and encode the view), and from the store (both off: snapshot or
+// creation event, decode, replay, render).
 func BenchmarkGetInvoice(b *testing.B) {
 	for _, tc := range []struct {
-		name  string
-		cache int64
-	}{{"cached", invoice.DefaultStateCacheBytes}, {"store", 0}} {
+		name          string
+		state, render int64
+	}{
+		{"cached", invoice.DefaultStateCacheBytes, invoice.DefaultRenderCacheBytes},
+		{"state", invoice.DefaultStateCacheBytes, 0},
+		{"store", 0, 0},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
-			api, key := benchAPI(b, true, tc.cache)
+			api, key := benchAPI(b, true, tc.state, tc.render)
 			paths := make([]string, 1000)
 			for i := range paths {
 				rec := &discardRecorder{header: http.Header{}, keep: true}
@@ -83,9 +88,41 @@ func BenchmarkGetInvoice(b *testing.B) {
 	}
 }
 
+// BenchmarkListInvoices is GET /api/v1/invoices of pages 1–10 of 20 over
+// 1,000 invoices (created desc), with the render cache (items copied as
+// rendered for their version) and without (each item's stream read,
+// replayed and rendered).
+func BenchmarkListInvoices(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		render int64
+	}{{"rendered", invoice.DefaultRenderCacheBytes}, {"store", 0}} {
+		b.Run(tc.name, func(b *testing.B) {
+			api, key := benchAPI(b, true, invoice.DefaultStateCacheBytes, tc.render)
+			for i := range 1000 {
+				if code := serve(api, "POST", "/api/v1/invoices", key, fmt.Sprintf(`{"order_id":"o-%d","fiat_amount":"19.99","currency":"BTC"}`, i)); code != http.StatusCreated {
+					b.Fatalf("seed: %d", code)
+				}
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if code := serve(api, "GET", fmt.Sprintf("/api/v1/invoices?page=%d", 1+n.Add(1)%10), key, ""); code != http.StatusOK {
+						b.Errorf("list: %d", code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
 // benchAPI is the API over a real store in a temp dir, with one project;
-// instrumented registers every metric; stateCache is the registry's.
-func benchAPI(b *testing.B, instrumented bool, stateCache int64) (http.Handler, string) {
+// instrumented registers every metric; stateCache and renderCache are the
+// registry's.
+func benchAPI(b *testing.B, instrumented bool, stateCache, renderCache int64) (http.Handler, string) {
 	b.Helper()
 	store, err := persistence.Open(b.TempDir(), persistence.Options{})
 	if err != nil {
@@ -110,7 +147,8 @@ func benchAPI(b *testing.B, instrumented bool, stateCache int64) (http.Handler, 
 	}
 	src, _ := rates.NewStatic(rates.DefaultStaticRates(), time.Now())
 	rules := engine.DefaultRules()
-	registry, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Metrics: areg, StateCacheBytes: stateCache})
+	registry, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, Metrics: areg,
+		StateCacheBytes: stateCache, RenderCacheBytes: renderCache})
 	if err != nil {
 		b.Fatal(err)
 	}

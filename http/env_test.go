@@ -90,7 +90,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 	if opts.refusePrivateCallbacks {
 		rules.CallbackHost = webhooks.CallbackHostRefusal
 	}
-	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, IdleTimeout: opts.idleTimeout, Logger: opts.logger, StateCacheBytes: invoice.DefaultStateCacheBytes})
+	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, IdleTimeout: opts.idleTimeout, Logger: opts.logger, StateCacheBytes: invoice.DefaultStateCacheBytes, RenderCacheBytes: invoice.DefaultRenderCacheBytes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	}
 	rules := engine.DefaultRules()
 	rules.CallbackHost = webhooks.CallbackHostRefusal // as in production
-	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, StateCacheBytes: invoice.DefaultStateCacheBytes})
+	reg, err := invoice.New(invoice.Config{Store: store, Rules: rules, Deriver: devchain.NewDeriver(devchain.DevSeed()), Rates: src, Owner: accts.Owner, StateCacheBytes: invoice.DefaultStateCacheBytes, RenderCacheBytes: invoice.DefaultRenderCacheBytes})
 	if err != nil {
 		f.Fatal(err)
 	}

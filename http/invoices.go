@@ -14,7 +14,6 @@ import (
 
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/persistence"
-	"github.com/invoiced/invoiced/view"
 )
 
 // createBody is the JSON of POST /invoices and POST /archived. created_at
@@ -90,7 +89,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request, _ httprou
 		return
 	}
 	inv, created, err := s.cfg.Invoices.Create(r.Context(), p.ID, req, key)
-	s.writeCreated(w, r, p, inv, created, err)
+	s.writeCreated(w, r, inv, created, err)
 }
 
 func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httprouter.Params, p persistence.Project) {
@@ -118,12 +117,12 @@ func (s *Server) createArchived(w http.ResponseWriter, r *http.Request, _ httpro
 		return
 	}
 	inv, created, err := s.cfg.Invoices.CreateArchived(r.Context(), p.ID, req, key)
-	s.writeCreated(w, r, p, inv, created, err)
+	s.writeCreated(w, r, inv, created, err)
 }
 
 // writeCreated answers 201 for a new invoice and 200 for a repeated
 // request that returned the earlier one.
-func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, p persistence.Project, inv engine.Invoice, created bool, err error) {
+func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, inv engine.Invoice, created bool, err error) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -133,7 +132,7 @@ func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, p persiste
 		status = http.StatusCreated
 		w.Header().Set("Location", "/api/v1/invoices/"+inv.ID.String())
 	}
-	s.writeInvoice(w, status, p, inv)
+	s.writeInvoice(w, status, inv)
 }
 
 // invoiceID parses the path id; a malformed id cannot name an invoice, so
@@ -163,7 +162,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, ps httproute
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeInvoice(w, http.StatusOK, p, inv)
+	s.writeInvoice(w, http.StatusOK, inv)
 }
 
 type patchBody struct {
@@ -195,7 +194,7 @@ func (s *Server) patchInvoice(w http.ResponseWriter, r *http.Request, ps httprou
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeInvoice(w, http.StatusOK, p, inv)
+	s.writeInvoice(w, http.StatusOK, inv)
 }
 
 // Pagination defaults of the API.
@@ -313,36 +312,29 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 		s.writeError(w, r, err)
 		return
 	}
-	invs, total, err := s.cfg.Invoices.List(r.Context(), q)
+	// {"items":[...],"pagination":{...}}, the items as the invoice service
+	// renders (or kept) them
+	buf := jsonBuffers.Get().(*[]byte)
+	defer jsonBuffers.Put(buf)
+	b, total, err := s.cfg.Invoices.AppendList(append((*buf)[:0], `{"items":[`...), q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	page := pageOf(q.Offset/q.Limit+1, q.Limit, total)
-	// {"items":[...],"pagination":{...}}, the items by view's encoder.
-	b := make([]byte, 0, 64+1024*len(invs))
-	b = append(b, `{"items":[`...)
-	for i, inv := range invs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies, s.cfg.PublicURL)
-		b = v.AppendJSON(b)
-	}
 	pb, err := json.Marshal(page)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("encode pagination: %w", err))
 		return
 	}
-	b = append(append(append(b, `],"pagination":`...), pb...), '}')
-	writeRaw(w, http.StatusOK, b)
+	*buf = append(append(append(b, `],"pagination":`...), pb...), '}')
+	writeRaw(w, http.StatusOK, *buf)
 }
 
-// writeInvoice answers with the view of inv, an invoice of project p.
-func (s *Server) writeInvoice(w http.ResponseWriter, status int, p persistence.Project, inv engine.Invoice) {
-	v := view.FromInvoice(inv, p.AccountID, s.cfg.Rules.Currencies, s.cfg.PublicURL)
+// writeInvoice answers with the JSON of inv, a committed state.
+func (s *Server) writeInvoice(w http.ResponseWriter, status int, inv engine.Invoice) {
 	buf := jsonBuffers.Get().(*[]byte)
-	*buf = v.AppendJSON((*buf)[:0])
+	*buf = s.cfg.Invoices.AppendJSON((*buf)[:0], inv)
 	writeRaw(w, status, *buf)
 	jsonBuffers.Put(buf)
 }

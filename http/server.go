@@ -27,7 +27,11 @@ type invoices interface {
 	CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error)
 	ChangeStatus(ctx context.Context, project, id uuid.UUID, target engine.Status, comment string) (engine.Invoice, error)
 	Get(ctx context.Context, project, id uuid.UUID) (engine.Invoice, error)
-	List(ctx context.Context, q persistence.Query) ([]engine.Invoice, int, error)
+	// AppendJSON appends the API's JSON of a committed state to b.
+	AppendJSON(b []byte, inv engine.Invoice) []byte
+	// AppendList appends the JSON of q's page, comma-separated, to b and
+	// returns the number of invoices matching q.
+	AppendList(b []byte, q persistence.Query) ([]byte, int, error)
 }
 
 // rateTable is what the rates endpoint needs.

@@ -79,7 +79,12 @@ type Config struct {
 	// StateCacheBytes bounds the heap of the recently committed invoice
 	// states reads are served from (0 = none, as on the command line,
 	// whose default is invoice.DefaultStateCacheBytes).
-	StateCacheBytes       int64
+	StateCacheBytes int64
+	// RenderCacheBytes bounds the heap of the API JSON of recently read
+	// invoices, which GETs and list pages copy instead of rendering again
+	// (0 = none; the command line's default is
+	// invoice.DefaultRenderCacheBytes).
+	RenderCacheBytes      int64
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
 	EnableSimulate        bool
@@ -337,7 +342,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	}
 	s.invoices, err = invoice.New(invoice.Config{
 		System: s.system, Store: s.store, Rules: rules, Deriver: deriver, Rates: rateSource, Owner: keys.Owner, Watches: watches, Clock: cfg.Clock,
-		IdleTimeout: cfg.ActorIdle, StateCacheBytes: cfg.StateCacheBytes, WatchGrace: cfg.WatchGrace, Logger: cfg.Logger, Metrics: s.metrics,
+		IdleTimeout: cfg.ActorIdle, StateCacheBytes: cfg.StateCacheBytes, RenderCacheBytes: cfg.RenderCacheBytes, WatchGrace: cfg.WatchGrace, Logger: cfg.Logger, Metrics: s.metrics,
 		PublicURL: cfg.PublicURL,
 	})
 	if err != nil {

@@ -43,7 +43,7 @@ func (h *harness) start() {
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: h.dir, Mode: "dev", BootstrapAccountKey: accountKey,
 		Confirmations: h.conf, ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: h.clock,
-		StateCacheBytes: invoice.DefaultStateCacheBytes, // as the command line
+		StateCacheBytes: invoice.DefaultStateCacheBytes, RenderCacheBytes: invoice.DefaultRenderCacheBytes, // as the command line
 	})
 	if err != nil {
 		h.t.Fatal(err)

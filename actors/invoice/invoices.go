@@ -176,19 +176,3 @@ func (s *Service) Get(_ context.Context, project, id uuid.UUID) (engine.Invoice,
 	}
 	return inv, nil
 }
-
-// List returns one page of a project's invoices (q.ProjectID's) and the
-// number matching.
-func (s *Service) List(_ context.Context, q persistence.Query) ([]engine.Invoice, int, error) {
-	states, total, err := s.cfg.Store.List(q)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list invoices: %w", err)
-	}
-	out := make([]engine.Invoice, len(states))
-	for i, st := range states {
-		if out[i], err = replayExisting(st.Snapshot, st.Events); err != nil {
-			return nil, 0, fmt.Errorf("list invoices: %w", err)
-		}
-	}
-	return out, total, nil
-}

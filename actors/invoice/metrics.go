@@ -36,6 +36,18 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "invoiced_state_cache_misses_total", Help: "Invoice reads that went to the store.",
 		}, func() float64 { return float64(s.states.missCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "invoiced_render_cache_entries", Help: "Invoices whose API JSON is held for reads.",
+		}, func() float64 { return float64(s.rendered.len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "invoiced_render_cache_bytes", Help: "Heap estimate of the API JSON held for reads.",
+		}, func() float64 { return float64(s.rendered.size()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "invoiced_render_cache_hits_total", Help: "Invoices answered (GET, list page) with JSON rendered earlier.",
+		}, func() float64 { return float64(s.rendered.hitCount()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "invoiced_render_cache_misses_total", Help: "Invoices answered with JSON rendered for the request.",
+		}, func() float64 { return float64(s.rendered.missCount()) }),
 	)
 	return m
 }

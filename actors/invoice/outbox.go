@@ -54,11 +54,7 @@ func (s *Service) outboxRecords(before, after engine.Invoice, events []engine.Ev
 			continue
 		}
 		if out == nil {
-			var user uuid.UUID
-			if s.cfg.Owner != nil {
-				user = s.cfg.Owner(after.ProjectID)
-			}
-			inv = view.FromInvoice(after, user, s.cfg.Rules.Currencies, s.cfg.PublicURL)
+			inv = view.FromInvoice(after, s.owner(after.ProjectID), s.cfg.Rules.Currencies, s.cfg.PublicURL)
 		}
 		w := view.Webhook{Invoice: inv, Event: name}
 		body := w.AppendJSON(make([]byte, 0, 1024))

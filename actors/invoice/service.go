@@ -1,13 +1,15 @@
 // Package invoice owns the invoice actors: one virtual actor per invoice
 // decides (engine.Decide), persists and applies that invoice's events, and
 // the Service around them creates invoices, routes commands to them and
-// serves reads (Get, List, Lookup) from the state cache and the store
+// serves reads (Get, AppendList, Lookup) from the state cache and the store
 // without activating an actor.
 //
 // The address book (addresses.go) hands each new invoice its derivation
 // index; the state cache (statecache.go) keeps recently committed states
 // for reads, and the feed (feed.go) hands them to the checkout pages that
-// Follow an invoice. All are fed only by this package's commits.
+// Follow an invoice: all three are fed only by this package's commits. The
+// render cache (rendered.go) keeps the API JSON of the states reads
+// rendered.
 package invoice
 
 import (
@@ -62,7 +64,12 @@ type Config struct {
 	// docs/performance.md). DefaultStateCacheBytes is the command line's
 	// default.
 	StateCacheBytes int64
-	Logger          *slog.Logger
+	// RenderCacheBytes bounds the heap taken by the API JSON of recently
+	// rendered invoices, which GETs and list pages copy instead of
+	// rendering again (renderCache): 0 = none. DefaultRenderCacheBytes is
+	// the command line's default.
+	RenderCacheBytes int64
+	Logger           *slog.Logger
 	// PublicURL is the base of the checkout links in webhook bodies
 	// (checkout_url, qrcode), e.g. https://pay.example.com.
 	PublicURL string
@@ -90,6 +97,7 @@ type Service struct {
 	addresses *addressBook
 	table     *actors.Table[uuid.UUID]
 	states    stateCache
+	rendered  renderCache
 	feed      *feed // checkout pages following their invoice's commits
 	metrics   *metrics
 	stop      context.CancelFunc // ends the address book's refills
@@ -113,7 +121,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCacheBytes), feed: newFeed()}
+	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCacheBytes), rendered: newRenderCache(cfg.RenderCacheBytes), feed: newFeed()}
 	if s.system == nil {
 		s.system, s.ownSystem = actors.NewSystem(cfg.Logger, cfg.Metrics), true
 	}

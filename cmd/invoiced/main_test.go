@@ -100,11 +100,14 @@ func TestParseConfig(t *testing.T) {
 	env := map[string]string{"INVOICED_LISTEN": "0.0.0.0:9000", "INVOICED_DEFAULT_EXPIRE_MIN": "45"}
 	cfg, err := parseConfig([]string{"-listen", "127.0.0.1:7000"}, func(k string) string { return env[k] })
 	if err != nil || cfg.Listen != "127.0.0.1:7000" || cfg.DefaultExpireMin != 45 || cfg.Mode != "dev" || cfg.LogFormat != "text" || cfg.ActorIdle != 2*time.Minute ||
-		cfg.StateCacheBytes != invoice.DefaultStateCacheBytes || cfg.ChainCatchUpRate != chainwatch.DefaultCatchUpRate {
+		cfg.StateCacheBytes != invoice.DefaultStateCacheBytes || cfg.RenderCacheBytes != invoice.DefaultRenderCacheBytes || cfg.ChainCatchUpRate != chainwatch.DefaultCatchUpRate {
 		t.Fatalf("cfg = %+v, %v", cfg, err)
 	}
 	if cfg, err := parseConfig([]string{"-state-cache-mb", "8"}, func(string) string { return "" }); err != nil || cfg.StateCacheBytes != 8<<20 {
 		t.Fatalf("-state-cache-mb 8: %d bytes, %v", cfg.StateCacheBytes, err)
+	}
+	if cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"INVOICED_RENDER_CACHE_MB": "0"}[k] }); err != nil || cfg.RenderCacheBytes != 0 || cfg.StateCacheBytes != invoice.DefaultStateCacheBytes {
+		t.Fatalf("INVOICED_RENDER_CACHE_MB=0: %d bytes (state %d), %v", cfg.RenderCacheBytes, cfg.StateCacheBytes, err)
 	}
 	for _, bad := range []map[string]string{
 		{"INVOICED_MODE": "staging"},
@@ -114,6 +117,7 @@ func TestParseConfig(t *testing.T) {
 		{"INVOICED_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"},
 		{"INVOICED_LOG_FORMAT": "xml"},
 		{"INVOICED_STATE_CACHE_MB": "-1"},
+		{"INVOICED_RENDER_CACHE_MB": "-1"},
 		{"INVOICED_CHAIN_CATCHUP_RATE": "0"},
 		{"INVOICED_STATE_CACHE": "100000"}, // the entry count it replaced
 	} {

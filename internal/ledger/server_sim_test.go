@@ -48,7 +48,7 @@ func newServerSystem(t *testing.T, start time.Time) *serverSystem {
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Mode: "dev", BootstrapAccountKey: ledgerAccountKey,
 		Currencies: []string{"BTC", "LTC", "ETH"}, Confirmations: conf,
 		ChainPoll: 5 * time.Millisecond, ExpiryInterval: 5 * time.Millisecond, Clock: clock,
-		StateCacheBytes: invoice.DefaultStateCacheBytes,
+		StateCacheBytes: invoice.DefaultStateCacheBytes, RenderCacheBytes: invoice.DefaultRenderCacheBytes,
 	})
 	if err != nil {
 		t.Fatal(err)
