@@ -47,9 +47,10 @@ func newRenderCache(maxBytes int64) renderCache {
 	return renderCache{newClockCache[[]byte](maxBytes, renderTypical)}
 }
 
-// keep records body as id's JSON at version; it copies body.
+// keep records body as id's JSON at version; it copies body. An empty
+// body is not kept: a cached body is never nil, which AppendList relies on.
 func (c renderCache) keep(id uuid.UUID, version uint64, body []byte) {
-	if c.clockCache == nil {
+	if c.clockCache == nil || len(body) == 0 {
 		return
 	}
 	b := append([]byte(nil), body...)
