@@ -127,12 +127,15 @@ func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, inv engine
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		w.Header().Set("Location", "/api/v1/invoices/"+inv.ID.String())
+	if !created {
+		s.writeInvoice(w, http.StatusOK, inv)
+		return
 	}
-	s.writeInvoice(w, status, inv)
+	w.Header().Set("Location", "/api/v1/invoices/"+inv.ID.String())
+	buf := jsonBuffers.Get().(*[]byte)
+	*buf = s.cfg.Invoices.AppendNewJSON((*buf)[:0], inv)
+	writeRaw(w, http.StatusCreated, *buf)
+	jsonBuffers.Put(buf)
 }
 
 // invoiceID parses the path id; a malformed id cannot name an invoice, so

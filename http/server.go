@@ -29,6 +29,9 @@ type invoices interface {
 	Get(ctx context.Context, project, id uuid.UUID) (engine.Invoice, error)
 	// AppendJSON appends the API's JSON of a committed state to b.
 	AppendJSON(b []byte, inv engine.Invoice) []byte
+	// AppendNewJSON is AppendJSON for a create's answer, which is not
+	// cached (see invoice.Service.AppendNewJSON).
+	AppendNewJSON(b []byte, inv engine.Invoice) []byte
 	// AppendList appends the JSON of q's page, comma-separated, to b and
 	// returns the number of invoices matching q.
 	AppendList(b []byte, q persistence.Query) ([]byte, int, error)

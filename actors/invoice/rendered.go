@@ -68,11 +68,20 @@ func (s *Service) AppendJSON(b []byte, inv engine.Invoice) []byte {
 	return s.render(b, inv)
 }
 
+// AppendNewJSON is AppendJSON for an invoice just created: its JSON is
+// rendered but not kept. Creates are the bulk of a write-heavy load (a
+// sale, the expiry storm of docs/operations-storms.md); kept, they would
+// evict the entries readers use and hold memory for invoices nobody may
+// read. The first read of the invoice keeps it.
+func (s *Service) AppendNewJSON(b []byte, inv engine.Invoice) []byte {
+	v := view.FromInvoice(inv, s.owner(inv.ProjectID), s.cfg.Rules.Currencies, s.cfg.PublicURL)
+	return v.AppendJSON(b)
+}
+
 // render appends inv's JSON to b and keeps it.
 func (s *Service) render(b []byte, inv engine.Invoice) []byte {
 	start := len(b)
-	v := view.FromInvoice(inv, s.owner(inv.ProjectID), s.cfg.Rules.Currencies, s.cfg.PublicURL)
-	b = v.AppendJSON(b)
+	b = s.AppendNewJSON(b, inv)
 	s.rendered.keep(inv.ID, inv.Version, b[start:])
 	return b
 }
