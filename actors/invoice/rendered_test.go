@@ -5,7 +5,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"context"
 	"github.com/google/uuid"
+	"github.com/invoiced/invoiced/actors/internal/actortest"
+	"github.com/invoiced/invoiced/engine"
 )
 
 // TestRenderCache_ExactVersionAndByteBound: a read gets only the version it
@@ -51,5 +54,36 @@ func TestRenderCache_ExactVersionAndByteBound(t *testing.T) {
 	}
 	if off := newRenderCache(renderTypical - 1); off.clockCache != nil {
 		t.Error("a bound below one entry should disable the cache")
+	}
+}
+
+// A create's answer is not kept; the first read of the invoice keeps its
+// JSON, and the create's answer and the read's are the same bytes.
+func TestRenderCache_CreatesAreNotKept(t *testing.T) {
+	p := actortest.New(t)
+	s, err := New(Config{Store: p.Store, Rules: p.Rules, Deriver: p.Deriver, Rates: p.Rates, RenderCacheBytes: DefaultRenderCacheBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	project := uuid.New()
+	inv, _, err := s.Create(context.Background(), project, engine.CreateRequest{OrderID: "o-1", Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := s.AppendNewJSON(nil, inv)
+	if n := s.rendered.len(); n != 0 {
+		t.Fatalf("render cache holds %d entries after a create, want 0", n)
+	}
+	got, err := s.Get(context.Background(), project, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := s.AppendJSON(nil, got)
+	if n := s.rendered.len(); n != 1 {
+		t.Fatalf("render cache holds %d entries after a read, want 1", n)
+	}
+	if !bytes.Equal(created, read) {
+		t.Fatalf("create answered %s, read %s", created, read)
 	}
 }
