@@ -2,11 +2,12 @@ package invoice
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"testing"
 
-	"context"
 	"github.com/google/uuid"
+
 	"github.com/invoiced/invoiced/actors/internal/actortest"
 	"github.com/invoiced/invoiced/engine"
 )
