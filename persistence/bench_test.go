@@ -109,14 +109,14 @@ func bulkFill(b *testing.B, s *Store, project uuid.UUID, n int) {
 }
 
 // settleStore waits for the compactions a fill started (until L0 is below
-// the store's compaction threshold of 8 sublevels), as a store that grew
+// the store's compaction threshold, l0CompactionThreshold sublevels), as a store that grew
 // over weeks would have run them: reads through a backlog of L0 files are
 // not what the benchmark is after.
 func settleStore(b *testing.B, s *Store) {
 	b.Helper()
 	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		m := s.db.Metrics()
-		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 && m.Levels[0].Sublevels < 8 {
+		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 && m.Levels[0].Sublevels < l0CompactionThreshold {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,153 @@
+package invoice
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/engine"
+)
+
+var writeAmpInvoices = flag.Int("writeamp-invoices", 200_000, "invoices BenchmarkWriteAmp creates and then expires")
+
+// BenchmarkWriteAmp measures what Pebble writes for the storm of issue 14:
+// -writeamp-invoices durable creates with a callback URL (64 at a time, as
+// HTTP would), then the expiry of all of them in groups of 50 (the expiry
+// scheduler's ApplyAll), each phase ended by a flush and a wait for the
+// compactions it caused. It reports per create and per expiry the bytes of
+// the WAL, of flushes and of compactions, and the keys written (each one a
+// memtable insert); then, for the store at rest, its L0 sublevels and the
+// block-cache lookups of loading every tenth invoice. These depend on the workload and the store's options,
+// not on the machine's speed, so a before/after comparison holds on a busy
+// machine; ns/op does not.
+func BenchmarkWriteAmp(b *testing.B) {
+	n := *writeAmpInvoices
+	for b.Loop() {
+		svc, store := newTestService(b)
+		db := store.DB()
+		project := uuid.New()
+		ids := make([]uuid.UUID, n)
+		var next atomic.Int64
+		m0 := writeAmpSample(b, db)
+		runWorkers(b, 64, func() error {
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				inv, _, err := svc.Create(context.Background(), project, engine.CreateRequest{
+					OrderID: fmt.Sprint("order-", i), Currency: "BTC", FiatAmount: ptr("19.99"),
+					ExpireMin: ptr(int64(1)), CallbackURL: ptr("https://shop.example.com/callback"),
+				}, "")
+				if err != nil {
+					return err
+				}
+				ids[i] = inv.ID
+			}
+			return nil
+		})
+		m1 := writeAmpSample(b, db)
+		var chunk atomic.Int64
+		at := time.Now().Add(time.Hour)
+		runWorkers(b, 4, func() error {
+			for i := chunk.Add(50) - 50; i < int64(n); i = chunk.Add(50) - 50 {
+				for _, err := range svc.ApplyAll(context.Background(), ids[i:min(i+50, int64(n))], engine.Expire{At: at}) {
+					if err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		m2 := writeAmpSample(b, db)
+		m1.sub(m0).report(b, "create", n)
+		m2.sub(m1).report(b, "expire", n)
+		// The reads a store at rest costs: loads of invoices the state
+		// cache does not hold, in block-cache lookups per load.
+		c0 := db.Metrics().BlockCache
+		for i := 0; i < n; i += 10 {
+			if _, err := Load(store, ids[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c1 := db.Metrics().BlockCache
+		b.ReportMetric(float64(c1.Hits+c1.Misses-c0.Hits-c0.Misses)/float64((n+9)/10), "blocks/load")
+		b.ReportMetric(float64(db.Metrics().Levels[0].Sublevels), "L0-sublevels")
+	}
+}
+
+// runWorkers runs work on k goroutines and fails b on the first error.
+func runWorkers(b *testing.B, k int, work func() error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, k)
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := work(); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// writeAmp is what the store has written so far.
+type writeAmp struct {
+	wal, flushed, compacted, keys uint64
+}
+
+// writeAmpSample flushes the memtable, waits for the compactions in
+// it causes to finish, and reads the store's totals.
+func writeAmpSample(b *testing.B, db *pebble.DB) writeAmp {
+	b.Helper()
+	if err := db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	// Idle for three samples in a row: a finished flush or compaction
+	// schedules the next one at once.
+	for idle, deadline := 0, time.Now().Add(10*time.Minute); idle < 3; time.Sleep(50 * time.Millisecond) {
+		if m := db.Metrics(); m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("store still compacting after 10 minutes")
+		}
+	}
+	// Every key a batch writes takes one sequence number, so the sequence
+	// number of a new snapshot counts the keys written (and memtable
+	// inserts made) so far. Pebble exposes it only as the earliest open
+	// snapshot's, which is this one: nothing else holds a snapshot here.
+	snap := db.NewSnapshot()
+	m := db.Metrics()
+	if err := snap.Close(); err != nil {
+		b.Fatal(err)
+	}
+	w := writeAmp{wal: m.WAL.BytesWritten, keys: uint64(m.Snapshots.EarliestSeqNum)}
+	for _, l := range m.Levels {
+		w.flushed += l.TableBytesFlushed
+		w.compacted += l.TableBytesCompacted
+	}
+	return w
+}
+
+func (w writeAmp) sub(o writeAmp) writeAmp {
+	return writeAmp{w.wal - o.wal, w.flushed - o.flushed, w.compacted - o.compacted, w.keys - o.keys}
+}
+
+func (w writeAmp) report(b *testing.B, op string, n int) {
+	per := func(v uint64) float64 { return float64(v) / float64(n) }
+	b.ReportMetric(per(w.wal), "wal-B/"+op)
+	b.ReportMetric(per(w.flushed), "flush-B/"+op)
+	b.ReportMetric(per(w.compacted), "compact-B/"+op)
+	b.ReportMetric(per(w.keys), "keys/"+op)
+}
