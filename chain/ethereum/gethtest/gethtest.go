@@ -167,7 +167,10 @@ type Receipt struct {
 }
 
 // WaitReceipt polls, for at most 20 s, for the receipt of a mined
-// transaction.
+// transaction, and returns once its block is the node's head or below it.
+// geth --dev can serve the receipt of a block a moment before it makes
+// that block the head, and reads at "latest" (balances) would then still
+// see the block before.
 func (n *Node) WaitReceipt(t testing.TB, txid string) Receipt {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -176,16 +179,18 @@ func (n *Node) WaitReceipt(t testing.TB, txid string) Receipt {
 		var r Receipt
 		err := n.rpc.Call(ctx, "eth_getTransactionReceipt", []any{txid}, &r)
 		cancel()
-		if err == nil {
-			return r
-		}
+		switch {
+		case err == nil:
+			if n.BlockNumber(t) >= uint64(r.BlockNumber) {
+				return r
+			}
 		// null: not mined yet. Just after startup geth may still be
 		// indexing transactions and says so.
-		if !errors.Is(err, jsonrpc.ErrNull) && !strings.Contains(err.Error(), "indexing is in progress") {
+		case !errors.Is(err, jsonrpc.ErrNull) && !strings.Contains(err.Error(), "indexing is in progress"):
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not mined after 20s", txid)
+			t.Fatalf("%s not mined, or its block not the head, after 20s", txid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
