@@ -132,10 +132,7 @@ func (s *Server) writeCreated(w http.ResponseWriter, r *http.Request, inv engine
 		return
 	}
 	w.Header().Set("Location", "/api/v1/invoices/"+inv.ID.String())
-	buf := jsonBuffers.Get().(*[]byte)
-	*buf = s.cfg.Invoices.AppendNewJSON((*buf)[:0], inv)
-	writeRaw(w, http.StatusCreated, *buf)
-	jsonBuffers.Put(buf)
+	writeRendered(w, http.StatusCreated, s.cfg.Invoices.AppendNewJSON, inv)
 }
 
 // invoiceID parses the path id; a malformed id cannot name an invoice, so
@@ -336,8 +333,14 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, _ httprout
 
 // writeInvoice answers with the JSON of inv, a committed state.
 func (s *Server) writeInvoice(w http.ResponseWriter, status int, inv engine.Invoice) {
+	writeRendered(w, status, s.cfg.Invoices.AppendJSON, inv)
+}
+
+// writeRendered answers with inv's JSON as render appends it, in a pooled
+// buffer.
+func writeRendered(w http.ResponseWriter, status int, render func([]byte, engine.Invoice) []byte, inv engine.Invoice) {
 	buf := jsonBuffers.Get().(*[]byte)
-	*buf = s.cfg.Invoices.AppendJSON((*buf)[:0], inv)
+	*buf = render((*buf)[:0], inv)
 	writeRaw(w, status, *buf)
 	jsonBuffers.Put(buf)
 }
