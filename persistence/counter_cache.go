@@ -34,10 +34,21 @@ import (
 // takes out those folded since that its snapshot does not hold; commits
 // folded while a reader is open are kept (folded) until no reader needs
 // them.
+//
+// The finest counters are mirrored only from the horizon on: for the
+// newest two coarsest buckets (3.3 to 6.6 days) of created times any
+// project has, which is where creates land and ranges mostly end. Older
+// finest buckets each hold few invoices, so mirroring them cost up to
+// 226 bytes per invoice (BenchmarkCounterMirrorHeap); a count whose range
+// ends in one reads its finest counters from the snapshot instead (see
+// finestParent), and they are settled there.
 type counterCache struct {
 	mu sync.Mutex
 	// series holds each filter combination's counters by seriesKey.
-	series  map[string]*counterSeries
+	series map[string]*counterSeries
+	// horizon is the first coarsest bucket whose finest counters are
+	// mirrored: the newest coarsest bucket any counter has, minus one.
+	horizon uint64
 	pending map[*counterCommit]struct{}
 	seq     uint64           // commits folded so far
 	folded  []*counterCommit // folded while a reader was open, in seq order
@@ -154,17 +165,24 @@ func (s *counterSeries) appendRange(dst []bucketCount, level int, first, end uin
 	return dst
 }
 
-// load reads every created counter of db into the mirror.
+// load reads the created counters of db into the mirror: first the
+// coarsest ones' buckets, which set the horizon, then the counters.
 func (c *counterCache) load(db *pebble.DB) error {
 	lower := []byte{prefixCreated}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return fmt.Errorf("load counters: %w", err)
 	}
+	var horizon uint64
+	for ok := it.First(); ok; ok = it.Next() {
+		if _, level, bucket, ok := splitCreated(it.Key()); ok && level == 0 && bucket > 0 {
+			horizon = max(horizon, bucket-1)
+		}
+	}
 	series := map[string]*counterSeries{}
 	for ok := it.First(); ok; ok = it.Next() {
 		sk, level, bucket, ok := splitCreated(it.Key())
-		if !ok {
+		if !ok || level == finest && coarseOf(bucket) < horizon {
 			continue
 		}
 		raw, err := it.ValueAndErr()
@@ -186,7 +204,7 @@ func (c *counterCache) load(db *pebble.DB) error {
 		return fmt.Errorf("load counters: %w", err)
 	}
 	c.mu.Lock()
-	c.series = series
+	c.series, c.horizon = series, horizon
 	c.pending = map[*counterCommit]struct{}{}
 	c.readers = map[*counterRead]struct{}{}
 	c.mu.Unlock()
@@ -248,6 +266,12 @@ func (c *counterCache) fold(deltas []counterDelta) {
 		if !ok {
 			continue
 		}
+		if level == 0 && bucket > c.horizon+1 {
+			c.raiseHorizon(bucket - 1)
+		}
+		if level == finest && coarseOf(bucket) < c.horizon {
+			continue
+		}
 		s := c.series[string(sk)]
 		if s == nil {
 			s = &counterSeries{}
@@ -257,10 +281,30 @@ func (c *counterCache) fold(deltas []counterDelta) {
 	}
 }
 
+// finest is the level of the finest created counters.
+const finest = len(createdShifts) - 1
+
+// coarseOf is the coarsest bucket holding finest bucket b.
+func coarseOf(b uint64) uint64 { return b >> (createdShifts[0] - createdShifts[finest]) }
+
+// raiseHorizon moves the horizon up to h and drops the finest buckets
+// below it.
+func (c *counterCache) raiseHorizon(h uint64) {
+	c.horizon = h
+	for _, s := range c.series {
+		for p := range s.levels[finest] {
+			if coarseOf(p<<finestFanout) < h {
+				delete(s.levels[finest], p)
+			}
+		}
+	}
+}
+
 // counterRead is one reader's view of one series, consistent with its
 // snapshot: from openRead to counts.
 type counterRead struct {
 	series  []byte
+	horizon uint64           // the mirror's when the snapshot was taken
 	since   uint64           // seq when the snapshot was taken
 	pending []*counterCommit // pending then, with deltas on series
 	held    []bool           // whether the snapshot holds pending[i]
@@ -272,7 +316,7 @@ func (c *counterCache) openRead(db *pebble.DB, series []byte) (*pebble.Snapshot,
 	r := &counterRead{series: series}
 	c.mu.Lock()
 	view := db.NewSnapshot()
-	r.since = c.seq
+	r.since, r.horizon = c.seq, c.horizon
 	for cc := range c.pending {
 		if cc.touches(series) {
 			r.pending = append(r.pending, cc)
@@ -306,12 +350,22 @@ func (cc *counterCommit) touches(series []byte) bool {
 	return false
 }
 
-// counts runs f with r's series as r's snapshot holds it and ends r. f
-// runs under the mutex: it must read only the series.
-func (c *counterCache) counts(r *counterRead, f func(seriesView) error) error {
+// errHorizonMoved: the mirror dropped finest counters a read may need
+// after its snapshot was taken; the read starts over.
+var errHorizonMoved = errors.New("counter horizon moved")
+
+// counts runs f with r's series as r's snapshot holds it and ends r; the
+// finest counters below the horizon are those of settled (by parent
+// bucket, read from r's snapshot). f runs under the mutex: it must read
+// only the series.
+func (c *counterCache) counts(r *counterRead, settled map[uint64][]bucketCount, f func(seriesView) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v := seriesView{s: c.series[string(r.series)]}
+	if c.horizon != r.horizon {
+		c.endRead(r)
+		return errHorizonMoved
+	}
+	v := seriesView{s: c.series[string(r.series)], horizon: r.horizon, settled: settled}
 	// the commits the snapshot holds that are not folded yet, and those
 	// folded since it was taken that it does not hold
 	held := map[*counterCommit]bool{}
@@ -354,8 +408,10 @@ func (c *counterCache) endRead(r *counterRead) {
 // seriesView is a series as one snapshot holds it: the mirror plus the
 // adjustments of commits the mirror and the snapshot disagree on.
 type seriesView struct {
-	s   *counterSeries
-	adj map[levelBucket]int64
+	s       *counterSeries
+	adj     map[levelBucket]int64
+	horizon uint64
+	settled map[uint64][]bucketCount
 }
 
 type levelBucket struct {
@@ -390,8 +446,39 @@ func (v seriesView) total() int64 {
 	return n
 }
 
-// buckets returns the non-zero buckets of level in [first, end), in order.
-func (v seriesView) buckets(level int, first, end uint64) []bucketCount {
+// buckets returns the non-zero buckets of level in [first, end), in order;
+// ok is false when part of them are finest buckets below the horizon that
+// were not read into settled.
+func (v seriesView) buckets(level int, first, end uint64) (out []bucketCount, ok bool) {
+	if level != finest || first >= end || coarseOf(first) >= v.horizon {
+		return v.mirrored(level, first, end), true
+	}
+	// a finest range lies in one or two parents (see createdCount)
+	for p := parentOf(finest, first); p <= parentOf(finest, end-1); p++ {
+		lo, hi := max(first, p<<finestFanout), min(end, (p+1)<<finestFanout)
+		if coarseOf(lo) >= v.horizon {
+			out = append(out, v.mirrored(finest, lo, hi)...)
+			continue
+		}
+		kids, ok := v.settled[p]
+		if !ok {
+			return nil, false
+		}
+		for _, b := range kids {
+			if b.bucket >= lo && b.bucket < hi {
+				out = append(out, b)
+			}
+		}
+	}
+	return out, true
+}
+
+// finestFanout is log2 of the number of finest buckets in their parent.
+var finestFanout = createdShifts[finest-1] - createdShifts[finest]
+
+// mirrored returns the non-zero buckets of level in [first, end) from the
+// mirror and the adjustments, in order.
+func (v seriesView) mirrored(level int, first, end uint64) []bucketCount {
 	var out []bucketCount
 	if v.s != nil {
 		out = v.s.appendRange(nil, level, first, end)

@@ -2,11 +2,15 @@ package persistence
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -204,4 +208,135 @@ func TestList_TotalMatchesPageWhileCommitting(t *testing.T) {
 			t.Fatalf("%s: total %d, page of %d", describe(q), total, len(states))
 		}
 	}
+}
+
+// BenchmarkCounterMirrorHeap reports the mirror's heap per invoice for a
+// project whose invoices are created -spacing apart (every invoice then
+// has finest buckets of its own, the mirror's worst case) in one of three
+// statuses and currencies.
+func BenchmarkCounterMirrorHeap(b *testing.B) {
+	for _, spacing := range []time.Duration{time.Millisecond, 30 * time.Second} {
+		b.Run(fmt.Sprintf("spacing=%s", spacing), func(b *testing.B) {
+			const n = 200_000
+			project := uuid.New()
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				c := counterCache{series: map[string]*counterSeries{}}
+				for i := range n {
+					r := &IndexRow{ProjectID: project, Status: testStatuses[i%3], Currency: testCurrencies[i/3%3], CreatedAt: int64(i) * int64(spacing)}
+					c.apply(counterDeltas(nil, r))
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/invoice")
+				runtime.KeepAlive(&c)
+			}
+		})
+	}
+}
+
+// TestCounterCache_Horizon: the mirror keeps the finest counters of the
+// newest two coarsest buckets only, at open and as creates move the
+// horizon; counts and skips whose ends fall below it read the finest
+// counters from the snapshot, and a read whose snapshot predates a
+// horizon move starts over.
+func TestCounterCache_Horizon(t *testing.T) {
+	skipAlways(t)
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := uuid.New()
+	rng := rand.New(rand.NewPCG(5, 6))
+	m := listModel{}
+	add := func(s *Store, coarse int64) {
+		r := row(project, uuid.New(), testStatuses[rng.IntN(3)], "BTC", coarse<<48+rng.Int64N(1<<40), 10)
+		create(t, s, r)
+		m[r.InvoiceID] = r
+	}
+	for range 200 {
+		add(s, rng.Int64N(6))
+	}
+	check := func(s *Store) {
+		t.Helper()
+		for range 300 {
+			q := Query{ProjectID: project, CreatedAfter: rng.Int64N(8 << 48), CreatedBefore: rng.Int64N(8 << 48), Desc: rng.IntN(2) == 0, Limit: 3}
+			if rng.IntN(3) == 0 {
+				q.CreatedBefore = 0
+			}
+			if rng.IntN(2) == 0 {
+				q.Status = testStatuses[rng.IntN(3)]
+			}
+			page, total := m.query(q)
+			q.Offset = rng.IntN(total + 2)
+			page, _ = m.query(q)
+			states, got, err := s.List(q)
+			if err != nil || got != total || !slices.Equal(ids(t, states), page) {
+				t.Fatalf("%s: total %d, page %v (%v), want %d, %v", describe(q), got, ids(t, states), err, total, page)
+			}
+		}
+	}
+	// finestParents counts the mirror's parents of finest buckets, and
+	// fails on any below the horizon
+	finestParents := func(s *Store) (n int) {
+		t.Helper()
+		for _, series := range s.counts.series {
+			for p := range series.levels[finest] {
+				if coarseOf(p<<finestFanout) < s.counts.horizon {
+					t.Fatalf("finest buckets of parent %d mirrored below horizon %d", p, s.counts.horizon)
+				}
+			}
+			n += len(series.levels[finest])
+		}
+		return n
+	}
+	if s.counts.horizon != 4 {
+		t.Fatalf("horizon %d, want 4", s.counts.horizon)
+	}
+	check(s)
+	before := finestParents(s)
+
+	// a read whose snapshot predates a horizon move starts over
+	q := Query{ProjectID: project, CreatedAfter: 1 << 40, Limit: 5}
+	view, read, err := s.counts.openRead(s.db, seriesKey(project, q.mask(), "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(s, 7)
+	if _, _, err := s.page(view, read, q); !errors.Is(err, errHorizonMoved) {
+		t.Fatalf("read across a horizon move: %v", err)
+	}
+	if err := view.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.counts.horizon != 6 || finestParents(s) >= before {
+		t.Fatalf("horizon %d with %d finest parents (before %d)", s.counts.horizon, finestParents(s), before)
+	}
+	check(s)
+	// status changes of invoices below the horizon mirror no finest bucket
+	for id, old := range m {
+		if old.CreatedAt>>48 >= 6 {
+			continue
+		}
+		next := *old
+		next.Status = testStatuses[(slices.Index(testStatuses, old.Status)+1)%len(testStatuses)]
+		if _, err := s.Commit(Commit{Stream: id, ExpectedVersion: 1, Events: evs(1), Old: old, New: &next}); err != nil {
+			t.Fatal(err)
+		}
+		m[id] = &next
+	}
+	finestParents(s)
+	check(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	if s.counts.horizon != 6 {
+		t.Fatalf("horizon at open %d, want 6", s.counts.horizon)
+	}
+	finestParents(s)
+	check(s)
 }

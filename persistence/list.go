@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -128,12 +129,22 @@ func (s *Store) ListKnown(q Query, known func(id uuid.UUID, version uint64) bool
 	if err := q.validate(); err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
 	}
-	view, read, err := s.counts.openRead(s.db, seriesKey(q.ProjectID, q.mask(), q.Status, q.Currency))
-	if err != nil {
-		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+	series := seriesKey(q.ProjectID, q.mask(), q.Status, q.Currency)
+	var view *pebble.Snapshot
+	var ids []uuid.UUID
+	for {
+		var read *counterRead
+		if view, read, err = s.counts.openRead(s.db, series); err != nil {
+			return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+		}
+		if ids, total, err = s.page(view, read, q); !errors.Is(err, errHorizonMoved) {
+			break
+		}
+		if err := view.Close(); err != nil {
+			return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+		}
 	}
 	defer view.Close()
-	ids, total, err := s.page(view, read, q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
 	}
@@ -162,19 +173,25 @@ func (s *Store) ListKnown(q Query, known func(id uuid.UUID, version uint64) bool
 }
 
 // page reads the ids of q's page and its total from view, the snapshot of
-// read (see counterCache.openRead), and ends read.
+// read (see counterCache.openRead), and ends read. It returns
+// errHorizonMoved (only) when the read must start over.
 func (s *Store) page(view *pebble.Snapshot, read *counterRead, q Query) (ids []uuid.UUID, total int, err error) {
 	from, to := q.createdSpan()
 	skip := q.SortBy == SortCreatedAt && q.Offset >= skipFrom && q.Offset > 0
 	var windows []keyWindow
+	var settled map[uint64][]bucketCount
 	if q.ranged() || skip {
-		if windows, err = edgeWindows(view, q, from, to); err != nil {
+		windows, err = edgeWindows(view, q, from, to)
+		if err == nil {
+			settled, err = settledEdges(view, q, from, to, read.horizon)
+		}
+		if err != nil {
 			s.counts.closeRead(read)
 			return nil, 0, fmt.Errorf("total: %w", err)
 		}
 	}
 	var start createdSkip
-	err = s.counts.counts(read, func(v seriesView) error {
+	err = s.counts.counts(read, settled, func(v seriesView) error {
 		c := createdCount{v: v, windows: windows}
 		var err error
 		if q.ranged() {
@@ -189,6 +206,9 @@ func (s *Store) page(view *pebble.Snapshot, read *counterRead, q Query) (ids []u
 		}
 		return err
 	})
+	if errors.Is(err, errHorizonMoved) {
+		return nil, 0, err
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("total: %w", err)
 	}
@@ -359,6 +379,58 @@ func edgeWindows(view *pebble.Snapshot, q Query, from, to uint64) ([]keyWindow, 
 	return windows, errors.Join(it.Error(), it.Close())
 }
 
+// settledEdges reads from view the finest counters of the (at most two)
+// parent buckets at the ends of [from, to) that are older than horizon,
+// which the mirror does not hold (see counterCache), by parent.
+func settledEdges(view *pebble.Snapshot, q Query, from, to, horizon uint64) (map[uint64][]bucketCount, error) {
+	if from >= to {
+		return nil, nil
+	}
+	f := createdShifts[finest]
+	var out map[uint64][]bucketCount
+	var it *pebble.Iterator
+	for _, edge := range []uint64{from, to - 1} {
+		p := parentOf(finest, edge>>f)
+		if _, done := out[p]; done || coarseOf(p<<finestFanout) >= horizon {
+			continue
+		}
+		if it == nil {
+			var err error
+			if it, err = view.NewIter(nil); err != nil {
+				return nil, err
+			}
+		}
+		if out == nil {
+			out = map[uint64][]bucketCount{}
+		}
+		it.SetBounds(createdKey(q.ProjectID, q.mask(), q.Status, q.Currency, f, p<<finestFanout),
+			createdKey(q.ProjectID, q.mask(), q.Status, q.Currency, f, (p+1)<<finestFanout))
+		kids := []bucketCount{}
+		for ok := it.First(); ok; ok = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, errors.Join(err, it.Close())
+			}
+			n, err := decodeCount(v)
+			if err != nil {
+				return nil, errors.Join(fmt.Errorf("created counter %x: %w", it.Key(), err), it.Close())
+			}
+			if n != 0 {
+				k := it.Key()
+				kids = append(kids, bucketCount{binary.BigEndian.Uint64(k[len(k)-8:]), n})
+			}
+		}
+		out[p] = kids
+		if err := it.Error(); err != nil {
+			return nil, errors.Join(err, it.Close())
+		}
+	}
+	if it == nil {
+		return out, nil
+	}
+	return out, it.Close()
+}
+
 // createdCount counts a created range of one filter combination, and skips
 // into it, from the created counters of every shift as one snapshot holds
 // them (v) and the keys of the range's two partial finest buckets
@@ -386,8 +458,12 @@ func (c createdCount) count(lo, hi uint64, level int) (int64, error) {
 	if first >= end {
 		return c.count(lo, hi, level+1)
 	}
+	bs, ok := c.v.buckets(level, first, end)
+	if !ok {
+		return 0, fmt.Errorf("created buckets [%d, %d) of shift %d are neither mirrored nor read", first, end, shift)
+	}
 	var n int64
-	for _, b := range c.v.buckets(level, first, end) {
+	for _, b := range bs {
 		n += b.n
 	}
 	below, err := c.count(lo, first<<shift, level+1)
@@ -441,6 +517,10 @@ func (c createdCount) skipAsc(lo, hi uint64, level int, k int64) (pos uint64, le
 	if first >= end {
 		return c.skipAsc(lo, hi, level+1, k)
 	}
+	bs, ok := c.v.buckets(level, first, end)
+	if !ok { // finest buckets neither mirrored nor read: the page walks them
+		return lo, k, nil
+	}
 	n, err := c.count(lo, first<<shift, level+1)
 	if err != nil {
 		return 0, 0, err
@@ -449,7 +529,7 @@ func (c createdCount) skipAsc(lo, hi uint64, level int, k int64) (pos uint64, le
 		return c.skipAsc(lo, first<<shift, level+1, k)
 	}
 	k -= n
-	for _, b := range c.v.buckets(level, first, end) {
+	for _, b := range bs {
 		if b.n > k {
 			return c.skipAsc(b.bucket<<shift, (b.bucket+1)<<shift, level+1, k)
 		}
@@ -469,6 +549,10 @@ func (c createdCount) skipDesc(lo, hi uint64, level int, k int64) (pos uint64, l
 	if first >= end {
 		return c.skipDesc(lo, hi, level+1, k)
 	}
+	bs, ok := c.v.buckets(level, first, end)
+	if !ok { // finest buckets neither mirrored nor read: the page walks them
+		return hi, k, nil
+	}
 	n, err := c.count(end<<shift, hi, level+1)
 	if err != nil {
 		return 0, 0, err
@@ -477,7 +561,6 @@ func (c createdCount) skipDesc(lo, hi uint64, level int, k int64) (pos uint64, l
 		return c.skipDesc(end<<shift, hi, level+1, k)
 	}
 	k -= n
-	bs := c.v.buckets(level, first, end)
 	for i := len(bs) - 1; i >= 0; i-- {
 		if b := bs[i]; b.n > k {
 			return c.skipDesc(b.bucket<<shift, (b.bucket+1)<<shift, level+1, k)
