@@ -61,7 +61,8 @@ type counterCommit struct {
 	head    []byte
 	version uint64
 	deltas  []counterDelta
-	seq     uint64 // when it was folded; 0 while pending
+	series  [][]byte // the series the deltas touch, each once
+	seq     uint64   // when it was folded; 0 while pending
 }
 
 // counterSeries is one filter combination's created counters: per level of
@@ -221,6 +222,11 @@ func (c *counterCache) begin(head []byte, version uint64, deltas []counterDelta)
 		return nil
 	}
 	cc := &counterCommit{head: head, version: version, deltas: deltas}
+	for _, d := range deltas { // outside the mutex, which readers share
+		if sk, _, _, ok := splitCreated(d.key); ok && !cc.touches(sk) {
+			cc.series = append(cc.series, sk)
+		}
+	}
 	c.mu.Lock()
 	c.pending[cc] = struct{}{}
 	c.mu.Unlock()
@@ -342,8 +348,8 @@ func (c *counterCache) openRead(db *pebble.DB, series []byte) (*pebble.Snapshot,
 }
 
 func (cc *counterCommit) touches(series []byte) bool {
-	for _, d := range cc.deltas {
-		if sk, _, _, ok := splitCreated(d.key); ok && bytes.Equal(sk, series) {
+	for _, sk := range cc.series {
+		if bytes.Equal(sk, series) {
 			return true
 		}
 	}
