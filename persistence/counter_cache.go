@@ -41,7 +41,7 @@ import (
 // finest buckets each hold few invoices, so mirroring them cost up to
 // 226 bytes per invoice (BenchmarkCounterMirrorHeap); a count whose range
 // ends in one reads its finest counters from the snapshot instead (see
-// finestParent), and they are settled there.
+// settledEdges), where they are settled.
 type counterCache struct {
 	mu sync.Mutex
 	// series holds each filter combination's counters by seriesKey.
