@@ -21,7 +21,7 @@ import (
 // stream's records into the IndexRow its last commit must have written (and
 // may report problems with the stream itself, such as a snapshot that does
 // not match its events). The expected keys are built by the same functions
-// Commit uses (indexEntries, counterKey, expiryKey, watchKey), so the check
+// Commit uses (indexEntries, counterDeltas, expiryKey, watchKey), so the check
 // cannot drift from the writer.
 
 // StreamRecords is everything stored for one invoice stream.

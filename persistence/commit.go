@@ -72,8 +72,10 @@ type Commit struct {
 //     newer one.
 //  5. An acknowledged commit is durable: Commit returns a version only
 //     after the synced write (pebble.Sync) succeeded.
-//  6. The counts mirror (guarded by its own mutex) is updated only after
-//     the sync, under the stream lock, with the deltas the batch wrote.
+//  6. The counts mirror (guarded by its own mutex) holds the deltas as
+//     pending from before the write and folds them in only after the sync,
+//     under the stream lock, so a reader can tell which of them its
+//     snapshot holds (see counterCache).
 func (s *Store) Commit(c Commit) (uint64, error) {
 	defer func(start time.Time) { s.commitLatency.Observe(time.Since(start).Seconds()) }(time.Now())
 	if len(c.Events) == 0 {
@@ -99,10 +101,12 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	if err := s.check(c); err != nil {
 		return 0, err
 	}
+	pending := s.counts.begin(head, version, deltas)
 	if err := s.commitSynced(b); err != nil {
+		s.counts.abort(pending)
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
 	}
-	s.counts.apply(deltas)
+	s.counts.done(pending)
 	if c.Committed != nil {
 		c.Committed()
 	}

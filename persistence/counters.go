@@ -117,15 +117,3 @@ func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counte
 	}
 	return ds
 }
-
-// totalOf returns the total counter a created counter adds to, or nil if
-// it is not of the coarsest shift: 0x05 project mask filters for 0x12
-// project mask filters shift bucket.
-func totalOf(created []byte) []byte {
-	if len(created) < 1+16+1+1+8 || created[0] != prefixCreated || created[len(created)-9] != createdShifts[0] {
-		return nil
-	}
-	k := make([]byte, 0, len(created)-9)
-	k = append(k, prefixCounter)
-	return append(k, created[1:len(created)-9]...)
-}

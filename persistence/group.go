@@ -195,16 +195,19 @@ func (s *Store) commitChunk(ms []*member) {
 			err = errors.Join(err, b.Merge([]byte(k), encodeCount(d), nil))
 		}
 	}
+	// any member's head tells a reader whether its snapshot holds the batch
+	pending := s.counts.begin(streamKey(written[0].c.Stream, streamHead), written[0].version, deltas)
 	if err == nil {
 		err = s.commitSynced(b)
 	}
 	if err != nil {
+		s.counts.abort(pending)
 		for _, m := range written {
 			m.err = fmt.Errorf("commit stream %s: write: %w", m.c.Stream, err)
 		}
 		return
 	}
-	s.counts.apply(deltas)
+	s.counts.done(pending)
 	latency := time.Since(start).Seconds() // every member waited for the same sync
 	outbox := false
 	for _, m := range written {

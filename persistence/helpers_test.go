@@ -117,7 +117,7 @@ func counterValue(t testing.TB, s *Store, project uuid.UUID, mask byte, status, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cached := s.counts.get(project, mask, status, currency); cached != n {
+	if cached := s.counts.total(project, mask, status, currency); cached != n {
 		t.Fatalf("counter mirror says %d, Pebble %d", cached, n)
 	}
 	return n

@@ -26,8 +26,8 @@ import (
 //	0x03    derivation index  0x03 str(currency) u64(index)                    address
 //	0x04    list index        0x04 family(1) project(16) [str(status)]         empty for created_at families,
 //	                            [str(currency)] sortvalue invoice(16)          else u64 created_at nanos str(currency)
-//	0x05    list total        0x05 project(16) mask(1) [str(status)]           not written since index layout 3: the key
-//	                            [str(currency)]                                names a total in the in-memory mirror
+//	0x05    list total        0x05 project(16) mask(1) [str(status)]           not written since index layout 3, which
+//	                            [str(currency)]                                deletes them (totals are in memory)
 //	0x06    account           0x06 account(16)                                 record (format byte + JSON)
 //	0x07    account key hash  0x07 sha256(32)                                  account(16)
 //	0x08    project           0x08 project(16)                                 record (format byte + JSON)
@@ -83,9 +83,10 @@ import (
 // currency and per status+currency, split by creation time at each shift
 // of createdShifts: bucket = created nanos >> shift, so a created range is
 // counted from O(levels × fan-out) counters and the index keys of two
-// partial finest buckets (see countCreated). The coarsest buckets of a
-// filter add up to its total, which the store mirrors in memory, so a
-// filter without a created range reads no key for its total.
+// partial finest buckets (see createdCount). The store mirrors every
+// created counter in memory (see counterCache); the coarsest buckets of a
+// filter add up to its total, so a filter without a created range reads
+// no key for its total.
 const (
 	prefixStream        byte = 0x01
 	prefixClaim         byte = 0x02
@@ -252,14 +253,6 @@ func indexPrefix(sort SortField, mask byte, project uuid.UUID, status, currency 
 	k := make([]byte, 0, 2+16+2+len(status)+len(currency)+40+16)
 	k = append(k, prefixIndex, family(sort, mask))
 	k = append(k, project[:]...)
-	return appendFilter(k, mask, status, currency)
-}
-
-func counterKey(project uuid.UUID, mask byte, status, currency string) []byte {
-	k := make([]byte, 0, 1+16+1+2+len(status)+len(currency))
-	k = append(k, prefixCounter)
-	k = append(k, project[:]...)
-	k = append(k, mask)
 	return appendFilter(k, mask, status, currency)
 }
 

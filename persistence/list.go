@@ -106,11 +106,12 @@ func (q Query) validate() error {
 // so pages are stable.
 //
 // The page is one range scan of the index family for q's sort field and
-// filters, forwards or backwards. Everything is read from one Pebble
-// snapshot, so the page, its snapshots and the total agree. The total comes
-// from the per-project counters when there is no created range; with one,
-// from the created counters of the same view (see countCreated), separate
-// from the page scan (which stops after the page, whatever its direction).
+// filters, forwards or backwards. Everything agrees with one Pebble
+// snapshot: the page, its snapshots, and the total, which comes from the
+// in-memory mirror of the created counters as that snapshot holds them
+// (see counterCache): the filter's total without a created range, else
+// the range's count (see createdCount). From offset skipFrom a created_at
+// page skips whole buckets by the same counts instead of walking them.
 func (s *Store) List(q Query) (states []State, total int, err error) {
 	return s.ListKnown(q, nil)
 }
@@ -128,20 +129,24 @@ func (s *Store) ListKnown(q Query, known func(id uuid.UUID, version uint64) bool
 	if err := q.validate(); err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
 	}
-	view := s.db.NewSnapshot()
+	series := seriesKey(q.ProjectID, q.mask(), q.Status, q.Currency)
+	var view *pebble.Snapshot
+	var ids []uuid.UUID
+	for {
+		var read *counterRead
+		if view, read, err = s.counts.openRead(s.db, series); err != nil {
+			return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+		}
+		if ids, total, err = s.page(view, read, q); !errors.Is(err, errHorizonMoved) {
+			break
+		}
+		if err := view.Close(); err != nil {
+			return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
+		}
+	}
 	defer view.Close()
-
-	ids, err := scanPage(view, q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list project %s: %w", q.ProjectID, err)
-	}
-	if q.ranged() {
-		total, err = countCreated(view, q)
-	} else {
-		total = int(s.counts.get(q.ProjectID, q.mask(), q.Status, q.Currency))
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("list project %s: total: %w", q.ProjectID, err)
 	}
 	if len(ids) == 0 {
 		return nil, total, nil
@@ -165,6 +170,50 @@ func (s *Store) ListKnown(q Query, known func(id uuid.UUID, version uint64) bool
 		states = append(states, st)
 	}
 	return states, total, nil
+}
+
+// page reads the ids of q's page and its total from view, the snapshot of
+// read (see counterCache.openRead), and ends read. It returns
+// errHorizonMoved (only) when the read must start over.
+func (s *Store) page(view *pebble.Snapshot, read *counterRead, q Query) (ids []uuid.UUID, total int, err error) {
+	from, to := q.createdSpan()
+	skip := q.SortBy == SortCreatedAt && q.Offset >= skipFrom && q.Offset > 0
+	var windows []keyWindow
+	var settled map[uint64][]bucketCount
+	if q.ranged() || skip {
+		windows, err = edgeWindows(view, q, from, to)
+		if err == nil {
+			settled, err = settledEdges(view, q, from, to, read.horizon)
+		}
+		if err != nil {
+			s.counts.closeRead(read)
+			return nil, 0, fmt.Errorf("total: %w", err)
+		}
+	}
+	var start createdSkip
+	err = s.counts.counts(read, settled, func(v seriesView) error {
+		c := createdCount{v: v, windows: windows}
+		var err error
+		if q.ranged() {
+			var n int64
+			n, err = c.count(from, to, 0)
+			total = int(n)
+		} else {
+			total = int(v.total())
+		}
+		if err == nil && skip {
+			start, err = c.skip(q.Desc, from, to, int64(q.Offset))
+		}
+		return err
+	})
+	if errors.Is(err, errHorizonMoved) {
+		return nil, 0, err
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("total: %w", err)
+	}
+	ids, err = scanPage(view, q, start)
+	return ids, total, err
 }
 
 // State is an invoice's latest stored state as List reads it: its
@@ -199,19 +248,27 @@ func latestFrom(it *pebble.Iterator, id uuid.UUID, known func(uuid.UUID, uint64)
 	return st, nil
 }
 
-// scanPage walks q's index range in q's direction and returns the invoice
-// ids of the page; it stops after the page.
-func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, error) {
+// scanPage walks q's index range in q's direction, from start when the
+// counters skipped part of the offset, and returns the invoice ids of the
+// page; it stops after the page.
+func scanPage(view *pebble.Snapshot, q Query, start createdSkip) ([]uuid.UUID, error) {
 	mask := q.scanMask()
 	lo, hi, ok := q.bounds(q.SortBy, mask)
 	if !ok {
 		return nil, nil
 	}
-	if q.SortBy == SortCreatedAt && q.Offset >= skipFrom && q.Offset > 0 {
-		var err error
-		if lo, hi, q.Offset, err = skipCreated(view, q, lo, hi); err != nil {
-			return nil, err
+	if start.ok {
+		prefix := indexPrefix(SortCreatedAt, mask, q.ProjectID, q.Status, q.Currency)
+		switch {
+		case q.Desc && start.at < 1<<63:
+			hi = appendTime(bytes.Clone(prefix), int64(start.at))
+		case q.Desc:
+		case start.at >= 1<<63: // skipped everything
+			lo = hi
+		default:
+			lo = appendTime(bytes.Clone(prefix), int64(start.at))
 		}
+		q.Offset = int(start.left)
 	}
 	it, err := view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -257,182 +314,139 @@ func scanPage(view *pebble.Snapshot, q Query) ([]uuid.UUID, error) {
 }
 
 // skipFrom is the offset from which a created_at page skips whole buckets
-// by the created counters instead of walking the index: below it the walk
-// is cheaper than the counter reads. Tests set it to 0.
-var skipFrom = 1000
+// by the created counts instead of walking the index. The counts are in
+// memory, so only tests move it (to 0, so every offset takes that path).
+var skipFrom = 1
 
-// skipCreated narrows the created_at scan [lo, hi) of q so that it starts
-// (in q's direction) at most one finest bucket before the page: whole
-// buckets of every shift are skipped by their counters, coarsest first,
-// and the offset left to walk is returned. Every key with one created
-// time lies in one finest bucket, so skipping whole buckets never splits
-// a tie.
-func skipCreated(view *pebble.Snapshot, q Query, lo, hi []byte) (newLo, newHi []byte, offset int, err error) {
-	from, to := uint64(0), uint64(1)<<63 // [from, to) of clamped created nanos
+// createdSkip is where a created_at page's scan starts once whole buckets
+// were skipped (see createdCount.skip): ascending from at, descending
+// below at (exclusive), with left keys of the offset still to walk; at is
+// 1<<63 when an ascending skip passed everything.
+type createdSkip struct {
+	ok   bool
+	at   uint64
+	left int64
+}
+
+// createdSpan is q's created range as [from, to) of clamped created nanos;
+// it is empty (from >= to) when nothing can match.
+func (q Query) createdSpan() (from, to uint64) {
+	from, to = 0, 1<<63
 	if q.CreatedAfter > 0 {
 		from = uint64(q.CreatedAfter) + 1
 	}
 	if q.CreatedBefore > 0 {
 		to = uint64(q.CreatedBefore)
 	}
+	return from, to
+}
+
+// keyWindow is a created range [lo, hi) and the number of q's created_at
+// index keys in it.
+type keyWindow struct {
+	lo, hi uint64
+	n      int64
+}
+
+// edgeWindows counts the keys of q's created_at family in the two partial
+// finest buckets at the ends of [from, to): the only created times the
+// counters do not resolve. It reads no values.
+func edgeWindows(view *pebble.Snapshot, q Query, from, to uint64) ([]keyWindow, error) {
+	if from >= to {
+		return nil, nil
+	}
+	f := createdShifts[len(createdShifts)-1]
+	firstEnd := min(to, (from+1<<f-1)>>f<<f)
+	windows := []keyWindow{{lo: from, hi: firstEnd}, {lo: max(firstEnd, to>>f<<f), hi: to}}
 	it, err := view.NewIter(nil)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
-	c := createdCount{it: it, q: q, mask: q.mask()}
-	prefix := indexPrefix(SortCreatedAt, c.mask, q.ProjectID, q.Status, q.Currency)
-	var at uint64
-	var left int64
-	if q.Desc {
-		at, left, err = c.skipDesc(from, to, 0, int64(q.Offset))
-		if err == nil && at < 1<<63 {
-			hi = appendTime(bytes.Clone(prefix), int64(at))
+	prefix := indexPrefix(SortCreatedAt, q.mask(), q.ProjectID, q.Status, q.Currency)
+	for i, w := range windows {
+		if w.lo >= w.hi {
+			continue
 		}
-	} else {
-		at, left, err = c.skipAsc(from, to, 0, int64(q.Offset))
-		switch {
-		case err != nil:
-		case at >= 1<<63: // skipped everything
-			lo, left = hi, 0
-		default:
-			lo = appendTime(bytes.Clone(prefix), int64(at))
+		upper := prefixEnd(prefix)
+		if w.hi < 1<<63 {
+			upper = appendTime(bytes.Clone(prefix), int64(w.hi))
+		}
+		it.SetBounds(appendTime(bytes.Clone(prefix), int64(w.lo)), upper)
+		for ok := it.First(); ok; ok = it.Next() {
+			windows[i].n++
 		}
 	}
-	return lo, hi, int(left), errors.Join(err, it.Close())
+	return windows, errors.Join(it.Error(), it.Close())
 }
 
-// skipAsc skips k invoices created in [lo, hi), ascending, by whole
-// buckets of createdShifts[level] and finer: the page starts at pos after
-// left more keys.
-func (c *createdCount) skipAsc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
-	if level == len(createdShifts) || lo >= hi {
-		return lo, k, nil
+// settledEdges reads from view the finest counters of the (at most two)
+// parent buckets at the ends of [from, to) that are older than horizon,
+// which the mirror does not hold (see counterCache), by parent.
+func settledEdges(view *pebble.Snapshot, q Query, from, to, horizon uint64) (map[uint64][]bucketCount, error) {
+	if from >= to {
+		return nil, nil
 	}
-	shift := createdShifts[level]
-	first, end := (lo+1<<shift-1)>>shift, hi>>shift
-	if first >= end {
-		return c.skipAsc(lo, hi, level+1, k)
-	}
-	n, err := c.count(lo, first<<shift, level+1)
-	if err != nil {
-		return 0, 0, err
-	}
-	if n > k { // the page starts in the partial bucket below
-		return c.skipAsc(lo, first<<shift, level+1, k)
-	}
-	k -= n
-	c.bucketBounds(shift, first, end)
-	for ok := c.it.First(); ok; ok = c.it.Next() {
-		b, n, err := c.bucket()
-		if err != nil {
-			return 0, 0, err
+	f := createdShifts[finest]
+	var out map[uint64][]bucketCount
+	var it *pebble.Iterator
+	for _, edge := range []uint64{from, to - 1} {
+		p := parentOf(finest, edge>>f)
+		if _, done := out[p]; done || coarseOf(p<<finestFanout) >= horizon {
+			continue
 		}
-		if n > k {
-			return c.skipAsc(b<<shift, (b+1)<<shift, level+1, k)
+		if it == nil {
+			var err error
+			if it, err = view.NewIter(nil); err != nil {
+				return nil, err
+			}
 		}
-		k -= n
-	}
-	if err := c.it.Error(); err != nil {
-		return 0, 0, err
-	}
-	return c.skipAsc(end<<shift, hi, level+1, k)
-}
-
-// skipDesc is skipAsc descending: the page ends below pos (exclusive)
-// after left more keys.
-func (c *createdCount) skipDesc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
-	if level == len(createdShifts) || lo >= hi {
-		return hi, k, nil
-	}
-	shift := createdShifts[level]
-	first, end := (lo+1<<shift-1)>>shift, hi>>shift
-	if first >= end {
-		return c.skipDesc(lo, hi, level+1, k)
-	}
-	n, err := c.count(end<<shift, hi, level+1)
-	if err != nil {
-		return 0, 0, err
-	}
-	if n > k { // the page starts in the partial bucket above
-		return c.skipDesc(end<<shift, hi, level+1, k)
-	}
-	k -= n
-	c.bucketBounds(shift, first, end)
-	for ok := c.it.Last(); ok; ok = c.it.Prev() {
-		b, n, err := c.bucket()
-		if err != nil {
-			return 0, 0, err
+		if out == nil {
+			out = map[uint64][]bucketCount{}
 		}
-		if n > k {
-			return c.skipDesc(b<<shift, (b+1)<<shift, level+1, k)
+		it.SetBounds(createdKey(q.ProjectID, q.mask(), q.Status, q.Currency, f, p<<finestFanout),
+			createdKey(q.ProjectID, q.mask(), q.Status, q.Currency, f, (p+1)<<finestFanout))
+		kids := []bucketCount{}
+		for ok := it.First(); ok; ok = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, errors.Join(err, it.Close())
+			}
+			n, err := decodeCount(v)
+			if err != nil {
+				return nil, errors.Join(fmt.Errorf("created counter %x: %w", it.Key(), err), it.Close())
+			}
+			if n != 0 {
+				k := it.Key()
+				kids = append(kids, bucketCount{binary.BigEndian.Uint64(k[len(k)-8:]), n})
+			}
 		}
-		k -= n
+		out[p] = kids
+		if err := it.Error(); err != nil {
+			return nil, errors.Join(err, it.Close())
+		}
 	}
-	if err := c.it.Error(); err != nil {
-		return 0, 0, err
+	if it == nil {
+		return out, nil
 	}
-	return c.skipDesc(lo, first<<shift, level+1, k)
+	return out, it.Close()
 }
 
-// bucketBounds points the iterator at the created counters of shift for
-// buckets [first, end).
-func (c *createdCount) bucketBounds(shift byte, first, end uint64) {
-	q := c.q
-	c.it.SetBounds(createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, first),
-		createdKey(q.ProjectID, c.mask, q.Status, q.Currency, shift, end))
-}
-
-// bucket reads the bucket and count of the counter under the iterator.
-func (c *createdCount) bucket() (uint64, int64, error) {
-	v, err := c.it.ValueAndErr()
-	if err != nil {
-		return 0, 0, err
-	}
-	n, err := decodeCount(v)
-	if err != nil {
-		return 0, 0, fmt.Errorf("created counter %x: %w", c.it.Key(), err)
-	}
-	k := c.it.Key()
-	return binary.BigEndian.Uint64(k[len(k)-8:]), n, nil
-}
-
-// countCreated counts q's matches inside its created range from the
-// created counters: the buckets of each shift that lie wholly inside the
-// range are summed from their counters, coarsest first, and only the two
-// partial buckets of the finest shift are counted key by key in q's
-// created_at family. That is O(levels × fan-out) counters plus the
-// invoices created in two 268 ms windows, whatever the project's size;
-// everything comes from view, so the total agrees with the page.
-func countCreated(view *pebble.Snapshot, q Query) (int, error) {
-	if q.CreatedAfter == math.MaxInt64 {
-		return 0, nil
-	}
-	lo, hi := uint64(0), uint64(1)<<63 // [lo, hi) of clamped created nanos
-	if q.CreatedAfter > 0 {
-		lo = uint64(q.CreatedAfter) + 1
-	}
-	if q.CreatedBefore > 0 {
-		hi = uint64(q.CreatedBefore)
-	}
-	it, err := view.NewIter(nil)
-	if err != nil {
-		return 0, err
-	}
-	c := createdCount{it: it, q: q, mask: q.mask()}
-	n, err := c.count(lo, hi, 0)
-	return int(n), errors.Join(err, it.Close())
-}
-
-// createdCount is one countCreated, its iterator moved by SetBounds.
+// createdCount counts a created range of one filter combination, and skips
+// into it, from the created counters of every shift as one snapshot holds
+// them (v) and the keys of the range's two partial finest buckets
+// (windows): the buckets of each shift that lie wholly inside the range
+// are summed, coarsest first, and only the partial buckets of the finest
+// shift are counted key by key. That is O(levels × fan-out) counters in
+// memory plus the invoices created in two 268 ms windows, whatever the
+// project's size.
 type createdCount struct {
-	it   *pebble.Iterator
-	q    Query
-	mask byte
+	v       seriesView
+	windows []keyWindow
 }
 
 // count counts the invoices created in [lo, hi) from the counters of
 // createdShifts[level] and finer.
-func (c *createdCount) count(lo, hi uint64, level int) (int64, error) {
+func (c createdCount) count(lo, hi uint64, level int) (int64, error) {
 	if lo >= hi {
 		return 0, nil
 	}
@@ -444,9 +458,13 @@ func (c *createdCount) count(lo, hi uint64, level int) (int64, error) {
 	if first >= end {
 		return c.count(lo, hi, level+1)
 	}
-	n, err := c.buckets(shift, first, end)
-	if err != nil {
-		return 0, err
+	bs, ok := c.v.buckets(level, first, end)
+	if !ok {
+		return 0, fmt.Errorf("created buckets [%d, %d) of shift %d are neither mirrored nor read", first, end, shift)
+	}
+	var n int64
+	for _, b := range bs {
+		n += b.n
 	}
 	below, err := c.count(lo, first<<shift, level+1)
 	if err != nil {
@@ -456,32 +474,98 @@ func (c *createdCount) count(lo, hi uint64, level int) (int64, error) {
 	return n + below + above, err
 }
 
-// buckets sums the created counters of shift for buckets [first, end).
-func (c *createdCount) buckets(shift byte, first, end uint64) (int64, error) {
-	c.bucketBounds(shift, first, end)
-	var sum int64
-	for ok := c.it.First(); ok; ok = c.it.Next() {
-		_, n, err := c.bucket()
-		if err != nil {
-			return 0, err
+// keys is the number of keys created in [lo, hi), a union of the counted
+// windows.
+func (c createdCount) keys(lo, hi uint64) (int64, error) {
+	var n int64
+	covered := uint64(0)
+	for _, w := range c.windows {
+		if w.lo >= lo && w.hi <= hi && w.lo < w.hi {
+			n += w.n
+			covered += w.hi - w.lo
 		}
-		sum += n
 	}
-	return sum, c.it.Error()
+	if covered != hi-lo {
+		return 0, fmt.Errorf("created range [%d, %d) is not a counted window", lo, hi)
+	}
+	return n, nil
 }
 
-// keys counts the keys of q's created_at family created in [lo, hi),
-// reading no values.
-func (c *createdCount) keys(lo, hi uint64) (int64, error) {
-	prefix := indexPrefix(SortCreatedAt, c.mask, c.q.ProjectID, c.q.Status, c.q.Currency)
-	upper := prefixEnd(prefix)
-	if hi < 1<<63 {
-		upper = appendTime(bytes.Clone(prefix), int64(hi))
+// skip skips k invoices of [from, to) in q's direction by whole buckets.
+func (c createdCount) skip(desc bool, from, to uint64, k int64) (createdSkip, error) {
+	var at uint64
+	var left int64
+	var err error
+	if desc {
+		at, left, err = c.skipDesc(from, to, 0, k)
+	} else {
+		at, left, err = c.skipAsc(from, to, 0, k)
 	}
-	c.it.SetBounds(appendTime(bytes.Clone(prefix), int64(lo)), upper)
-	var n int64
-	for ok := c.it.First(); ok; ok = c.it.Next() {
-		n++
+	return createdSkip{ok: true, at: at, left: left}, err
+}
+
+// skipAsc skips k invoices created in [lo, hi), ascending, by whole
+// buckets of createdShifts[level] and finer: the page starts at pos after
+// left more keys. Every key with one created time lies in one finest
+// bucket, so skipping whole buckets never splits a tie.
+func (c createdCount) skipAsc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
+	if level == len(createdShifts) || lo >= hi {
+		return lo, k, nil
 	}
-	return n, c.it.Error()
+	shift := createdShifts[level]
+	first, end := (lo+1<<shift-1)>>shift, hi>>shift
+	if first >= end {
+		return c.skipAsc(lo, hi, level+1, k)
+	}
+	bs, ok := c.v.buckets(level, first, end)
+	if !ok { // finest buckets neither mirrored nor read: the page walks them
+		return lo, k, nil
+	}
+	n, err := c.count(lo, first<<shift, level+1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > k { // the page starts in the partial bucket below
+		return c.skipAsc(lo, first<<shift, level+1, k)
+	}
+	k -= n
+	for _, b := range bs {
+		if b.n > k {
+			return c.skipAsc(b.bucket<<shift, (b.bucket+1)<<shift, level+1, k)
+		}
+		k -= b.n
+	}
+	return c.skipAsc(end<<shift, hi, level+1, k)
+}
+
+// skipDesc is skipAsc descending: the page ends below pos (exclusive)
+// after left more keys.
+func (c createdCount) skipDesc(lo, hi uint64, level int, k int64) (pos uint64, left int64, err error) {
+	if level == len(createdShifts) || lo >= hi {
+		return hi, k, nil
+	}
+	shift := createdShifts[level]
+	first, end := (lo+1<<shift-1)>>shift, hi>>shift
+	if first >= end {
+		return c.skipDesc(lo, hi, level+1, k)
+	}
+	bs, ok := c.v.buckets(level, first, end)
+	if !ok { // finest buckets neither mirrored nor read: the page walks them
+		return hi, k, nil
+	}
+	n, err := c.count(end<<shift, hi, level+1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if n > k { // the page starts in the partial bucket above
+		return c.skipDesc(end<<shift, hi, level+1, k)
+	}
+	k -= n
+	for i := len(bs) - 1; i >= 0; i-- {
+		if b := bs[i]; b.n > k {
+			return c.skipDesc(b.bucket<<shift, (b.bucket+1)<<shift, level+1, k)
+		}
+		k -= bs[i].n
+	}
+	return c.skipDesc(lo, first<<shift, level+1, k)
 }

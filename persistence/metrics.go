@@ -15,12 +15,12 @@ func (s *Store) StatusTotals() (map[string]int64, error) {
 	out := map[string]int64{}
 	s.counts.mu.Lock()
 	defer s.counts.mu.Unlock()
-	for k, n := range s.counts.v {
-		// 0x05 project(16) mask(1) str(status)
-		if len(k) < 19 || k[17] != maskStatus || int(k[18]) != len(k)-19 {
+	for k, series := range s.counts.series {
+		// project(16) mask(1) str(status), see seriesKey
+		if len(k) < 18 || k[16] != maskStatus || int(k[17]) != len(k)-18 {
 			continue
 		}
-		out[k[19:]] += n
+		out[k[18:]] += series.total
 	}
 	return out, nil
 }
