@@ -25,7 +25,15 @@ func NewKey() (string, error) {
 }
 
 // HashKey is the stored form of a key.
-func HashKey(key string) [32]byte { return sha256.Sum256([]byte(key)) }
+func HashKey(key string) [32]byte {
+	if len(key) == KeyLen {
+		// on the stack: converting a string this long to []byte allocates
+		var b [KeyLen]byte
+		copy(b[:], key)
+		return sha256.Sum256(b[:])
+	}
+	return sha256.Sum256([]byte(key))
+}
 
 // WellFormedKey reports whether key has the shape of an API key: exactly 64
 // lowercase hex characters. Anything else is refused without a lookup.

@@ -178,9 +178,15 @@ func (s *Service) lookup(key string, account bool) (keyRef, *projectEntry, persi
 		return keyRef{}, nil, persistence.Account{}, false
 	}
 	h := HashKey(key)
+	var e *projectEntry
+	var a persistence.Account
 	s.mu.RLock()
 	ref, ok := s.byHash[h]
-	e, a := s.projects[ref.owner], s.accounts[ref.owner]
+	if ref.account {
+		a = s.accounts[ref.owner]
+	} else {
+		e = s.projects[ref.owner]
+	}
 	s.mu.RUnlock()
 	now := s.now()
 	if !ok || ref.account != account || !ref.key.LiveAt(now) ||

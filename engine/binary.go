@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"math/bits"
 	"time"
 
 	"github.com/google/uuid"
@@ -155,6 +156,13 @@ func (e *encoder) event(ev Event) error {
 type decoder struct {
 	b   []byte
 	err error
+	// text is the rest of the record as one string, copied at the first
+	// string read, and n its length, which places d.b in it: every string
+	// field is a substring of text, so a record's strings take one
+	// allocation instead of one each (they belong to the same state and
+	// live as long as it).
+	text string
+	n    int
 }
 
 var errShort = errors.New("record ends early")
@@ -211,7 +219,17 @@ func (d *decoder) bytes() []byte {
 	return v
 }
 
-func (d *decoder) str() string { return string(d.bytes()) }
+func (d *decoder) str() string {
+	if d.text == "" && len(d.b) > 0 {
+		d.text, d.n = string(d.b), len(d.b) // the rest of the record
+	}
+	v := d.bytes()
+	if len(v) == 0 {
+		return ""
+	}
+	at := d.n - len(d.b) - len(v)
+	return d.text[at : at+len(v)]
+}
 
 func (d *decoder) id() uuid.UUID {
 	if len(d.b) < 16 {
@@ -254,18 +272,38 @@ func (d *decoder) units() Units {
 	sign := d.b[0]
 	d.b = d.b[1:]
 	if sign == 0 {
-		return Units{new(big.Int)}
+		return Units{zeroUnits} // Units never change their big.Int
 	}
 	mag := d.bytes()
 	if sign > 2 || len(mag) == 0 || mag[0] == 0 || len(mag) > maxDigits {
 		d.fail(errors.New("bad amount"))
 		return Units{}
 	}
-	v := new(big.Int).SetBytes(mag)
+	var v *big.Int
+	if len(mag) <= 8 && bits.UintSize == 64 {
+		// one allocation for the Int and its word, not one each
+		var x uint64
+		for _, c := range mag {
+			x = x<<8 | uint64(c)
+		}
+		w := &wordInt{word: [1]big.Word{big.Word(x)}}
+		v = w.SetBits(w.word[:])
+	} else {
+		v = new(big.Int).SetBytes(mag)
+	}
 	if sign == 2 {
 		v.Neg(v)
 	}
 	return Units{v}
+}
+
+// zeroUnits is the value of every decoded zero amount.
+var zeroUnits = new(big.Int)
+
+// wordInt is a big.Int with room for a one-word magnitude.
+type wordInt struct {
+	big.Int
+	word [1]big.Word
 }
 
 func (d *decoder) invoice() Invoice {

@@ -225,3 +225,60 @@ func TestSnapshotCodec_SmallestTransactions(t *testing.T) {
 		t.Fatalf("round trip: %v", err)
 	}
 }
+
+// TestDecode_StringsOwnTheirBytes: the strings of a decoded record share
+// one copy of it, never the caller's buffer, which the store reuses.
+func TestDecode_StringsOwnTheirBytes(t *testing.T) {
+	inv := created(t, DefaultRules(), CreateRequest{OrderID: "order-7", Currency: "ETH", FiatAmount: ptr("12.34"), OrderName: ptr("seven")})
+	snap := EncodeSnapshot(inv)
+	ev, err := EncodeEvent(StatusChanged{From: StatusNew, To: StatusCancelled, Reason: ReasonManual, Comment: "why not", At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := DecodeEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range snap {
+		snap[i] = 'x'
+	}
+	for i := range ev {
+		ev[i] = 'x'
+	}
+	if got.OrderID != "order-7" || got.OrderName != "seven" || got.Currency != "ETH" || got.Address != inv.Address || got.Fingerprint != inv.Fingerprint {
+		t.Errorf("snapshot strings changed with the buffer: %q %q %q %q", got.OrderID, got.OrderName, got.Currency, got.Address)
+	}
+	if sc := e.(StatusChanged); sc.Comment != "why not" || sc.Reason != ReasonManual || sc.To != StatusCancelled {
+		t.Errorf("event strings changed with the buffer: %+v", sc)
+	}
+}
+
+// TestDecode_AmountsAcrossWordSizes: amounts of one to eight bytes decode
+// in a single word, longer ones through math/big; both read back exact.
+func TestDecode_AmountsAcrossWordSizes(t *testing.T) {
+	inv := created(t, DefaultRules(), CreateRequest{OrderID: "o", Currency: "ETH", CryptoAmount: ptr("1")})
+	for _, amount := range []string{"0", "1", "255", "256", "9223372036854775808", "18446744073709551615", "18446744073709551616", "1000000000000000000000000000000"} {
+		u, err := ParseUnits(amount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, neg := range []bool{false, true} {
+			want := u
+			if neg {
+				want = NewUnits(0).Sub(u)
+			}
+			inv.Amount, inv.Paid = want, want
+			got, err := DecodeSnapshot(EncodeSnapshot(inv))
+			if err != nil {
+				t.Fatalf("%s: %v", want, err)
+			}
+			if got.Amount.Cmp(want) != 0 || got.Paid.Cmp(want) != 0 || got.Amount.String() != want.String() {
+				t.Errorf("%s decoded as %s and %s", want, got.Amount, got.Paid)
+			}
+		}
+	}
+}

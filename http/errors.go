@@ -96,7 +96,7 @@ func toAPIError(err error) *apiError {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
 	if ae == nil {
-		s.log.Error("request failed", slog.String("request_id", requestID(r)), slog.String("route", routeOf(r)), slog.Any("err", err))
+		s.log.Error("request failed", slog.String("request_id", requestID(w)), slog.String("route", routeOf(r)), slog.Any("err", err))
 		ae = newError(http.StatusInternalServerError, "internal_error", "internal error; quote the X-Request-Id when reporting it")
 	}
 	writeJSON(w, ae.Status, ae)

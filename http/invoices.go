@@ -157,12 +157,14 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request, ps httproute
 		s.writeError(w, r, err)
 		return
 	}
-	inv, err := s.cfg.Invoices.Get(r.Context(), p.ID, id)
+	buf := jsonBuffers.Get().(*[]byte)
+	defer jsonBuffers.Put(buf)
+	*buf, err = s.cfg.Invoices.AppendInvoice((*buf)[:0], p.ID, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeInvoice(w, http.StatusOK, inv)
+	writeRaw(w, http.StatusOK, *buf)
 }
 
 type patchBody struct {

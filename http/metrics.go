@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -39,20 +40,66 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// routeSlot returns the route pattern slot ServeHTTP put in the context,
-// or nil outside ServeHTTP.
-func routeSlot(r *http.Request) *string {
-	if info, _ := r.Context().Value(requestKey{}).(*requestInfo); info != nil {
-		return &info.route
-	}
-	return nil
+// routeMetrics are one route's series, resolved when the route is
+// registered: looking children up by label values (hashing the strings
+// under the vector's lock) on every request was a tenth of a cached GET's
+// handler time.
+type routeMetrics struct {
+	route, method string
+	duration      prometheus.Observer
+	requests      *prometheus.CounterVec
+	// codes holds the counters of the status codes seen so far, copied on
+	// write: a route answers a handful of codes.
+	codes atomic.Pointer[[]codeCounter]
 }
 
-// labelled wraps h so the request's metrics carry pattern as its route.
-func labelled(pattern string, h httprouter.Handle) httprouter.Handle {
+type codeCounter struct {
+	code int
+	c    prometheus.Counter
+}
+
+// forRoute resolves pattern's series for method; nil without metrics.
+func (m *httpMetrics) forRoute(pattern, method string) *routeMetrics {
+	if m == nil {
+		return nil
+	}
+	return &routeMetrics{route: pattern, method: method, duration: m.duration.WithLabelValues(pattern, method), requests: m.requests}
+}
+
+// counter is the requests counter of code.
+func (rm *routeMetrics) counter(code int) prometheus.Counter {
+	for {
+		old := rm.codes.Load()
+		if old != nil {
+			for _, c := range *old {
+				if c.code == code {
+					return c.c
+				}
+			}
+		}
+		c := rm.requests.WithLabelValues(rm.route, rm.method, strconv.Itoa(code))
+		next := append([]codeCounter{{code, c}}, derefCodes(old)...)
+		if rm.codes.CompareAndSwap(old, &next) {
+			return c
+		}
+	}
+}
+
+func derefCodes(p *[]codeCounter) []codeCounter {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// labelled wraps h so the request's metrics are rm's (nil: none).
+func labelled(rm *routeMetrics, h httprouter.Handle) httprouter.Handle {
+	if rm == nil {
+		return h
+	}
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if p := routeSlot(r); p != nil {
-			*p = pattern
+		if t, ok := w.(*tracked); ok {
+			t.route = rm
 		}
 		h(w, r, ps)
 	}
@@ -63,7 +110,8 @@ func labelled(pattern string, h httprouter.Handle) httprouter.Handle {
 // with what is really served.
 type router struct {
 	*httprouter.Router
-	routes *[]Route
+	routes  *[]Route
+	metrics *httpMetrics
 }
 
 func (rt router) GET(p string, h httprouter.Handle)    { rt.handle(http.MethodGet, p, h) }
@@ -75,57 +123,63 @@ func (rt router) Handler(method, p string, h http.Handler) {
 }
 
 func (rt router) handle(method, p string, h httprouter.Handle) {
-	rt.Handle(method, p, labelled(p, h))
+	rt.Handle(method, p, labelled(rt.metrics.forRoute(p, method), h))
 	if rt.routes != nil {
 		*rt.routes = append(*rt.routes, Route{Method: method, Pattern: p})
 	}
 }
 
-// statusRecorder remembers the status code written.
-type statusRecorder struct {
+// tracked is the ResponseWriter ServeHTTP hands down: it remembers the
+// status code written and the route's metrics (set by labelled), in the one
+// allocation a request's bookkeeping takes.
+type tracked struct {
 	http.ResponseWriter
-	code int
+	code  int
+	route *routeMetrics // nil: no route matched, or no metrics
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
+func (t *tracked) WriteHeader(code int) {
+	if t.code == 0 {
+		t.code = code
 	}
-	s.ResponseWriter.WriteHeader(code)
+	t.ResponseWriter.WriteHeader(code)
 }
 
 // Unwrap lets http.ResponseController reach the connection's deadlines.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (t *tracked) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
+func (t *tracked) Write(b []byte) (int, error) {
+	if t.code == 0 {
+		t.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	return t.ResponseWriter.Write(b)
 }
 
-// instrument serves r through next and records its metrics.
-func (m *httpMetrics) instrument(w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) {
+// serve serves r through next as t and records its metrics.
+func (m *httpMetrics) serve(t *tracked, r *http.Request, next func(http.ResponseWriter, *http.Request)) {
 	if m == nil {
-		next(w, r)
+		next(t, r)
 		return
 	}
-	route := routeSlot(r)
-	if route == nil {
-		unmatched := "unmatched"
-		route = &unmatched
-	}
-	rec := &statusRecorder{ResponseWriter: w}
 	m.inFlight.Inc()
 	start := time.Now()
-	defer func() {
-		m.inFlight.Dec()
-		code := rec.code
-		if code == 0 {
-			code = http.StatusOK
-		}
-		m.duration.WithLabelValues(*route, r.Method).Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(*route, r.Method, strconv.Itoa(code)).Inc()
-	}()
-	next(rec, r)
+	defer m.done(t, r, start)
+	next(t, r)
+}
+
+// done records a request served by t since start.
+func (m *httpMetrics) done(t *tracked, r *http.Request, start time.Time) {
+	m.inFlight.Dec()
+	code := t.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	took := time.Since(start).Seconds()
+	if t.route == nil {
+		m.duration.WithLabelValues("unmatched", r.Method).Observe(took)
+		m.requests.WithLabelValues("unmatched", r.Method, strconv.Itoa(code)).Inc()
+		return
+	}
+	t.route.duration.Observe(took)
+	t.route.counter(code).Inc()
 }

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -27,6 +29,8 @@ type invoices interface {
 	CreateArchived(ctx context.Context, project uuid.UUID, req engine.CreateRequest, idempotencyKey string) (engine.Invoice, bool, error)
 	ChangeStatus(ctx context.Context, project, id uuid.UUID, target engine.Status, comment string) (engine.Invoice, error)
 	Get(ctx context.Context, project, id uuid.UUID) (engine.Invoice, error)
+	// AppendInvoice appends the JSON of what Get returns to b.
+	AppendInvoice(b []byte, project, id uuid.UUID) ([]byte, error)
 	// AppendJSON appends the API's JSON of a committed state to b.
 	AppendJSON(b []byte, inv engine.Invoice) []byte
 	// AppendNewJSON is AppendJSON for a create's answer, which is not
@@ -105,9 +109,11 @@ type Server struct {
 	// publicLimits rate-limits the checkout routes by client IP.
 	publicLimits *limiter
 	checkout     *checkout.Handler // nil when not mounted
-	inFlight     chan struct{}     // nil = no concurrency cap
-	draining     atomic.Bool
-	routes       []Route // every registered route, in registration order
+	// inFlight counts API requests being served when MaxConcurrent caps
+	// them (an atomic counter: a channel's lock cost every request more).
+	inFlight atomic.Int64
+	draining atomic.Bool
+	routes   []Route // every registered route, in registration order
 }
 
 // New builds the router with every route.
@@ -118,10 +124,7 @@ func New(cfg Config) *Server {
 	cfg.Clock = clock.OrReal(cfg.Clock)
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), limits: newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Clock.Now),
 		publicLimits: newLimiter(cfg.PublicRateLimit, cfg.PublicRateBurst, cfg.Clock.Now)}
-	if cfg.MaxConcurrent > 0 {
-		s.inFlight = make(chan struct{}, cfg.MaxConcurrent)
-	}
-	r := router{Router: httprouter.New(), routes: &s.routes}
+	r := router{Router: httprouter.New(), routes: &s.routes, metrics: s.metrics}
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
@@ -132,7 +135,7 @@ func New(cfg Config) *Server {
 		s.writeError(w, req, newError(http.StatusMethodNotAllowed, "method_not_allowed", req.Method+" is not allowed on this route"))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, p any) {
-		s.log.Error("handler panic", slog.String("request_id", requestID(req)), slog.Any("panic", p))
+		s.log.Error("handler panic", slog.String("request_id", requestID(w)), slog.Any("panic", p))
 		s.writeError(w, req, newError(http.StatusInternalServerError, "internal_error", "internal error"))
 	}
 
@@ -190,47 +193,68 @@ func (s *Server) Drain() {
 }
 
 // ServeHTTP assigns the request id and hands over to the router.
+//
+// The request itself is passed on as it came: what the handlers, logs and
+// metrics need of it travels in the ResponseWriter (tracked), because
+// attaching it to the context (WithContext) copied the whole request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Request-Id")
 	if !validRequestID(id) {
-		id = uuid.NewString()
+		id = newRequestID()
 	}
-	w.Header().Set("X-Request-Id", id)
-	// One context value carries the id and the route slot the metrics
-	// fill in: each WithContext copies the whole request.
-	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id, route: "unmatched"}))
-	if s.inFlight != nil && (strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/dev/")) {
-		select {
-		case s.inFlight <- struct{}{}:
-			defer func() { <-s.inFlight }()
-		default:
+	w.Header()["X-Request-Id"] = []string{id}
+	t := &tracked{ResponseWriter: w}
+	if limit := int64(s.cfg.MaxConcurrent); limit > 0 && (strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/dev/")) {
+		if !s.enter(limit) {
 			w.Header().Set("Retry-After", "1")
-			s.writeError(w, r, newError(http.StatusServiceUnavailable, "overloaded", "too many requests in flight; retry shortly"))
+			s.writeError(t, r, newError(http.StatusServiceUnavailable, "overloaded", "too many requests in flight; retry shortly"))
 			return
 		}
+		defer s.inFlight.Add(-1)
+	}
+	// checked first: building the attributes costs allocations even when
+	// the line is not written, and so does reading the clock
+	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.metrics.serve(t, r, s.router.ServeHTTP)
+		return
 	}
 	start := time.Now()
-	s.metrics.instrument(w, r, s.router.ServeHTTP)
-	// checked first: building the attributes costs allocations even when
-	// the line is not written
-	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))
+	s.metrics.serve(t, r, s.router.ServeHTTP)
+	s.log.Debug("request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("took", time.Since(start)))
+}
+
+// enter takes one of limit in-flight slots, or reports that all are taken.
+// A refused request never holds a slot, even for a moment, so it cannot
+// make another one be refused.
+func (s *Server) enter(limit int64) bool {
+	for {
+		n := s.inFlight.Load()
+		if n >= limit {
+			return false
+		}
+		if s.inFlight.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
 }
 
-// requestKey holds the request's *requestInfo.
-type requestKey struct{}
-
-// requestInfo is what ServeHTTP learns of a request for its handlers, logs
-// and metrics.
-type requestInfo struct {
-	id    string
-	route string // the matched route pattern, set by labelled
+// newRequestID is a random UUID for a request that brought no id of its
+// own. It only has to tell requests apart in logs, not be unguessable, so
+// it comes from the runtime's fast generator rather than crypto/rand.
+func newRequestID() string {
+	var u uuid.UUID
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
 }
 
-func requestID(r *http.Request) string {
-	if info, _ := r.Context().Value(requestKey{}).(*requestInfo); info != nil {
-		return info.id
+// requestID is the id ServeHTTP gave the request answered through w: the
+// response's X-Request-Id, set before any handler runs.
+func requestID(w http.ResponseWriter) string {
+	if v := w.Header()["X-Request-Id"]; len(v) > 0 {
+		return v[0]
 	}
 	return ""
 }

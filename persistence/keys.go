@@ -140,6 +140,9 @@ const (
 // with a one-byte length.
 const maxString = 255
 
+// streamKeyLen is the length of a stream's head and snapshot keys.
+const streamKeyLen = 1 + 16 + 1
+
 func streamKey(stream uuid.UUID, tag byte) []byte {
 	k := make([]byte, 0, 1+16+1+8)
 	k = append(k, prefixStream)

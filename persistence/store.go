@@ -36,7 +36,7 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives Pebble's own log lines; nil discards them.
 	Logger *slog.Logger
-	// CacheBytes is the block cache size; 0 means 64 MiB.
+	// CacheBytes is the block cache size; 0 means DefaultCacheBytes.
 	CacheBytes int64
 	// OnFatal is called when Pebble cannot go on (a failed WAL write or
 	// fsync, corruption): the write that failed may be visible in memory
@@ -58,7 +58,9 @@ func exitOnFatal(msg string) {
 	os.Exit(70)
 }
 
-const defaultCacheBytes = 64 << 20
+// DefaultCacheBytes is the block cache's default size (and that of
+// INVOICED_BLOCK_CACHE_MB).
+const DefaultCacheBytes = 64 << 20
 
 // l0CompactionThreshold is the number of L0 sublevels that starts a
 // compaction (see Open).
@@ -90,7 +92,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cacheBytes := opts.CacheBytes
 	if cacheBytes <= 0 {
-		cacheBytes = defaultCacheBytes
+		cacheBytes = DefaultCacheBytes
 	}
 	cache := pebble.NewCache(cacheBytes)
 	// The DB takes its own reference; ours is dropped once Open returns.

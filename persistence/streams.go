@@ -15,15 +15,22 @@ import (
 // one stream's records. An iterator is a consistent view, so head,
 // snapshot and events read through it belong to the same committed state.
 func streamIter(r reader, stream uuid.UUID) (*pebble.Iterator, error) {
-	return r.NewIter(&pebble.IterOptions{
-		LowerBound: streamKey(stream, streamHead),
-		UpperBound: streamKey(stream, streamSnapshot+1),
-	})
+	lower, upper := streamBounds(stream)
+	return r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+}
+
+// streamBounds are stream's bounds (streamIter's) in one allocation.
+func streamBounds(stream uuid.UUID) (lower, upper []byte) {
+	var b [2 * streamKeyLen]byte
+	both := b[:]
+	lower = append(append(append(both[:0:streamKeyLen], prefixStream), stream[:]...), streamHead)
+	upper = append(append(append(both[streamKeyLen:streamKeyLen], prefixStream), stream[:]...), streamSnapshot+1)
+	return lower, upper
 }
 
 // setStreamBounds bounds it to stream's records, as streamIter does.
 func setStreamBounds(it *pebble.Iterator, stream uuid.UUID) {
-	it.SetBounds(streamKey(stream, streamHead), streamKey(stream, streamSnapshot+1))
+	it.SetBounds(streamBounds(stream))
 }
 
 // Load returns the latest snapshot (nil if none), the version it was taken

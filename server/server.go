@@ -84,7 +84,10 @@ type Config struct {
 	// invoices, which GETs and list pages copy instead of rendering again
 	// (0 = none; the command line's default is
 	// invoice.DefaultRenderCacheBytes).
-	RenderCacheBytes      int64
+	RenderCacheBytes int64
+	// BlockCacheBytes is the store's block cache (Pebble's, off the Go
+	// heap; 0 = persistence's default).
+	BlockCacheBytes       int64
 	TrustedProxies        []netip.Prefix
 	AllowPrivateCallbacks bool
 	EnableSimulate        bool
@@ -281,7 +284,7 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 func (s *Server) openStore(cfg Config) error {
-	store, err := persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: cfg.Logger})
+	store, err := persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: cfg.Logger, CacheBytes: cfg.BlockCacheBytes})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

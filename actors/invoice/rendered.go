@@ -68,6 +68,28 @@ func (s *Service) AppendJSON(b []byte, inv engine.Invoice) []byte {
 	return s.render(b, inv)
 }
 
+// AppendInvoice appends the API's JSON of project's invoice id, as Get
+// reads it, to b: copied from the render cache when the version read is
+// cached, without copying the state on the way. Another project's invoice
+// is engine.ErrNotFound, as for Get.
+func (s *Service) AppendInvoice(b []byte, project, id uuid.UUID) ([]byte, error) {
+	inv, ok := s.states.ref(id)
+	if !ok {
+		loaded, err := Load(s.cfg.Store, id)
+		if err != nil {
+			return b, err
+		}
+		inv = &loaded
+	}
+	if inv.ProjectID != project {
+		return b, engine.ErrNotFound
+	}
+	if body, _, ok := s.rendered.get(id, inv.Version); ok {
+		return append(b, body...), nil
+	}
+	return s.render(b, *inv), nil
+}
+
 // AppendNewJSON is AppendJSON for an invoice just created: its JSON is
 // rendered but not kept. Creates are the bulk of a write-heavy load (a
 // sale, the expiry storm of docs/operations-storms.md); kept, they would

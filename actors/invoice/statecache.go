@@ -58,11 +58,18 @@ func newStateCache(maxBytes int64) stateCache {
 
 // get returns the cached state of id.
 func (c stateCache) get(id uuid.UUID) (engine.Invoice, bool) {
-	inv, _, ok := c.clockCache.get(id, 0)
+	inv, ok := c.ref(id)
 	if !ok {
 		return engine.Invoice{}, false
 	}
 	return *inv, true
+}
+
+// ref is get without the copy (an Invoice is a few hundred bytes): the
+// caller must not change *inv.
+func (c stateCache) ref(id uuid.UUID) (*engine.Invoice, bool) {
+	inv, _, ok := c.clockCache.get(id, 0)
+	return inv, ok
 }
 
 // committed records *inv as its invoice's latest committed state; the

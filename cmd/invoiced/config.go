@@ -13,6 +13,7 @@ import (
 	"github.com/invoiced/invoiced/actors/chainwatch"
 	"github.com/invoiced/invoiced/actors/expiry"
 	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
 )
 
@@ -88,6 +89,7 @@ var settings = []setting{
 	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
 	{"state-cache-mb", "INVOICED_STATE_CACHE_MB", strconv.Itoa(invoice.DefaultStateCacheBytes >> 20), "MiB of heap for the latest committed states of recent invoices, kept for reads (about 700 bytes per invoice, twice that in RSS with GC headroom; 0 = none)"},
 	{"render-cache-mb", "INVOICED_RENDER_CACHE_MB", strconv.Itoa(invoice.DefaultRenderCacheBytes >> 20), "MiB of heap for the API JSON of recently read invoices, which GETs and list pages copy instead of rendering again (about 1.3 KB per invoice; 0 = none)"},
+	{"block-cache-mb", "INVOICED_BLOCK_CACHE_MB", strconv.Itoa(persistence.DefaultCacheBytes >> 20), "MiB of the store's block cache (off the Go heap): the store's blocks as read, so a GET or list page whose invoice is in neither cache above reads memory rather than the filesystem"},
 	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
 	{"shutdown-timeout", "INVOICED_SHUTDOWN_TIMEOUT", "30s", "how long shutdown waits for in-flight requests"},
 	{"rate-limit", "INVOICED_RATE_LIMIT", "50", "requests per second per API key, sustained (429 with Retry-After beyond; 0 = no limit)"},
@@ -180,6 +182,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	c.StateCacheBytes = int64(cacheMB) << 20
 	intVal("render-cache-mb", &cacheMB, 0, 1<<20)
 	c.RenderCacheBytes = int64(cacheMB) << 20
+	intVal("block-cache-mb", &cacheMB, 1, 1<<20)
+	c.BlockCacheBytes = int64(cacheMB) << 20
 	if err == nil && getenv("INVOICED_STATE_CACHE") != "" {
 		// It counted entries; a count read as MiB would be far off.
 		err = errors.New("INVOICED_STATE_CACHE is replaced by INVOICED_STATE_CACHE_MB (a size in MiB, default " + strconv.Itoa(invoice.DefaultStateCacheBytes>>20) + ")")
