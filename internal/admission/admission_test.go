@@ -16,7 +16,7 @@ import (
 )
 
 // The controller's steps: cut in half while either signal is over its
-// target, never below the floor; raised by 0.05 a sample with room, never
+// target, never below the floor; raised by 0.1 a sample with room, never
 // above 1.
 func TestStep_AIMDBetweenFloorAndOne(t *testing.T) {
 	busy := Signals{SchedLatency: 4 * time.Millisecond}
@@ -37,9 +37,9 @@ func TestStep_AIMDBetweenFloorAndOne(t *testing.T) {
 		{"busy twice quarters", 0.1, []Signals{busy, busy}, 0.25},
 		{"busy long stops at the floor", 0.1, []Signals{busy, busy, busy, busy, busy, busy}, 0.1},
 		{"the floor is configurable", 0.3, []Signals{busy, busy, busy}, 0.3},
-		{"room adds 0.05 a sample", 0.1, []Signals{busy, busy, idle, idle}, 0.35},
-		{"back to 1 from the floor in 18 samples", 0.1, append(repeat(busy, 5), repeat(idle, 18)...), 1},
-		{"not there in 17", 0.1, append(repeat(busy, 5), repeat(idle, 17)...), 0.95},
+		{"room adds 0.1 a sample", 0.1, []Signals{busy, busy, idle, idle}, 0.45},
+		{"back to 1 from the floor in 9 samples", 0.1, append(repeat(busy, 5), repeat(idle, 9)...), 1},
+		{"not there in 8", 0.1, append(repeat(busy, 5), repeat(idle, 8)...), 0.9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(Config{Floor: tc.floor})
@@ -66,13 +66,13 @@ func TestStep_Metrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := New(Config{Metrics: reg})
 	c.step(Signals{SchedLatency: 3 * time.Millisecond, L0Sublevels: 2})
-	c.step(Signals{SchedLatency: 2 * time.Millisecond, L0Sublevels: 9})
+	c.step(Signals{SchedLatency: 2500 * time.Microsecond, L0Sublevels: 9})
 	for _, tc := range []struct {
 		metric prometheus.Collector
 		want   float64
 	}{
 		{c.gFactor, 0.25},
-		{c.gSched, 0.002},
+		{c.gSched, 0.0025},
 		{c.gL0, 9},
 		{c.overloads.WithLabelValues("sched"), 2},
 		{c.overloads.WithLabelValues("l0"), 1},
@@ -90,16 +90,15 @@ type signalsFunc func() Signals
 
 func (f signalsFunc) Sample() Signals { return f() }
 
-// Run samples once per interval on the injected clock; a floor of 1 turns
-// elasticity off and Run returns without sampling.
-func TestRun_SamplesEveryIntervalUnlessTheFloorIsOne(t *testing.T) {
+// Run samples once per interval on the injected clock; a floor of 1 keeps
+// the factor at 1 while the signals are still sampled.
+func TestRun_SamplesEveryInterval(t *testing.T) {
 	for _, tc := range []struct {
-		floor   float64
-		samples int
-		want    float64
+		floor float64
+		want  float64
 	}{
-		{0.1, 3, 0.125},
-		{1, 0, 1},
+		{0.1, 0.125},
+		{1, 1},
 	} {
 		t.Run(fmt.Sprint("floor ", tc.floor), func(t *testing.T) {
 			clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -111,20 +110,20 @@ func TestRun_SamplesEveryIntervalUnlessTheFloorIsOne(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { c.Run(ctx); close(done) }()
-			for range tc.samples {
+			for range 3 {
 				if w := <-clk.Waits(); w != 100*time.Millisecond {
 					t.Fatalf("waits %s between samples, want 100ms", w)
 				}
 				clk.Add(100 * time.Millisecond)
 				<-sampled
 			}
-			if tc.samples == 0 {
-				<-done
-			}
 			cancel()
 			<-done
 			if got := c.Factor(); math.Abs(got-tc.want) > 1e-9 {
-				t.Fatalf("factor %v after %d samples, want %v", got, tc.samples, tc.want)
+				t.Fatalf("factor %v after 3 overloaded samples, want %v", got, tc.want)
+			}
+			if got := testutil.ToFloat64(c.gSched); got != 1 {
+				t.Fatalf("sched latency gauge %v, want the sampled 1 s", got)
 			}
 		})
 	}

@@ -18,14 +18,19 @@ type lsm interface {
 // goroutines waited in the run queue before running.
 const schedLatencies = "/sched/latencies:seconds"
 
+// window is how many readings back the scheduling latency is measured
+// from: the p99 of the last half second at the default interval, so one
+// noisy tenth of a second (a few hundred waits) does not cut the factor.
+const window = 5
+
 // Sampler reads the real signals: the Go runtime's scheduling latencies
-// since the previous sample and the LSM's L0 sublevels.
+// over the last few samples and the LSM's L0 sublevels.
 type Sampler struct {
 	db lsm
 
 	mu   sync.Mutex
 	read []metrics.Sample
-	prev []uint64 // the histogram's counts at the previous sample
+	past [][]uint64 // the histogram's counts at the last window readings, oldest first
 }
 
 // NewSampler returns a Sampler of db's LSM (nil = scheduling latency only).
@@ -40,10 +45,14 @@ func (s *Sampler) Sample() Signals {
 	metrics.Read(s.read)
 	if v := s.read[0].Value; v.Kind() == metrics.KindFloat64Histogram {
 		h := v.Float64Histogram()
-		if len(s.prev) == len(h.Counts) {
-			out.SchedLatency = percentile(h.Buckets, s.prev, h.Counts, 0.99)
+		if len(s.past) > 0 && len(s.past[0]) == len(h.Counts) {
+			out.SchedLatency = percentile(h.Buckets, s.past[0], h.Counts, 0.99)
 		}
-		s.prev = append(s.prev[:0], h.Counts...)
+		var counts []uint64
+		if len(s.past) == window {
+			counts, s.past = s.past[0], s.past[1:]
+		}
+		s.past = append(s.past, append(counts[:0], h.Counts...))
 	}
 	s.mu.Unlock()
 	if s.db != nil {
