@@ -356,9 +356,16 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	if err != nil {
 		return parts, err
 	}
+	// Background work runs at its rates × the budget's factor, which
+	// drops toward the floor while the API's goroutines wait for a CPU or
+	// the LSM is behind.
+	budget := admission.New(admission.Config{
+		Floor: cfg.BackgroundFloor, Signals: admission.NewSampler(s.store.DB()), Clock: cfg.Clock, Metrics: s.metrics,
+	})
+	go budget.Run(s.ctx)
 	router, err := chainwatch.New(chainwatch.Config{
 		System: s.system, Store: s.store, Rules: rules, Invoices: s.invoices, Watches: watches, Clock: cfg.Clock,
-		IdleTimeout: cfg.ActorIdle, CatchUpRate: cfg.ChainCatchUpRate, Logger: cfg.Logger, Metrics: s.metrics,
+		IdleTimeout: cfg.ActorIdle, CatchUpRate: cfg.ChainCatchUpRate, Budget: budget, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
 		return parts, err
@@ -370,13 +377,6 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 		}
 		parts.monitors = append(parts.monitors, m)
 	}
-	// Background work runs at its rates × the budget's factor, which
-	// drops toward the floor while the API's goroutines wait for a CPU or
-	// the LSM is behind.
-	budget := admission.New(admission.Config{
-		Floor: cfg.BackgroundFloor, Signals: admission.NewSampler(s.store.DB()), Clock: cfg.Clock, Metrics: s.metrics,
-	})
-	go budget.Run(s.ctx)
 	expirer, err := expiry.New(expiry.Config{
 		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Rate: cfg.ExpiryRate, Workers: cfg.ExpiryWorkers, Budget: budget,
 		Clock: cfg.Clock, Logger: cfg.Logger, Metrics: s.metrics,
