@@ -136,10 +136,13 @@ func (s *Scheduler) ExpireDue(ctx context.Context) (int, error) {
 	// moves it n/rate later, and the round ends once it has spent its
 	// interval, so a round expires at most Rate×Interval at a factor of 1.
 	next, total := start, 0
+	// left is how many expiries the rest of the interval affords at rate:
+	// the round ends when not one more does, rather than wait on the clock
+	// for a fraction of one.
+	left := func(rate float64) int { return int(rate*(s.cfg.Interval-next.Sub(start)).Seconds() + 1e-6) }
 	for {
 		rate := max(1, float64(s.cfg.Rate)*min(1, s.cfg.Budget.Factor()))
-		left := int(rate*(s.cfg.Interval-next.Sub(start)).Seconds() + 1e-6) // what the round has left
-		n := max(1, min(batch, int(rate*slice.Seconds()), left))
+		n := max(1, min(batch, int(rate*slice.Seconds()), left(rate)))
 		now := s.cfg.Clock.Now()
 		ids, err := s.cfg.Store.DueExpiries(now.UnixNano(), n)
 		if err != nil {
@@ -153,7 +156,7 @@ func (s *Scheduler) ExpireDue(ctx context.Context) (int, error) {
 		}
 		total += len(ids)
 		next = next.Add(time.Duration(float64(len(ids)) / rate * float64(time.Second)))
-		if len(ids) < n || next.Sub(start) >= s.cfg.Interval {
+		if len(ids) < n || left(rate) < 1 {
 			return total, nil
 		}
 		select {

@@ -1,6 +1,7 @@
 package expiry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"testing"
@@ -131,20 +132,23 @@ func (f budgetFunc) Factor() float64 { return f() }
 // speeds up at once; Rate stays the ceiling.
 func TestExpireDue_RateTimesTheBudgetsFactor(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		factors []float64 // the factor at each read; the last one holds
-		asked   int
-		waits   int
+		name     string
+		factors  []float64 // the factor at each read; the last one holds
+		interval time.Duration
+		asked    int
+		waits    int
 	}{
-		{"full speed", []float64{1}, 100, 9},
-		{"a quarter: 2 a slice, 1 to end the second", []float64{0.25}, 25, 12},
-		{"at a floor of 0.1", []float64{0.1}, 10, 9},
-		{"over 1 is still Rate", []float64{3}, 100, 9},
-		{"rising midway", []float64{0.1, 0.1, 0.1, 0.1, 0.1, 1}, 55, 9},
+		{"full speed", []float64{1}, 0, 100, 9},
+		{"a quarter: 2 a slice, 1 to end the second", []float64{0.25}, 0, 25, 12},
+		{"at a floor of 0.1", []float64{0.1}, 0, 10, 9},
+		{"over 1 is still Rate", []float64{3}, 0, 100, 9},
+		{"rising midway", []float64{0.1, 0.1, 0.1, 0.1, 0.1, 1}, 0, 55, 9},
+		// 100 × 0.5 a second × 50 ms = 2.5: two, and no wait for the half.
+		{"a short interval ends without waiting for a fraction", []float64{0.5}, 50 * time.Millisecond, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reads := 0
-			svc, s, clk := newScheduler(t, Config{Rate: 100, Workers: 3, Budget: budgetFunc(func() float64 {
+			svc, s, clk := newScheduler(t, Config{Rate: 100, Workers: 3, Interval: tc.interval, Budget: budgetFunc(func() float64 {
 				f := tc.factors[min(reads, len(tc.factors)-1)]
 				reads++
 				return f
@@ -156,8 +160,8 @@ func TestExpireDue_RateTimesTheBudgetsFactor(t *testing.T) {
 			if err != nil || n != tc.asked || waits != tc.waits {
 				t.Fatalf("asked %d (%v) after %d paced waits; want %d after %d", n, err, waits, tc.asked, tc.waits)
 			}
-			if spent := clk.Now().Sub(start); spent > time.Second {
-				t.Fatalf("the round took %s of its 1 s interval", spent)
+			if spent, interval := clk.Now().Sub(start), cmp.Or(tc.interval, time.Second); spent > interval {
+				t.Fatalf("the round took %s of its %s interval", spent, interval)
 			}
 		})
 	}
