@@ -44,8 +44,8 @@ type Config struct {
 	// machine, and expired invoices are late by at most their backlog
 	// divided by the effective rate, Rate × Budget's factor.
 	Rate int
-	// Budget is the factor in (0, 1] Rate is multiplied by, read every
-	// tenth of a second (nil = 1: a fixed rate); admission.Controller is
+	// Budget is the factor in (0, 1] Rate is multiplied by, read at every
+	// slice of a round (nil = 1: a fixed rate); admission.Controller is
 	// the real one.
 	Budget budget
 	// Workers bounds the expiries in flight (default DefaultWorkers); they
