@@ -37,6 +37,7 @@ import (
 	"github.com/invoiced/invoiced/engine"
 	httpapi "github.com/invoiced/invoiced/http"
 	"github.com/invoiced/invoiced/http/checkout"
+	"github.com/invoiced/invoiced/internal/admission"
 	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/rates"
@@ -117,6 +118,10 @@ type Config struct {
 	// expiries per second and in flight (defaults expiry.DefaultRate and
 	// expiry.DefaultWorkers).
 	ExpiryRate, ExpiryWorkers int
+	// BackgroundFloor is the least factor background rates are multiplied
+	// by while the API needs the CPU or the LSM is behind, in (0, 1]
+	// (0 = admission.DefaultFloor; 1 = fixed rates, no elasticity).
+	BackgroundFloor float64
 	// WebhookInterval is how often the webhook schedule is scanned when no
 	// commit or finished attempt wakes the webhook deliverer (default 1 s).
 	WebhookInterval time.Duration
@@ -351,9 +356,16 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	if err != nil {
 		return parts, err
 	}
+	// Background work runs at its rates × the budget's factor, which
+	// drops toward the floor while the API's goroutines wait for a CPU or
+	// the LSM is behind.
+	budget := admission.New(admission.Config{
+		Floor: cfg.BackgroundFloor, Signals: admission.NewSampler(s.store.DB()), Clock: cfg.Clock, Metrics: s.metrics,
+	})
+	go budget.Run(s.ctx)
 	router, err := chainwatch.New(chainwatch.Config{
 		System: s.system, Store: s.store, Rules: rules, Invoices: s.invoices, Watches: watches, Clock: cfg.Clock,
-		IdleTimeout: cfg.ActorIdle, CatchUpRate: cfg.ChainCatchUpRate, Logger: cfg.Logger, Metrics: s.metrics,
+		IdleTimeout: cfg.ActorIdle, CatchUpRate: cfg.ChainCatchUpRate, Budget: budget, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
 		return parts, err
@@ -366,7 +378,8 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 		parts.monitors = append(parts.monitors, m)
 	}
 	expirer, err := expiry.New(expiry.Config{
-		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Rate: cfg.ExpiryRate, Workers: cfg.ExpiryWorkers, Clock: cfg.Clock, Logger: cfg.Logger, Metrics: s.metrics,
+		System: s.system, Store: s.store, Invoices: s.invoices, Interval: cfg.ExpiryInterval, Rate: cfg.ExpiryRate, Workers: cfg.ExpiryWorkers, Budget: budget,
+		Clock: cfg.Clock, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
 		return parts, err

@@ -40,8 +40,14 @@ type Config struct {
 	// and leaves the rest due for the next round, so a mass expiry is
 	// spread over time instead of taking the API's CPU and fsyncs at once
 	// (each costs about 0.4 ms of CPU with its share of compaction).
-	// Expired invoices are late by at most their backlog divided by Rate.
+	// Rate is the ceiling: Budget scales it down while the API needs the
+	// machine, and expired invoices are late by at most their backlog
+	// divided by the effective rate, Rate × Budget's factor.
 	Rate int
+	// Budget is the factor in (0, 1] Rate is multiplied by, read at every
+	// slice of a round (nil = 1: a fixed rate); admission.Controller is
+	// the real one.
+	Budget budget
 	// Workers bounds the expiries in flight (default DefaultWorkers); they
 	// commit together as one group, a synced batch per P with their counter
 	// deltas summed, so a mass expiry costs the disk a sync per group
@@ -52,6 +58,16 @@ type Config struct {
 	// Metrics receives the scheduler's metrics (nil = none).
 	Metrics prometheus.Registerer
 }
+
+// budget scales background rates to the machine's room.
+type budget interface {
+	Factor() float64
+}
+
+// fixed is the budget of a scheduler without one: always its full Rate.
+type fixed struct{}
+
+func (fixed) Factor() float64 { return 1 }
 
 // The expiry budget's defaults.
 const (
@@ -83,6 +99,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
+	if cfg.Budget == nil {
+		cfg.Budget = fixed{}
+	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -106,17 +125,24 @@ func (s *Scheduler) Start(ctx context.Context) {
 }
 
 // ExpireDue sends Expire to the invoices due by now, at most one
-// interval's worth at the configured Rate, Workers at a time, and returns
-// how many were asked. An invoice a payment keeps alive ignores it (and
-// leaves the schedule with its next commit); each one that expires leaves
-// the schedule in its commit, so the scan makes progress.
+// interval's worth at the effective rate (Rate × the budget's factor, read
+// again each tenth of a second), Workers at a time, and returns how many
+// were asked. An invoice a payment keeps alive ignores it (and leaves the
+// schedule with its next commit); each one that expires leaves the
+// schedule in its commit, so the scan makes progress.
 func (s *Scheduler) ExpireDue(ctx context.Context) (int, error) {
-	limit := max(1, int(float64(s.cfg.Rate)*s.cfg.Interval.Seconds()))
-	step := max(1, min(batch, int(float64(s.cfg.Rate)*slice.Seconds())))
 	start := s.cfg.Clock.Now()
-	total := 0
-	for total < limit {
-		n := min(step, limit-total)
+	// next is when the next slice may start: each slice of n expiries
+	// moves it n/rate later, and the round ends once it has spent its
+	// interval, so a round expires at most Rate×Interval at a factor of 1.
+	next, total := start, 0
+	// left is how many expiries the rest of the interval affords at rate:
+	// the round ends when not one more does, rather than wait on the clock
+	// for a fraction of one.
+	left := func(rate float64) int { return int(rate*(s.cfg.Interval-next.Sub(start)).Seconds() + 1e-6) }
+	for {
+		rate := max(1, float64(s.cfg.Rate)*min(1, s.cfg.Budget.Factor()))
+		n := max(1, min(batch, int(rate*slice.Seconds()), left(rate)))
 		now := s.cfg.Clock.Now()
 		ids, err := s.cfg.Store.DueExpiries(now.UnixNano(), n)
 		if err != nil {
@@ -129,17 +155,16 @@ func (s *Scheduler) ExpireDue(ctx context.Context) (int, error) {
 			return total + len(ids), err
 		}
 		total += len(ids)
-		if len(ids) < n || total >= limit {
+		next = next.Add(time.Duration(float64(len(ids)) / rate * float64(time.Second)))
+		if len(ids) < n || left(rate) < 1 {
 			return total, nil
 		}
-		// Pace: total expiries take at least total/Rate seconds.
 		select {
 		case <-ctx.Done():
 			return total, nil
-		case <-s.cfg.Clock.After(start.Add(time.Duration(float64(total) / float64(s.cfg.Rate) * float64(time.Second))).Sub(s.cfg.Clock.Now())):
+		case <-s.cfg.Clock.After(next.Sub(s.cfg.Clock.Now())):
 		}
 	}
-	return total, nil
 }
 
 // expire asks every invoice of ids to expire, Workers at a time, each

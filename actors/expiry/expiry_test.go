@@ -1,6 +1,7 @@
 package expiry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"testing"
@@ -102,32 +103,9 @@ func newScheduler(t *testing.T, cfg Config) (*invoice.Service, *Scheduler, *cloc
 // clock, and the actors it activated are gone when it returns.
 func TestExpireDue_PacedWithinItsBudgetAndLeavesNoActors(t *testing.T) {
 	svc, s, clk := newScheduler(t, Config{Rate: 100, Workers: 3})
-	ctx, project := context.Background(), uuid.New()
-	amount, minutes := "0.001", int64(1)
-	for i := range 150 {
-		if _, _, err := svc.Create(ctx, project, engine.CreateRequest{OrderID: fmt.Sprint(i), Currency: "BTC", CryptoAmount: &amount, ExpireMin: &minutes}, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clk.Add(time.Minute)
-	// run is one round, moving the clock through each paced wait.
-	run := func() (n int, waits int, err error) {
-		done := make(chan error, 1)
-		go func() {
-			var err error
-			n, err = s.ExpireDue(ctx)
-			done <- err
-		}()
-		for {
-			select {
-			case w := <-clk.Waits():
-				waits++
-				clk.Add(w)
-			case err := <-done:
-				return n, waits, err
-			}
-		}
-	}
+	ctx := context.Background()
+	createDue(t, svc, clk, 150)
+	run := func() (int, int, error) { return runRound(ctx, s, clk) }
 	// 100 a second: the round's second of budget in ten tenths.
 	if n, waits, err := run(); err != nil || n != 100 || waits != 9 {
 		t.Fatalf("asked %d (%v) after %d paced waits; want 100 after 9", n, err, waits)
@@ -141,4 +119,82 @@ func TestExpireDue_PacedWithinItsBudgetAndLeavesNoActors(t *testing.T) {
 	if n, _, err := run(); err != nil || n != 50 {
 		t.Fatalf("the next round asked %d (%v), want the 50 left", n, err)
 	}
+}
+
+// budgetFunc is a budget whose factor the test sets.
+type budgetFunc func() float64
+
+func (f budgetFunc) Factor() float64 { return f() }
+
+// A round's limit and pacing follow Rate × the budget's factor, read again
+// each slice, so a round that starts while the API is busy (a factor at
+// its floor) expires a tenth as many, and one whose factor rises midway
+// speeds up at once; Rate stays the ceiling.
+func TestExpireDue_RateTimesTheBudgetsFactor(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		factors  []float64 // the factor at each read; the last one holds
+		interval time.Duration
+		asked    int
+		waits    int
+	}{
+		{"full speed", []float64{1}, 0, 100, 9},
+		{"a quarter: 2 a slice, 1 to end the second", []float64{0.25}, 0, 25, 12},
+		{"at a floor of 0.1", []float64{0.1}, 0, 10, 9},
+		{"over 1 is still Rate", []float64{3}, 0, 100, 9},
+		{"rising midway", []float64{0.1, 0.1, 0.1, 0.1, 0.1, 1}, 0, 55, 9},
+		// 100 × 0.5 a second × 50 ms = 2.5: two, and no wait for the half.
+		{"a short interval ends without waiting for a fraction", []float64{0.5}, 50 * time.Millisecond, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reads := 0
+			svc, s, clk := newScheduler(t, Config{Rate: 100, Workers: 3, Interval: tc.interval, Budget: budgetFunc(func() float64 {
+				f := tc.factors[min(reads, len(tc.factors)-1)]
+				reads++
+				return f
+			})})
+			ctx := context.Background()
+			createDue(t, svc, clk, 150)
+			start := clk.Now()
+			n, waits, err := runRound(ctx, s, clk)
+			if err != nil || n != tc.asked || waits != tc.waits {
+				t.Fatalf("asked %d (%v) after %d paced waits; want %d after %d", n, err, waits, tc.asked, tc.waits)
+			}
+			if spent, interval := clk.Now().Sub(start), cmp.Or(tc.interval, time.Second); spent > interval {
+				t.Fatalf("the round took %s of its %s interval", spent, interval)
+			}
+		})
+	}
+}
+
+// runRound runs one round, moving the clock through each paced wait.
+func runRound(ctx context.Context, s *Scheduler, clk *clock.Test) (n int, waits int, err error) {
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		n, err = s.ExpireDue(ctx)
+		done <- err
+	}()
+	for {
+		select {
+		case w := <-clk.Waits():
+			waits++
+			clk.Add(w)
+		case err := <-done:
+			return n, waits, err
+		}
+	}
+}
+
+// createDue creates n invoices that expire in a minute, then moves the
+// clock a minute on: they are all due.
+func createDue(t *testing.T, svc *invoice.Service, clk *clock.Test, n int) {
+	t.Helper()
+	project, amount, minutes := uuid.New(), "0.001", int64(1)
+	for i := range n {
+		if _, _, err := svc.Create(context.Background(), project, engine.CreateRequest{OrderID: fmt.Sprint(i), Currency: "BTC", CryptoAmount: &amount, ExpireMin: &minutes}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Add(time.Minute)
 }

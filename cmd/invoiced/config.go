@@ -13,6 +13,7 @@ import (
 	"github.com/invoiced/invoiced/actors/chainwatch"
 	"github.com/invoiced/invoiced/actors/expiry"
 	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/internal/admission"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
 )
@@ -103,6 +104,7 @@ var settings = []setting{
 	{"chain-catchup-rate", "INVOICED_CHAIN_CATCHUP_RATE", strconv.Itoa(chainwatch.DefaultCatchUpRate), "blocks a chain monitor reads and matches per second beyond a burst of as many, while it catches up after downtime"},
 	{"expiry-rate", "INVOICED_EXPIRY_RATE", strconv.Itoa(expiry.DefaultRate), "invoices expired per second at most: a mass expiry is spread out instead of taking the API's share"},
 	{"expiry-workers", "INVOICED_EXPIRY_WORKERS", strconv.Itoa(expiry.DefaultWorkers), "expiries in flight at most, committed together as one group"},
+	{"background-floor", "INVOICED_BACKGROUND_FLOOR", strconv.FormatFloat(admission.DefaultFloor, 'g', -1, 64), "least factor background rates (expiries, chain catch-up) are multiplied by while the API needs the CPU or the store's compactions are behind, from 0.01 to 1 (1 = fixed rates)"},
 	{"webhook-workers", "INVOICED_WEBHOOK_WORKERS", "32", "webhook attempts in flight at most (8 per destination host)"},
 	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
 }
@@ -192,6 +194,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	intVal("chain-catchup-rate", &c.ChainCatchUpRate, 1, 1<<20)
 	intVal("expiry-workers", &c.ExpiryWorkers, 1, 1024)
 	intVal("webhook-workers", &c.WebhookWorkers, 1, 4096)
+	if err == nil {
+		f, e := strconv.ParseFloat(get("background-floor"), 64)
+		if e != nil || !(f >= 0.01 && f <= 1) {
+			err = fmt.Errorf("-background-floor: want a factor from 0.01 to 1, got %q", get("background-floor"))
+		}
+		c.BackgroundFloor = f
+	}
 	if err == nil {
 		r, e := strconv.ParseFloat(get("rate-limit"), 64)
 		if e != nil || r < 0 || r > 1e6 {

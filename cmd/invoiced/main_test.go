@@ -11,6 +11,7 @@ import (
 
 	"github.com/invoiced/invoiced/actors/chainwatch"
 	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/internal/admission"
 	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/server"
 )
@@ -119,10 +120,30 @@ func TestParseConfig(t *testing.T) {
 		{"INVOICED_STATE_CACHE_MB": "-1"},
 		{"INVOICED_RENDER_CACHE_MB": "-1"},
 		{"INVOICED_CHAIN_CATCHUP_RATE": "0"},
+		{"INVOICED_BACKGROUND_FLOOR": "0"},
+		{"INVOICED_BACKGROUND_FLOOR": "1.5"},
+		{"INVOICED_BACKGROUND_FLOOR": "NaN"},
 		{"INVOICED_STATE_CACHE": "100000"}, // the entry count it replaced
 	} {
 		if _, err := parseConfig(nil, func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("config %v accepted", bad)
+		}
+	}
+}
+
+// The background floor defaults to admission's and 1 turns elasticity off.
+func TestParseConfig_BackgroundFloor(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		want float64
+	}{
+		{"", admission.DefaultFloor},
+		{"0.25", 0.25},
+		{"1", 1},
+	} {
+		cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"INVOICED_BACKGROUND_FLOOR": tc.env}[k] })
+		if err != nil || cfg.BackgroundFloor != tc.want {
+			t.Errorf("INVOICED_BACKGROUND_FLOOR=%q: %v (%v), want %v", tc.env, cfg.BackgroundFloor, err, tc.want)
 		}
 	}
 }
