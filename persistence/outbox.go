@@ -206,6 +206,16 @@ func (s *Store) signalOutbox() {
 // DueOutbox returns up to limit due keys at or before now (unix nanos),
 // earliest first, starting after the key after (nil: from the first), so a
 // caller can page through a long schedule.
+//
+// What it returns is durable, and so is every record and state written
+// with or before it: Pebble makes a batch visible to readers once it is in
+// the memtable and queued for the WAL, before the WAL is synced, so a scan
+// can meet a commit whose caller is still waiting for the fsync (and which
+// a crash would take back). A webhook sent for such a commit would report
+// a change that never happened. So a scan that found something syncs the
+// WAL before returning; the WAL is written in commit order, so that sync
+// covers every batch the scan could see, and under load it joins the sync
+// the commits in flight wait for anyway.
 func (s *Store) DueOutbox(now int64, after *OutboxDue, limit int) ([]OutboxDue, error) {
 	lower := []byte{prefixOutboxDue}
 	if after != nil {
@@ -231,7 +241,19 @@ func (s *Store) DueOutbox(now int64, after *OutboxDue, limit int) ([]OutboxDue, 
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, fmt.Errorf("due webhooks: %w", err)
 	}
+	if len(out) > 0 {
+		if err := s.syncWAL(); err != nil {
+			return nil, fmt.Errorf("due webhooks: %w", err)
+		}
+	}
 	return out, nil
+}
+
+// syncWAL makes every batch a reader can see durable: it commits an empty
+// log record with a synced write, which waits for the WAL up to and
+// including it to be synced.
+func (s *Store) syncWAL() error {
+	return s.db.LogData(nil, syncWrite)
 }
 
 // OutboxQueue returns an invoice's webhooks with their states in seq order
