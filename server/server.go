@@ -356,16 +356,17 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	if err != nil {
 		return parts, err
 	}
-	// Background work runs at its rates × the budget's factor, which
-	// drops toward the floor while the API's goroutines wait for a CPU or
-	// the LSM is behind.
+	// Expiries run at their rate × the budget's factor, which drops toward
+	// the floor while the API's goroutines wait for a CPU or the LSM is
+	// behind. Chain catch-up keeps its own fixed rate: payment detection
+	// must not wait for a busy API (a sale is when customers pay).
 	budget := admission.New(admission.Config{
 		Floor: cfg.BackgroundFloor, Signals: admission.NewSampler(s.store.DB()), Clock: cfg.Clock, Metrics: s.metrics,
 	})
 	go budget.Run(s.ctx)
 	router, err := chainwatch.New(chainwatch.Config{
 		System: s.system, Store: s.store, Rules: rules, Invoices: s.invoices, Watches: watches, Clock: cfg.Clock,
-		IdleTimeout: cfg.ActorIdle, CatchUpRate: cfg.ChainCatchUpRate, Budget: budget, Logger: cfg.Logger, Metrics: s.metrics,
+		IdleTimeout: cfg.ActorIdle, CatchUpRate: cfg.ChainCatchUpRate, Logger: cfg.Logger, Metrics: s.metrics,
 	})
 	if err != nil {
 		return parts, err

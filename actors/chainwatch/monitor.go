@@ -212,9 +212,9 @@ func (m *Monitor) follow(ctx context.Context) error {
 	m.tip = tip.Height
 	durable := monitorState{Height: m.state.Height, Hash: m.state.Hash, Recent: append([]string(nil), m.state.Recent...)}
 	tracking := len(m.state.Pay)
-	due := m.r.cfg.Clock.Now() // when the next paced block may be read
+	start := m.r.cfg.Clock.Now()
 	for steps := 0; steps < maxBlocksPerRound && (m.state.Height != tip.Height || m.state.Hash != tip.Hash); steps++ {
-		if err := m.pace(ctx, &due, steps); err != nil {
+		if err := m.pace(ctx, start, steps); err != nil {
 			return err
 		}
 		if m.state.Hash == "" {
@@ -260,21 +260,17 @@ func (m *Monitor) follow(ctx context.Context) error {
 	return m.applyChanges(ctx)
 }
 
-// pace waits until a walk may take its next step within the catch-up
-// budget: a second's worth of blocks (CatchUpRate) go at once, as a burst,
-// and each one beyond it 1/(CatchUpRate × the budget's factor) of a second
-// after the one before (due), so a monitor a few blocks behind never waits,
-// one a day behind walks at the configured rate while the machine has
-// room, and slower while the API needs it.
-func (m *Monitor) pace(ctx context.Context, due *time.Time, steps int) error {
-	rate := float64(m.r.cfg.CatchUpRate)
-	if steps < m.r.cfg.CatchUpRate {
+// pace waits until a walk that started at start may take its next step
+// within the catch-up budget: a second's worth of blocks (CatchUpRate) go
+// at once, as a burst, and each one beyond it CatchUpRate-th of a second
+// later, so a monitor a few blocks behind never waits and one a day
+// behind walks at the configured rate.
+func (m *Monitor) pace(ctx context.Context, start time.Time, steps int) error {
+	rate := m.r.cfg.CatchUpRate
+	if steps < rate {
 		return nil
 	}
-	if b := m.r.cfg.Budget; b != nil {
-		rate = max(1e-3, rate*min(1, b.Factor()))
-	}
-	*due = due.Add(time.Duration(float64(time.Second) / rate))
+	due := start.Add(time.Duration(steps-rate+1) * time.Second / time.Duration(rate))
 	wait := due.Sub(m.r.cfg.Clock.Now())
 	if wait <= 0 {
 		return nil

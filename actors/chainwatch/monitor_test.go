@@ -108,13 +108,11 @@ func TestMonitor_ForgetsPaymentsPastTheReorgMargin(t *testing.T) {
 // blocks were mined walks them at CatchUpRate on the injected clock (at
 // 20 a second, the first 20 go at once and the 40 others take a paced
 // wait of 50 ms each) and stops a round at maxBlocksPerRound; a monitor
-// a second's worth of blocks behind never waits. Beyond the burst the rate
-// is multiplied by the budget's factor: at 0.5 the 40 take 100 ms each.
+// a second's worth of blocks behind never waits.
 func TestMonitor_CatchUpKeepsItsBudget(t *testing.T) {
 	r, _, _ := newTestRouter(t, 0)
 	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	factor := 1.0
-	r.cfg.Clock, r.cfg.CatchUpRate, r.cfg.Budget = clk, 20, budgetFunc(func() float64 { return factor })
+	r.cfg.Clock, r.cfg.CatchUpRate = clk, 20
 	node := devchain.NewChain("BTC", nil)
 	m := r.newMonitor(node, time.Second)
 	ctx := context.Background()
@@ -143,27 +141,18 @@ func TestMonitor_CatchUpKeepsItsBudget(t *testing.T) {
 	for _, tc := range []struct {
 		mined, waits int
 		waited       time.Duration
-		factor       float64
 	}{
-		{60, 40, 2 * time.Second, 1},
-		{20, 0, 0, 1},
-		{60, 40, 4 * time.Second, 0.5},
-		{20, 0, 0, 0.1},
-		{maxBlocksPerRound + 5, maxBlocksPerRound - 20, time.Duration(maxBlocksPerRound-20) * time.Second / 20, 1},
+		{60, 40, 2 * time.Second},
+		{20, 0, 0},
+		{maxBlocksPerRound + 5, maxBlocksPerRound - 20, time.Duration(maxBlocksPerRound-20) * time.Second / 20},
 	} {
-		factor = tc.factor
 		from := m.state.Height
 		node.Mine(tc.mined)
 		waits, waited := round()
 		walked := min(tc.mined, maxBlocksPerRound)
 		if waits != tc.waits || waited != tc.waited || m.state.Height != from+uint64(walked) {
-			t.Fatalf("%d blocks behind at a factor of %v: %d waits of %s in all, at height %d; want %d waits of %s, at %d",
-				tc.mined, tc.factor, waits, waited, m.state.Height, tc.waits, tc.waited, from+uint64(walked))
+			t.Fatalf("%d blocks behind: %d waits of %s in all, at height %d; want %d waits of %s, at %d",
+				tc.mined, waits, waited, m.state.Height, tc.waits, tc.waited, from+uint64(walked))
 		}
 	}
 }
-
-// budgetFunc is a budget whose factor the test sets.
-type budgetFunc func() float64
-
-func (f budgetFunc) Factor() float64 { return f() }

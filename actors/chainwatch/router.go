@@ -46,17 +46,8 @@ type Config struct {
 	// of blocks back to back on the API's CPU. A node that adds a block
 	// every few seconds is never held back by it.
 	CatchUpRate int
-	// Budget is the factor in (0, 1] CatchUpRate is multiplied by beyond
-	// the burst, read at every paced block (nil = 1: a fixed rate);
-	// admission.Controller is the real one.
-	Budget budget
 	// Metrics receives the chains' metrics (nil = none).
 	Metrics prometheus.Registerer
-}
-
-// budget scales background rates to the machine's room.
-type budget interface {
-	Factor() float64
 }
 
 // DefaultCatchUpRate is CatchUpRate's default, in blocks per second: a

@@ -104,7 +104,7 @@ var settings = []setting{
 	{"chain-catchup-rate", "INVOICED_CHAIN_CATCHUP_RATE", strconv.Itoa(chainwatch.DefaultCatchUpRate), "blocks a chain monitor reads and matches per second beyond a burst of as many, while it catches up after downtime"},
 	{"expiry-rate", "INVOICED_EXPIRY_RATE", strconv.Itoa(expiry.DefaultRate), "invoices expired per second at most: a mass expiry is spread out instead of taking the API's share"},
 	{"expiry-workers", "INVOICED_EXPIRY_WORKERS", strconv.Itoa(expiry.DefaultWorkers), "expiries in flight at most, committed together as one group"},
-	{"background-floor", "INVOICED_BACKGROUND_FLOOR", strconv.FormatFloat(admission.DefaultFloor, 'g', -1, 64), "least factor background rates (expiries, chain catch-up) are multiplied by while the API needs the CPU or the store's compactions are behind, from 0.01 to 1 (1 = fixed rates)"},
+	{"background-floor", "INVOICED_BACKGROUND_FLOOR", strconv.FormatFloat(admission.DefaultFloor, 'g', -1, 64), "least factor background rates (expiries) are multiplied by while the API needs the CPU or the store's compactions are behind, from 0.01 to 1 (1 = fixed rates)"},
 	{"webhook-workers", "INVOICED_WEBHOOK_WORKERS", "32", "webhook attempts in flight at most (8 per destination host)"},
 	{"pprof-listen", "INVOICED_PPROF_LISTEN", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (empty = off; never expose it publicly)"},
 }

@@ -1,7 +1,7 @@
 // Package admission decides how fast background work may run: an elastic
 // controller samples the machine's overload signals every tenth of a
-// second and sets a factor in [floor, 1] that background rates (expiries,
-// chain catch-up) are multiplied by.
+// second and sets a factor in [floor, 1] that background rates (the
+// expiry scheduler's) are multiplied by.
 //
 // It follows CockroachDB's admission control for elastic work: full speed
 // while the machine has room, cut multiplicatively while the API's
@@ -110,7 +110,7 @@ func New(cfg Config) *Controller {
 	c := &Controller{
 		cfg: cfg,
 		gFactor: prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoiced_background_factor",
-			Help: "Factor background rates (expiries, chain catch-up) are multiplied by: 1 while the machine has room, down to the floor while the API needs the CPU or the LSM is behind."}),
+			Help: "Factor background rates (expiries) are multiplied by: 1 while the machine has room, down to the floor while the API needs the CPU or the LSM is behind."}),
 		gSched: prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoiced_background_sched_latency_p99_seconds",
 			Help: "p99 of Go scheduling latency over the controller's last sample, one of its overload signals."}),
 		gL0: prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoiced_background_l0_sublevels",
