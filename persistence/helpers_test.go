@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 )
 
@@ -180,4 +181,21 @@ func randomAmount(rng *rand.Rand, bits int) *big.Int {
 		b[i] = byte(rng.Uint32())
 	}
 	return new(big.Int).Rsh(new(big.Int).SetBytes(b), uint(len(b)*8-bits))
+}
+
+// powerLoss simulates a power cut under s: it keeps only what fs had
+// synced, closes s and returns the store reopened from that state (closed
+// when the test ends).
+func powerLoss(t *testing.T, fs *vfs.MemFS, s *Store) *Store {
+	t.Helper()
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open("db", Options{FS: crashed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

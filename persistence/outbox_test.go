@@ -214,15 +214,7 @@ func TestOutbox_CrashKeepsSyncedState(t *testing.T) {
 	if err := s.UpdateOutbox([]OutboxUpdate{{Invoice: id, Seq: 1, Old: OutboxState{Status: OutboxPending, Next: 100}, New: retry}}); err != nil {
 		t.Fatal(err)
 	}
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open("db", Options{FS: crashed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := powerLoss(t, fs, s)
 	q, err := c.OutboxQueue(id)
 	if err != nil || len(q) != 2 || fmt.Sprint(q[0].State) != fmt.Sprint(retry) || q[1].State.Next != 100 {
 		t.Fatalf("queue after crash: %+v %v", q, err)
@@ -262,14 +254,7 @@ func TestOutbox_DueIsDurable(t *testing.T) {
 				t.Fatalf("due before crash: %+v %v", due, err)
 			}
 		}
-		crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		c, err := Open("db", Options{FS: crashed})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := powerLoss(t, fs, s)
 		due, err := c.DueOutbox(1<<62, nil, 10)
 		if err != nil {
 			t.Fatal(err)
@@ -278,9 +263,6 @@ func TestOutbox_DueIsDurable(t *testing.T) {
 		// can tell); after a scan that saw it, it must be there.
 		if want := map[bool]int{false: 0, true: 1}[scan]; len(due) != want {
 			t.Fatalf("scan before crash %v: %d due after it, want %d", scan, len(due), want)
-		}
-		if err := c.Close(); err != nil {
-			t.Fatal(err)
 		}
 	}
 }

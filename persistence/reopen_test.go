@@ -107,15 +107,7 @@ func TestStore_CrashKeepsSyncedCommits(t *testing.T) {
 	if err := s.DB().Set([]byte("\xffunsynced"), []byte("x"), pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open("db", Options{FS: crashed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := powerLoss(t, fs, s)
 	if _, err := getFrom(c.db, []byte("\xffunsynced")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unsynced write survived the crash (%v): the crash clone keeps unsynced data", err)
 	}
