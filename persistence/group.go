@@ -16,32 +16,37 @@ import (
 // handful of commits instead of one per invoice. Each member's commit is
 // checked (version, claims) on its own and is written only if its checks
 // pass, exactly as Commit would, atomically, and durably before its
-// Commit returns. Counter deltas of a batch's members are summed, so a
+// Commit returns or its Add's done runs. Counter deltas of a batch's members are summed, so a
 // thousand invoices making the same status change merge one operand per
 // counter and batch. Commit's invariants hold for every member: the group
 // holds the stripes of all members' heads and claims from the checks until
 // every batch is synced and the counts mirror and Committed hooks have run.
 //
 // A group expects a fixed number of members, each of which must call
-// Commit or Leave exactly once; it commits when the last one has, or when
-// its wait ends, whichever comes first, so a member that never arrives
-// holds the others up for at most wait. A Commit arriving after that
-// commits alone, as Commit does. A member must not hold up another
-// member's arrival (one writer per stream, each in its own goroutine).
+// Add, Commit or Leave exactly once; it commits when the last one has, or
+// when its wait ends, whichever comes first, so a member that never
+// arrives holds the others up for at most wait. A member arriving after
+// that commits alone, as Store.Commit does. A member must not hold up
+// another member's arrival (one writer per stream).
+//
+// Add does not block its caller: a chain round's ten thousand invoice
+// actors each hand their commit over and free their goroutine, instead of
+// ten thousand goroutines waiting (and growing their stacks) until the
+// round's last member arrives.
 type Group struct {
 	s       *Store
 	mu      sync.Mutex
-	pending int // members yet to Commit or Leave
+	pending int // members yet to arrive (Add, Commit or Leave)
 	sealed  bool
 	members []*member
 	timer   *time.Timer
-	done    chan struct{} // closed once the members' results are set
 }
 
 type member struct {
 	c       Commit
 	b       *pebble.Batch // c's writes but its counter deltas
 	deltas  []counterDelta
+	done    func(version uint64, err error)
 	version uint64
 	err     error
 }
@@ -49,10 +54,9 @@ type member struct {
 // NewGroup returns a group expecting n members that commits at the latest
 // wait after it is created.
 func (s *Store) NewGroup(n int, wait time.Duration) *Group {
-	g := &Group{s: s, pending: n, done: make(chan struct{})}
+	g := &Group{s: s, pending: n}
 	if n <= 0 {
 		g.sealed = true
-		close(g.done)
 		return g
 	}
 	g.timer = time.AfterFunc(wait, g.expire)
@@ -62,23 +66,39 @@ func (s *Store) NewGroup(n int, wait time.Duration) *Group {
 // Commit is Store.Commit as a member of g: it returns once the group's
 // batch is durable (or failed), with c's own version or error.
 func (g *Group) Commit(c Commit) (uint64, error) {
+	type result struct {
+		version uint64
+		err     error
+	}
+	res := make(chan result, 1)
+	g.Add(c, func(v uint64, err error) { res <- result{v, err} })
+	r := <-res
+	return r.version, r.err
+}
+
+// Add is Commit without the wait: c joins g and Add returns at once; done
+// gets c's version or error, exactly once, from another goroutine, when
+// the group's batch holding c is durable (after c's Committed hook) or
+// has failed. c's batch is encoded in the caller, so the members' encoding
+// runs on their own goroutines.
+func (g *Group) Add(c Commit, done func(version uint64, err error)) {
 	if len(c.Events) == 0 {
 		g.Leave()
-		return 0, fmt.Errorf("commit stream %s: no events: %w", c.Stream, ErrInvalidArgument)
+		go done(0, fmt.Errorf("commit stream %s: no events: %w", c.Stream, ErrInvalidArgument))
+		return
 	}
-	m := &member{c: c, version: c.ExpectedVersion + uint64(len(c.Events)), deltas: counterDeltas(c.Old, c.New)}
+	m := &member{c: c, done: done, version: c.ExpectedVersion + uint64(len(c.Events)), deltas: counterDeltas(c.Old, c.New)}
 	b, err := g.s.commitBatch(c, m.version, nil)
 	if err != nil {
 		g.Leave()
-		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
+		go done(0, fmt.Errorf("commit stream %s: %w", c.Stream, err))
+		return
 	}
 	m.b = b
 	if !g.arrive(m) {
 		b.Close()
-		return g.s.Commit(c) // the group has gone: commit alone
+		go func() { done(g.s.Commit(c)) }() // the group has gone: commit alone
 	}
-	<-g.done
-	return m.version, m.err
 }
 
 // Leave tells g a member will not commit.
@@ -101,7 +121,7 @@ func (g *Group) arrive(m *member) bool {
 	g.mu.Unlock()
 	if last {
 		g.timer.Stop()
-		g.commit()
+		go g.commit() // the last member's caller goes on, as every other's did
 	}
 	return true
 }
@@ -117,19 +137,18 @@ func (g *Group) expire() {
 	}
 }
 
-// commit writes the members whose checks pass and sets every member's
+// commit writes the members whose checks pass and hands every member its
 // result. It holds the stripes of every member's keys, finds the members
 // that clash with an earlier one of the group, then writes the others in
 // one batch per chunk of members, a chunk per P, committed with Sync
 // concurrently: Pebble syncs them together, while the checks (a point
 // read per member) and the memtable inserts run on every CPU rather than
-// in this goroutine alone.
+// in this goroutine alone. A member's done runs once its own chunk is
+// durable (its Committed hook has run under the stripes, as in Commit).
 func (g *Group) commit() {
-	defer close(g.done)
 	s := g.s
 	var lockKeys [][]byte
 	for _, m := range g.members {
-		defer m.b.Close()
 		lockKeys = append(lockKeys, streamKey(m.c.Stream, streamHead))
 		for _, cl := range m.c.Claims {
 			lockKeys = append(lockKeys, cl.key)
@@ -142,10 +161,12 @@ func (g *Group) commit() {
 	// stream advanced, a claim taken.
 	streams := map[[16]byte]bool{}
 	claims := map[string][]byte{}
-	var rest []*member
+	var rest, clashed []*member
 	for _, m := range g.members {
 		if m.err = clash(m.c, streams, claims); m.err == nil {
 			rest = append(rest, m)
+		} else {
+			clashed = append(clashed, m)
 		}
 	}
 	chunks := min(runtime.GOMAXPROCS(0), len(rest))
@@ -153,12 +174,27 @@ func (g *Group) commit() {
 	for i := range chunks {
 		wg.Go(func() { s.commitChunk(rest[i*len(rest)/chunks : (i+1)*len(rest)/chunks]) })
 	}
+	finish(clashed)
 	wg.Wait()
 }
 
-// commitChunk checks each member against the store and commits those that
-// pass as one synced batch, their counter deltas summed.
+// finish releases the members' batches and hands each its result.
+func finish(ms []*member) {
+	for _, m := range ms {
+		m.b.Close()
+		if m.err != nil {
+			m.done(0, m.err)
+		} else {
+			m.done(m.version, nil)
+		}
+	}
+}
+
+// commitChunk checks each member against the store, commits those that
+// pass as one synced batch, their counter deltas summed, and hands every
+// member its result.
 func (s *Store) commitChunk(ms []*member) {
+	defer finish(ms)
 	start := time.Now()
 	// Sized for every member up front: grown by appends, the batch copied
 	// itself over and over (growslice and memmove in the block-match

@@ -73,7 +73,32 @@ type invoiceActor struct {
 	// batch, so the next message reloads the truth before deciding.
 	stale   bool
 	loadErr error
+	// committing is the decision whose group commit is not durable yet
+	// (nil: none). The actor's goroutine does not wait for it, but the
+	// actor decides nothing else until it is: messages meanwhile wait in
+	// waiting, in order, so every decision starts from a durable state and
+	// one invoice's commits stay in order.
+	committing *decision
+	waiting    []request
 }
+
+// request is a decideMsg and whom to answer.
+type request struct {
+	msg    decideMsg
+	sender *actor.PID
+}
+
+// decision is a request decided and on its way to disk: next is the state
+// once events are durable.
+type decision struct {
+	request
+	next   engine.Invoice
+	events []engine.Event
+}
+
+// committedMsg is the group's answer for the actor's decision in flight:
+// nil once it is durable.
+type committedMsg struct{ err error }
 
 func (a *invoiceActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
@@ -89,20 +114,66 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 			ctx.SetReceiveTimeout(a.svc.cfg.IdleTimeout)
 		}
 	case decideMsg:
-		ctx.Respond(a.handle(msg))
-		a.entry.Processed()
-		// A message for an id that has no invoice (a PATCH of an unknown
-		// id, say) or from background work leaves nothing to keep: free
-		// the actor now rather than after the idle time.
-		if (msg.transient || !a.inv.Exists()) && a.svc.table.Retire(a.id, a.entry) {
-			ctx.Stop(ctx.Self())
+		r := request{msg: msg, sender: ctx.Sender()}
+		if a.committing != nil {
+			a.waiting = append(a.waiting, r)
+			return
+		}
+		a.serve(ctx, r)
+	case committedMsg:
+		a.committed(ctx, msg.err)
+		for a.committing == nil && len(a.waiting) > 0 {
+			r := a.waiting[0]
+			a.waiting = a.waiting[1:]
+			a.serve(ctx, r)
 		}
 	}
 }
 
+// serve decides r and answers it, unless its commit is in flight (then
+// committed answers).
+func (a *invoiceActor) serve(ctx actor.Context, r request) {
+	if rep, inFlight := a.handle(ctx, r); !inFlight {
+		a.answer(ctx, r, rep)
+	}
+}
+
+// answer sends rep to r's sender and counts r processed.
+func (a *invoiceActor) answer(ctx actor.Context, r request, rep Reply) {
+	if r.sender != nil {
+		ctx.Send(r.sender, rep)
+	}
+	a.entry.Processed()
+	// A message for an id that has no invoice (a PATCH of an unknown id,
+	// say) or from background work leaves nothing to keep: free the actor
+	// now rather than after the idle time. Retire refuses while a message
+	// waits.
+	if (r.msg.transient || !a.inv.Exists()) && a.svc.table.Retire(a.id, a.entry) {
+		ctx.Stop(ctx.Self())
+	}
+}
+
+// committed ends the decision in flight with the group's answer.
+func (a *invoiceActor) committed(ctx actor.Context, err error) {
+	d := a.committing
+	if d == nil {
+		return // its Add panicked after joining: handle has answered
+	}
+	a.committing = nil
+	if err != nil {
+		a.stale = true
+		a.answer(ctx, d.request, Reply{Err: commitError(a.id, err)})
+		return
+	}
+	a.applied(d.next, d.events)
+	a.answer(ctx, d.request, Reply{Invoice: d.next})
+}
+
 // handle runs one command, recovering from a panic (a corrupt log or a bug)
-// so the caller gets an error instead of a timeout.
-func (a *invoiceActor) handle(msg decideMsg) (rep Reply) {
+// so the caller gets an error instead of a timeout. With a group, the
+// commit joins it and handle reports it in flight: committed answers.
+func (a *invoiceActor) handle(ctx actor.Context, r request) (rep Reply, inFlight bool) {
+	msg := r.msg
 	persisting := false
 	defer func() {
 		if msg.group != nil && !persisting {
@@ -111,17 +182,17 @@ func (a *invoiceActor) handle(msg decideMsg) (rep Reply) {
 		if p := recover(); p != nil {
 			a.svc.cfg.Logger.Error("invoice actor panic", slog.String("invoice_id", a.id.String()), slog.Any("panic", p))
 			a.stale = true
-			rep = Reply{Err: fmt.Errorf("invoice %s: internal error: %v", a.id, p)}
+			rep, inFlight = Reply{Err: fmt.Errorf("invoice %s: internal error: %v", a.id, p)}, false
 		}
 	}()
 	if a.stale {
 		a.load()
 	}
 	if a.loadErr != nil {
-		return Reply{Err: a.loadErr}
+		return Reply{Err: a.loadErr}, false
 	}
 	if a.inv.Exists() && msg.from == fromMerchant && a.inv.ProjectID != msg.project {
-		return Reply{Err: engine.ErrNotFound}
+		return Reply{Err: engine.ErrNotFound}, false
 	}
 	// A chain round may bring several observations for one invoice: they
 	// are decided in order on the evolving state and committed together,
@@ -131,27 +202,42 @@ func (a *invoiceActor) handle(msg decideMsg) (rep Reply) {
 	for _, cmd := range msg.cmds {
 		evs, err := a.svc.cfg.Rules.Decide(state, cmd)
 		if err != nil {
-			return Reply{Err: err}
+			return Reply{Err: err}, false
 		}
 		state = engine.ApplyAll(state, evs)
 		events = append(events, evs...)
 	}
 	if len(events) == 0 {
-		return Reply{Invoice: a.inv} // nothing changed (a repeated observation): nothing to write
+		return Reply{Invoice: a.inv}, false // nothing changed (a repeated observation): nothing to write
 	}
 	next := engine.ApplyAll(a.inv, events)
-	persisting = true // persist commits as msg.group's member or leaves it
-	if err := a.svc.persist(a.id, a.inv, next, events, nil, msg.group); err != nil {
-		a.stale = true
-		return Reply{Err: err}
+	c, err := a.svc.commitFor(a.id, a.inv, next, events, nil, false)
+	if err != nil {
+		return Reply{Err: err}, false
 	}
+	if msg.group == nil {
+		if err := a.svc.commit(c); err != nil {
+			a.stale = true
+			return Reply{Err: err}, false
+		}
+		a.applied(next, events)
+		return Reply{Invoice: next}, false
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	persisting = true // Add joins the group or leaves it
+	msg.group.Add(c, func(_ uint64, err error) { root.Send(self, committedMsg{err: err}) })
+	a.committing = &decision{request: r, next: next, events: events}
+	return Reply{}, true
+}
+
+// applied takes next, whose events are durable, as the actor's state.
+func (a *invoiceActor) applied(next engine.Invoice, events []engine.Event) {
 	a.inv = next
 	for _, e := range events {
 		if sc, ok := e.(engine.StatusChanged); ok {
 			a.svc.metrics.transitions.WithLabelValues(string(sc.From), string(sc.To)).Inc()
 		}
 	}
-	return Reply{Invoice: next}
 }
 
 // snapshotEvery is how often an invoice's state is snapshotted: by the
@@ -164,40 +250,21 @@ func (a *invoiceActor) handle(msg decideMsg) (rep Reply) {
 // payment commit's bytes.
 const snapshotEvery = 8
 
-// persist commits the decision that took prev to next (events) for
-// invoice id: the events, a snapshot when one is due, the index rows,
+// commitFor is the commit of the decision that took prev to next (events)
+// for invoice id: the events, a snapshot when one is due, the index rows,
 // claims and the outbox records of the webhooks they cause, in one synced
 // batch. The in-memory mirrors (the state cache and the watch map) follow
 // from the commit's Committed hook, which runs under the stream's lock, so
 // they see one invoice's versions in order even when a create (committed
 // outside the actor) races the actor's first commit. prev is the zero
-// Invoice for a create. With a group, the commit is one of its members,
-// and the group is left if anything fails before the commit.
-func (s *Service) persist(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim, group *persistence.Group) error {
-	return s.persistAs(id, prev, next, events, claims, group, false)
-}
-
-// persistAs is persist with the commit's Fresh flag: true only for a
-// create whose id was drawn for it (see persistence.Commit.Fresh).
-func (s *Service) persistAs(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim, group *persistence.Group, fresh bool) error {
-	commit := s.cfg.Store.Commit
-	if group != nil {
-		joined := false
-		defer func() { // an error or a panic before the commit
-			if !joined {
-				group.Leave()
-			}
-		}()
-		commit = func(c persistence.Commit) (uint64, error) {
-			joined = true
-			return group.Commit(c)
-		}
-	}
+// Invoice for a create, and fresh is the commit's Fresh flag: true only for
+// a create whose id was drawn for it (see persistence.Commit.Fresh).
+func (s *Service) commitFor(id uuid.UUID, prev, next engine.Invoice, events []engine.Event, claims []persistence.Claim, fresh bool) (persistence.Commit, error) {
 	encoded := make([][]byte, len(events))
 	for i, e := range events {
 		b, err := engine.EncodeEvent(e)
 		if err != nil {
-			return err
+			return persistence.Commit{}, err
 		}
 		encoded[i] = b
 	}
@@ -225,12 +292,19 @@ func (s *Service) persistAs(id uuid.UUID, prev, next engine.Invoice, events []en
 	if prev.Exists() {
 		c.Old = s.indexRow(prev)
 	}
-	// A failed Commit wrote nothing, so the mirrors are still right.
-	if _, err := commit(c); err != nil {
-		return fmt.Errorf("commit invoice %s: %w", id, err)
+	return c, nil
+}
+
+// commit commits c alone. A failed Commit wrote nothing, so the mirrors
+// are still right.
+func (s *Service) commit(c persistence.Commit) error {
+	if _, err := s.cfg.Store.Commit(c); err != nil {
+		return commitError(c.Stream, err)
 	}
 	return nil
 }
+
+func commitError(id uuid.UUID, err error) error { return fmt.Errorf("commit invoice %s: %w", id, err) }
 
 // load rebuilds the state from the latest snapshot and later events.
 func (a *invoiceActor) load() {

@@ -2,6 +2,7 @@ package invoice
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -114,5 +115,50 @@ func TestApplyAll_OneGroupAndEachInvoicesOwnOutcome(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d invoice actors left in memory", s.LiveActors())
 		}
+	}
+}
+
+// TestGroup_AMessageWaitsForTheCommitInFlight: an invoice actor does not
+// wait for its group commit, but decides nothing else until it is durable:
+// a PATCH arriving meanwhile is answered only after the group commits, and
+// is decided on the state the payment left (a completed invoice cannot be
+// cancelled), never on the state before it.
+func TestGroup_AMessageWaitsForTheCommitInFlight(t *testing.T) {
+	s, store := newTestService(t)
+	ctx := context.Background()
+	project := uuid.New()
+	inv, _, err := s.Create(ctx, project, engine.CreateRequest{OrderID: "1", Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := store.NewGroup(2, time.Hour) // its second member leaves below
+	pay := engine.ObservePayment{TxID: "tx", Amount: inv.Amount, Height: 1, BlockHash: "b1", Confirmations: 1, At: time.Now()}
+	paid, err := s.table.Request(ctx, inv.ID, s.actorFor(inv.ID), decideMsg{from: fromSystem, cmds: []engine.Command{pay}, group: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled := make(chan Reply, 1)
+	go func() {
+		rep, err := s.ask(ctx, inv.ID, decideMsg{from: fromMerchant, project: project, cmds: []engine.Command{engine.ChangeStatus{Target: engine.StatusCancelled, At: time.Now()}}})
+		if err != nil {
+			rep.Err = err
+		}
+		cancelled <- rep
+	}()
+	select {
+	case rep := <-cancelled:
+		t.Fatalf("the PATCH was answered (%v, %v) while the payment's commit was in flight", rep.Invoice.Status, rep.Err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	group.Leave()
+	rep, err := AwaitReply(paid, inv.ID)
+	if err != nil || rep.Err != nil || rep.Invoice.Status != engine.StatusCompleted {
+		t.Fatalf("payment: %s, %v, %v; want completed", rep.Invoice.Status, err, rep.Err)
+	}
+	if rep := <-cancelled; !errors.Is(rep.Err, engine.ErrTransition) {
+		t.Fatalf("PATCH after the payment: %s, %v; want a refused transition", rep.Invoice.Status, rep.Err)
+	}
+	if onDisk, err := Load(store, inv.ID); err != nil || onDisk.Status != engine.StatusCompleted {
+		t.Fatalf("on disk: %s, %v; want completed", onDisk.Status, err)
 	}
 }

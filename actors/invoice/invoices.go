@@ -125,7 +125,7 @@ func (s *Service) create(ctx context.Context, project uuid.UUID, orderID, fp str
 	return earlier, false, nil
 }
 
-// persistCreate is persist for a create, with a panic (a bug, or a store
+// persistCreate commits a create, with a panic (a bug, or a store
 // closed under a request that outlived the drain) turned into an error as
 // the invoice actors do, so the caller gets a 500 rather than a crash.
 func (s *Service) persistCreate(id uuid.UUID, inv engine.Invoice, events []engine.Event, claims []persistence.Claim) (err error) {
@@ -135,7 +135,11 @@ func (s *Service) persistCreate(id uuid.UUID, inv engine.Invoice, events []engin
 			err = fmt.Errorf("create invoice %s: internal error: %v", id, p)
 		}
 	}()
-	return s.persistAs(id, engine.Invoice{}, inv, events, claims, nil, true)
+	c, err := s.commitFor(id, engine.Invoice{}, inv, events, claims, true)
+	if err != nil {
+		return err
+	}
+	return s.commit(c)
 }
 
 // claimValue is what an order_id or Idempotency-Key claim stores: the
