@@ -50,6 +50,12 @@ var blockProfile = flag.String("blockmatch-cpuprofile", "", "write a CPU profile
 
 // blockTimeout is the round's request timeout in BenchmarkBlockMatch: under
 // callgrind a round takes minutes.
+// blockMemProfile names a file prefix for allocation profiles taken just
+// before and just after BenchmarkBlockMatch's timed phase (FILE.before and
+// FILE.after): `go tool pprof -diff_base FILE.before FILE.after` shows the
+// round's allocations alone (-test.memprofile would mostly show the setup).
+var blockMemProfile = flag.String("blockmatch-memprofile", "", "write allocation profiles around BenchmarkBlockMatch's timed phase to `file`.before and .after")
+
 var blockTimeout = flag.Duration("blockmatch-timeout", 0, "request timeout of BenchmarkBlockMatch's round (0 = the Router's default)")
 
 // BenchmarkBlockMatch measures the chains issue's target: a block with
@@ -107,6 +113,7 @@ func BenchmarkBlockMatch(b *testing.B) {
 		var gc0 runtime.MemStats
 		runtime.ReadMemStats(&gc0)
 		compactions0, wal0 := store.DB().Metrics().Compact.Count, store.DB().Metrics().WAL.BytesIn
+		writeAllocs(b, ".before")
 		stopProfile := startProfile(b)
 		start, cpu0 := time.Now(), cpuTime()
 		if err := m.follow(context.Background()); err != nil {
@@ -115,6 +122,7 @@ func BenchmarkBlockMatch(b *testing.B) {
 		elapsed, cpu := time.Since(start), cpuTime()-cpu0
 		stopProfile()
 		b.StopTimer()
+		writeAllocs(b, ".after")
 		var gc1 runtime.MemStats
 		runtime.ReadMemStats(&gc1)
 		for _, id := range ids[:100] {
@@ -155,6 +163,25 @@ func startProfile(b *testing.B) func() {
 		if err := f.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// writeAllocs writes the allocation profile -blockmatch-memprofile asks
+// for to its file name plus suffix.
+func writeAllocs(b *testing.B, suffix string) {
+	if *blockMemProfile == "" {
+		return
+	}
+	f, err := os.Create(*blockMemProfile + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC() // the profile shows allocations up to the last GC
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
 	}
 }
 
