@@ -11,16 +11,16 @@ import (
 )
 
 // Group commits the commits of many writers, each to its own stream, as
-// a few batches synced together (one per P, see commit): a chain round
-// that applies a block's payments to thousands of invoices pays for a
-// handful of commits instead of one per invoice. Each member's commit is
-// checked (version, claims) on its own and is written only if its checks
-// pass, exactly as Commit would, atomically, and durably before its
-// Commit returns or its Add's done runs. Counter deltas of a batch's members are summed, so a
-// thousand invoices making the same status change merge one operand per
-// counter and batch. Commit's invariants hold for every member: the group
-// holds the stripes of all members' heads and claims from the checks until
-// every batch is synced and the counts mirror and Committed hooks have run.
+// one synced batch (see commit): a chain round that applies a block's
+// payments to thousands of invoices pays for one commit instead of one per
+// invoice. Each member's commit is checked (version, claims) on its own
+// and is written only if its checks pass, exactly as Commit would,
+// atomically, and durably before its Commit returns or its Add's done
+// runs. Counter deltas of the members are summed, so a thousand invoices
+// making the same status change merge one operand per counter. Commit's
+// invariants hold for every member: the group holds the stripes of all
+// members' heads and claims from the checks until the batch is synced and
+// the counts mirror and Committed hooks have run.
 //
 // A group expects a fixed number of members, each of which must call
 // Add, Commit or Leave exactly once; it commits when the last one has, or
@@ -139,13 +139,16 @@ func (g *Group) expire() {
 
 // commit writes the members whose checks pass and hands every member its
 // result. It holds the stripes of every member's keys, finds the members
-// that clash with an earlier one of the group, then writes the others in
-// one batch per chunk of members, a chunk per P, committed with Sync
-// concurrently: Pebble syncs them together, while the checks (a point
-// read per member) and the memtable inserts run on every CPU rather than
-// in this goroutine alone. A member's done runs once its own chunk is
-// durable (its Committed hook has run under the stripes, as in Commit).
+// that clash with an earlier one of the group, checks the others against
+// the store (a point read each) on every CPU, a part per P, and writes
+// those that pass as one batch, committed with Sync, their counter deltas
+// summed. One batch, not one per part: a batch this large goes to Pebble
+// as a flushable batch that rotates the memtable and the WAL, so batches
+// per part were synced one after another (one WAL each) and each left its
+// own L0 sublevel and flush. A member's done runs once the batch is
+// durable and its Committed hook has run under the stripes, as in Commit.
 func (g *Group) commit() {
+	start := time.Now()
 	s := g.s
 	var lockKeys [][]byte
 	for _, m := range g.members {
@@ -169,13 +172,88 @@ func (g *Group) commit() {
 			clashed = append(clashed, m)
 		}
 	}
-	chunks := min(runtime.GOMAXPROCS(0), len(rest))
-	var wg sync.WaitGroup
-	for i := range chunks {
-		wg.Go(func() { s.commitChunk(rest[i*len(rest)/chunks : (i+1)*len(rest)/chunks]) })
-	}
 	finish(clashed)
-	wg.Wait()
+	parts := split(rest, runtime.GOMAXPROCS(0))
+	inParallel(parts, func(ms []*member) {
+		for _, m := range ms {
+			m.err = s.check(m.c)
+		}
+	})
+	written, err := s.writeGroup(rest)
+	if err != nil {
+		for _, m := range written {
+			m.err = fmt.Errorf("commit stream %s: write: %w", m.c.Stream, err)
+		}
+		written = nil
+	}
+	latency := time.Since(start).Seconds() // every member waited for the same sync
+	outbox := false
+	for _, m := range written {
+		outbox = outbox || len(m.c.Outbox) > 0
+		s.commitLatency.Observe(latency)
+	}
+	inParallel(parts, func(ms []*member) {
+		for _, m := range ms {
+			if m.err == nil && m.c.Committed != nil {
+				m.c.Committed()
+			}
+		}
+		finish(ms)
+	})
+	if outbox {
+		s.signalOutbox()
+	}
+}
+
+// writeGroup writes the members that passed their checks as one synced
+// batch, their counter deltas summed, and applies the deltas to the counts
+// mirror once it is durable. It returns the members it wrote (or tried to: err is the
+// batch's).
+func (s *Store) writeGroup(ms []*member) (written []*member, err error) {
+	// Sized for every member up front: grown by appends, the batch copied
+	// itself over and over (growslice and memmove in the block-match
+	// profile). The merges of the summed counters fit in the headroom.
+	size := 4096
+	for _, m := range ms {
+		size += len(m.b.Repr())
+	}
+	b := s.db.NewBatchWithSize(size)
+	defer b.Close()
+	sums := map[string]int64{}
+	for _, m := range ms {
+		if m.err != nil {
+			continue
+		}
+		if m.err = b.Apply(m.b, nil); m.err != nil {
+			m.err = fmt.Errorf("commit stream %s: %w", m.c.Stream, m.err)
+			continue
+		}
+		for _, d := range m.deltas {
+			sums[string(d.key)] += d.delta
+		}
+		written = append(written, m)
+	}
+	if len(written) == 0 {
+		return nil, nil
+	}
+	deltas := make([]counterDelta, 0, len(sums))
+	for k, d := range sums {
+		if d != 0 {
+			deltas = append(deltas, counterDelta{key: []byte(k), delta: d})
+			err = errors.Join(err, b.Merge([]byte(k), encodeCount(d), nil))
+		}
+	}
+	// any member's head tells a reader whether its snapshot holds the batch
+	pending := s.counts.begin(streamKey(written[0].c.Stream, streamHead), written[0].version, deltas)
+	if err == nil {
+		err = s.commitSynced(b)
+	}
+	if err != nil {
+		s.counts.abort(pending)
+		return written, err
+	}
+	s.counts.done(pending)
+	return written, nil
 }
 
 // finish releases the members' batches and hands each its result.
@@ -190,72 +268,23 @@ func finish(ms []*member) {
 	}
 }
 
-// commitChunk checks each member against the store, commits those that
-// pass as one synced batch, their counter deltas summed, and hands every
-// member its result.
-func (s *Store) commitChunk(ms []*member) {
-	defer finish(ms)
-	start := time.Now()
-	// Sized for every member up front: grown by appends, the batch copied
-	// itself over and over (growslice and memmove in the block-match
-	// profile). The merges of the summed counters fit in the headroom.
-	size := 4096
-	for _, m := range ms {
-		size += len(m.b.Repr())
+// split cuts ms into at most n parts of about the same size.
+func split(ms []*member, n int) [][]*member {
+	n = min(n, len(ms))
+	parts := make([][]*member, n)
+	for i := range parts {
+		parts[i] = ms[i*len(ms)/n : (i+1)*len(ms)/n]
 	}
-	b := s.db.NewBatchWithSize(size)
-	defer b.Close()
-	sums := map[string]int64{}
-	var written []*member
-	for _, m := range ms {
-		if m.err = s.check(m.c); m.err != nil {
-			continue
-		}
-		if m.err = b.Apply(m.b, nil); m.err != nil {
-			m.err = fmt.Errorf("commit stream %s: %w", m.c.Stream, m.err)
-			continue
-		}
-		for _, d := range m.deltas {
-			sums[string(d.key)] += d.delta
-		}
-		written = append(written, m)
+	return parts
+}
+
+// inParallel runs f on every part, each in its own goroutine, and waits.
+func inParallel(parts [][]*member, f func([]*member)) {
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Go(func() { f(p) })
 	}
-	if len(written) == 0 {
-		return
-	}
-	deltas := make([]counterDelta, 0, len(sums))
-	var err error
-	for k, d := range sums {
-		if d != 0 {
-			deltas = append(deltas, counterDelta{key: []byte(k), delta: d})
-			err = errors.Join(err, b.Merge([]byte(k), encodeCount(d), nil))
-		}
-	}
-	// any member's head tells a reader whether its snapshot holds the batch
-	pending := s.counts.begin(streamKey(written[0].c.Stream, streamHead), written[0].version, deltas)
-	if err == nil {
-		err = s.commitSynced(b)
-	}
-	if err != nil {
-		s.counts.abort(pending)
-		for _, m := range written {
-			m.err = fmt.Errorf("commit stream %s: write: %w", m.c.Stream, err)
-		}
-		return
-	}
-	s.counts.done(pending)
-	latency := time.Since(start).Seconds() // every member waited for the same sync
-	outbox := false
-	for _, m := range written {
-		if m.c.Committed != nil {
-			m.c.Committed()
-		}
-		outbox = outbox || len(m.c.Outbox) > 0
-		s.commitLatency.Observe(latency)
-	}
-	if outbox {
-		s.signalOutbox()
-	}
+	wg.Wait()
 }
 
 // clash fails a member whose stream or claim an earlier member of the

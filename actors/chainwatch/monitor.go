@@ -426,10 +426,10 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 		err     error
 	}
 	requests := make([]request, 0, len(byAddr))
-	// One group commit for the round (a batch per P, synced together):
-	// every invoice commits what it decided as a member of the group,
-	// each still deciding on its own state in its own actor, and none
-	// answers before its batch is durable. A member that does not come
+	// One group commit for the round (one synced batch): every invoice
+	// commits what it decided as a member of the group, each still
+	// deciding on its own state in its own actor, and none answers
+	// before the batch is durable. A member that does not come
 	// (a lost message) holds the others for at most half the request
 	// timeout.
 	group := m.r.cfg.Store.NewGroup(len(byAddr), m.r.cfg.RequestTimeout/2)

@@ -49,7 +49,7 @@ type Config struct {
 	// the real one.
 	Budget budget
 	// Workers bounds the expiries in flight (default DefaultWorkers); they
-	// commit together as one group, a synced batch per P with their counter
+	// commit together as one group, one synced batch with their counter
 	// deltas summed, so a mass expiry costs the disk a sync per group
 	// instead of queueing hundreds of fsyncs ahead of the API's.
 	Workers int

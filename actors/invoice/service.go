@@ -179,7 +179,7 @@ func (s *Service) Apply(ctx context.Context, id uuid.UUID, cmds ...engine.Comman
 
 // ApplyAll applies cmd to each invoice of ids on behalf of invoiced itself,
 // as Apply does, with their commits made as one persistence.Group: a mass
-// expiry pays for a synced batch per P, with the counter deltas of its
+// expiry pays for one synced batch, with the counter deltas of its
 // members summed, instead of a synced commit and a dozen counter operands
 // per invoice. Each invoice's actor still decides on its own state and
 // passivates after. It returns each invoice's error, nil when its commit
