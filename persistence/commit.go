@@ -143,7 +143,13 @@ func (s *Store) check(c Commit) error {
 // commitBatch encodes everything c writes. It runs before the stripe locks
 // are taken, so the critical section is only the checks and the sync.
 func (s *Store) commitBatch(c Commit, version uint64, deltas []counterDelta) (*pebble.Batch, error) {
-	b := s.db.NewBatchWithSize(batchSizeHint(c))
+	return s.commitBatchSized(c, version, deltas, batchSizeHint(c))
+}
+
+// commitBatchSized is commitBatch into a batch of size bytes (it grows if
+// need be).
+func (s *Store) commitBatchSized(c Commit, version uint64, deltas []counterDelta, size int) (*pebble.Batch, error) {
+	b := s.db.NewBatchWithSize(size)
 	if err := fillCommitBatch(b, c, version, deltas); err != nil {
 		_ = b.Close()
 		return nil, err
