@@ -119,6 +119,11 @@ func (t *Table[K]) Retire(k K, e *Entry) bool {
 	return true
 }
 
+// Send sends msg to the actor for k, expecting no reply.
+func (t *Table[K]) Send(k K, produce func(*Entry) actor.Actor, msg any) {
+	t.root.Send(t.Route(k, produce).PID, msg)
+}
+
 // Request sends msg to the actor for k and returns a future for its reply,
 // bounded by the table's timeout and ctx's deadline.
 func (t *Table[K]) Request(ctx context.Context, k K, produce func(*Entry) actor.Actor, msg any) (*actor.Future, error) {

@@ -416,16 +416,18 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 		byAddr[k] = append(byAddr[k], c)
 	}
 
-	// What each address watcher was sent and the answer to wait for; the
-	// answers are awaited in turn once everything is sent (all must come
-	// anyway), rather than by a goroutine per request.
+	// What each address watcher was sent. Each invoice's answer comes back
+	// on answers, tagged with its request, rather than by a protoactor
+	// future per request (a registered process and a timer each), and the
+	// round waits for all of them for at most the request timeout.
 	type request struct {
-		key     watchKey
-		changes []change
-		f       *actor.Future
-		err     error
+		key      watchKey
+		changes  []change
+		answered bool
+		err      error
 	}
 	requests := make([]request, 0, len(byAddr))
+	answers := make(chan answer, len(byAddr)) // a late answer never blocks its actor
 	// One group commit for the round (one synced batch): every invoice
 	// commits what it decided as a member of the group, each still
 	// deciding on its own state in its own actor, and none answers
@@ -452,20 +454,19 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 			cmds[i] = engine.ObservePayment{TxID: c.t.TxID, Index: c.t.Index, Amount: engine.UnitsFromBig(c.t.Amount),
 				Height: c.height, BlockHash: c.hash, Confirmations: c.conf, RBF: c.t.RBF, At: now}
 		}
-		f, err := m.r.watchers.Request(ctx, k, m.r.watcherFor(k), watchMsg{invoice: w.invoice, cmds: cmds, group: group})
-		if err != nil {
-			group.Leave()
-		}
-		requests = append(requests, request{key: k, changes: changes, f: f, err: err})
+		i := len(requests)
+		reply := func(rep invoice.Reply) { answers <- answer{i: i, rep: rep} }
+		m.r.watchers.Send(k, m.r.watcherFor(k), watchMsg{invoice: w.invoice, cmds: cmds, group: group, answer: reply})
+		requests = append(requests, request{key: k, changes: changes})
 	}
+	unanswered := m.await(ctx, answers, len(requests), func(i int, rep invoice.Reply) {
+		requests[i].answered, requests[i].err = true, rep.Err
+	})
 	var errs []error
 	for _, req := range requests {
 		err := req.err
-		if err == nil {
-			var rep invoice.Reply
-			if rep, err = invoice.AwaitReply(req.f, req.key); err == nil {
-				err = rep.Err
-			}
+		if !req.answered {
+			err = fmt.Errorf("actor %v: %w", req.key, unanswered)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -495,6 +496,31 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 		lag = float64(m.tip - m.state.Height)
 	}
 	m.r.metrics.chainLag.WithLabelValues(m.network).Set(lag)
+	return nil
+}
+
+// answer is an invoice's Reply to the i-th request of a round.
+type answer struct {
+	i   int
+	rep invoice.Reply
+}
+
+// await hands each of n answers to got as it comes, until all have come,
+// the request timeout has passed or ctx has ended; it returns why the
+// answers that did not come are missing.
+func (m *Monitor) await(ctx context.Context, answers <-chan answer, n int, got func(int, invoice.Reply)) error {
+	timeout := time.NewTimer(m.r.cfg.RequestTimeout)
+	defer timeout.Stop()
+	for ; n > 0; n-- {
+		select {
+		case a := <-answers:
+			got(a.i, a.rep)
+		case <-timeout.C:
+			return actor.ErrTimeout
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 

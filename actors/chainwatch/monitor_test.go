@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
@@ -154,5 +156,43 @@ func TestMonitor_CatchUpKeepsItsBudget(t *testing.T) {
 			t.Fatalf("%d blocks behind: %d waits of %s in all, at height %d; want %d waits of %s, at %d",
 				tc.mined, waits, waited, m.state.Height, tc.waits, tc.waited, from+uint64(walked))
 		}
+	}
+}
+
+// TestAwait_MissingAnswers: a round takes every answer that comes, and
+// reports the ones that did not as timed out (the request timeout passed)
+// or as the round's context's error (shutdown), so its cursor stays put
+// and the next round sends those changes again.
+func TestAwait_MissingAnswers(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		timeout  time.Duration
+		sent     int // answers that come, of 3
+		want     error
+		wantSeen int
+	}{
+		{"all answer", context.Background(), time.Hour, 3, nil, 3},
+		{"one missing", context.Background(), 50 * time.Millisecond, 2, actor.ErrTimeout, 2},
+		{"shutdown", cancelled, time.Hour, 0, context.Canceled, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _, _ := newTestRouter(t, tc.timeout)
+			m := r.newMonitor(devchain.NewChain("BTC", nil), time.Second)
+			answers := make(chan answer, 3)
+			for i := range tc.sent {
+				answers <- answer{i: i, rep: invoice.Reply{}}
+			}
+			seen := map[int]bool{}
+			err := m.await(tc.ctx, answers, 3, func(i int, _ invoice.Reply) { seen[i] = true })
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("await: %v, want %v", err, tc.want)
+			}
+			if len(seen) != tc.wantSeen {
+				t.Fatalf("took %d answers, want %d", len(seen), tc.wantSeen)
+			}
+		})
 	}
 }

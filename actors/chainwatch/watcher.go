@@ -5,6 +5,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/actors"
+	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/engine"
 	"github.com/invoiced/invoiced/persistence"
 )
@@ -19,7 +20,8 @@ type watchKey struct {
 type watchMsg struct {
 	invoice uuid.UUID
 	cmds    []engine.Command
-	group   *persistence.Group // the round's group commit
+	group   *persistence.Group  // the round's group commit
+	answer  func(invoice.Reply) // gets the invoice's answer
 }
 
 // watcherActor maps chain observations for one address to its invoice: it
@@ -45,7 +47,7 @@ func (w *watcherActor) Receive(ctx actor.Context) {
 			ctx.SetReceiveTimeout(w.router.cfg.IdleTimeout) // disarmed when it fired
 		}
 	case watchMsg:
-		w.router.cfg.Invoices.Forward(ctx, msg.invoice, msg.cmds, msg.group)
+		w.router.cfg.Invoices.Forward(msg.invoice, msg.cmds, msg.group, msg.answer)
 		w.entry.Processed()
 	}
 }

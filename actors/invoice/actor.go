@@ -38,6 +38,10 @@ type decideMsg struct {
 	// actor for this message only, so it passivates right after unless
 	// more messages are on their way.
 	transient bool
+	// answer, when set, receives the Reply instead of the sender: a chain
+	// round collects its answers without a protoactor future per invoice
+	// (a registered process and a timer each).
+	answer func(Reply)
 }
 
 // Reply is an invoice actor's answer: the state after the decision, or why
@@ -138,9 +142,12 @@ func (a *invoiceActor) serve(ctx actor.Context, r request) {
 	}
 }
 
-// answer sends rep to r's sender and counts r processed.
+// answer hands rep to r's answer or sender and counts r processed.
 func (a *invoiceActor) answer(ctx actor.Context, r request, rep Reply) {
-	if r.sender != nil {
+	switch {
+	case r.msg.answer != nil:
+		r.msg.answer(rep)
+	case r.sender != nil:
 		ctx.Send(r.sender, rep)
 	}
 	a.entry.Processed()

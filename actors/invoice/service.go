@@ -213,13 +213,13 @@ func (s *Service) ApplyAll(ctx context.Context, ids []uuid.UUID, cmd engine.Comm
 	return errs
 }
 
-// Forward hands cmds for invoice id to its actor from inside another actor
-// (c), with c's sender as the sender: the invoice actor answers that
-// sender a Reply directly once it has durably applied them, committing as
-// a member of group (the chain round's; see persistence.Group), which it
-// leaves if it has nothing to commit. The chain's address watchers use
-// it, so they are free again at once.
-func (s *Service) Forward(c actor.Context, id uuid.UUID, cmds []engine.Command, group *persistence.Group) {
+// Forward hands cmds for invoice id to its actor: the invoice actor calls
+// answer with its Reply once it has durably applied them, committing as a
+// member of group (the chain round's; see persistence.Group), which it
+// leaves if it has nothing to commit. answer runs on the actor's
+// goroutine and must not block. The chain's address watchers use it, so
+// they are free again at once.
+func (s *Service) Forward(id uuid.UUID, cmds []engine.Command, group *persistence.Group, answer func(Reply)) {
 	e := s.table.Route(id, s.actorFor(id))
-	c.RequestWithCustomSender(e.PID, decideMsg{from: fromSystem, cmds: cmds, group: group}, c.Sender())
+	s.system.Root().Send(e.PID, decideMsg{from: fromSystem, cmds: cmds, group: group, answer: answer})
 }
