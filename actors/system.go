@@ -89,7 +89,7 @@ func (s *System) Shutdown() {
 
 // newWorkers starts a pool of mailbox workers that Shutdown stops.
 func (s *System) newWorkers() *mailboxWorkers {
-	w := newMailboxWorkers(workerCount)
+	w := newMailboxWorkers(workerCount, mailboxQueue)
 	s.workersMu.Lock()
 	defer s.workersMu.Unlock()
 	s.workers = append(s.workers, w)

@@ -150,18 +150,27 @@ func TestTable_NoMessageLostAcrossPassivation(t *testing.T) {
 	t.Logf("%v activations, %v passivations", testutil.ToFloat64(s.activations.WithLabelValues("test-counter")), passivated)
 }
 
+// TestMailboxWorkers_ScheduleNeverWaits: runs queue for busy workers up to
+// the queue's size; beyond it a run gets a goroutine of its own rather than
+// wait, and the queued runs run once a worker is free.
 func TestMailboxWorkers_ScheduleNeverWaits(t *testing.T) {
-	w := newMailboxWorkers(1)
+	w := newMailboxWorkers(1, 2)
 	defer w.stop()
-	block, ran := make(chan struct{}), make(chan struct{})
-	w.Schedule(func() { <-block })
-	// The only worker is busy: the next run must get a goroutine of its own
-	// rather than wait behind it.
-	w.Schedule(func() { close(ran) })
+	block, started := make(chan struct{}), make(chan struct{})
+	w.Schedule(func() { close(started); <-block })
+	<-started // the only worker is busy
+	var queued sync.WaitGroup
+	queued.Add(2)
+	for range 2 {
+		w.Schedule(queued.Done)
+	}
+	ran := make(chan struct{})
+	w.Schedule(func() { close(ran) }) // the queue is full
 	select {
 	case <-ran:
 	case <-time.After(5 * time.Second):
-		t.Fatal("a run waited for a busy worker")
+		t.Fatal("a run waited for a busy worker with the queue full")
 	}
 	close(block)
+	queued.Wait()
 }
