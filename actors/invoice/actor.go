@@ -100,9 +100,12 @@ type decision struct {
 	events []engine.Event
 }
 
-// committedMsg is the group's answer for the actor's decision in flight:
-// nil once it is durable.
-type committedMsg struct{ err error }
+// committedMsg is the group's answer for decision d: err nil once it is
+// durable.
+type committedMsg struct {
+	d   *decision
+	err error
+}
 
 func (a *invoiceActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
@@ -125,7 +128,7 @@ func (a *invoiceActor) Receive(ctx actor.Context) {
 		}
 		a.serve(ctx, r)
 	case committedMsg:
-		a.committed(ctx, msg.err)
+		a.committed(ctx, msg)
 		for a.committing == nil && len(a.waiting) > 0 {
 			r := a.waiting[0]
 			a.waiting = a.waiting[1:]
@@ -161,13 +164,13 @@ func (a *invoiceActor) answer(ctx actor.Context, r request, rep Reply) {
 }
 
 // committed ends the decision in flight with the group's answer.
-func (a *invoiceActor) committed(ctx actor.Context, err error) {
+func (a *invoiceActor) committed(ctx actor.Context, msg committedMsg) {
 	d := a.committing
-	if d == nil {
+	if d == nil || msg.d != d {
 		return // its Add panicked after joining: handle has answered
 	}
 	a.committing = nil
-	if err != nil {
+	if err := msg.err; err != nil {
 		a.stale = true
 		a.answer(ctx, d.request, Reply{Err: commitError(a.id, err)})
 		return
@@ -231,9 +234,10 @@ func (a *invoiceActor) handle(ctx actor.Context, r request) (rep Reply, inFlight
 		return Reply{Invoice: next}, false
 	}
 	self, root := ctx.Self(), ctx.ActorSystem().Root
+	d := &decision{request: r, next: next, events: events}
 	persisting = true // Add joins the group or leaves it
-	msg.group.Add(c, func(_ uint64, err error) { root.Send(self, committedMsg{err: err}) })
-	a.committing = &decision{request: r, next: next, events: events}
+	msg.group.Add(c, func(_ uint64, err error) { root.Send(self, committedMsg{d: d, err: err}) })
+	a.committing = d
 	return Reply{}, true
 }
 
