@@ -77,19 +77,36 @@ type counterDelta struct {
 // change touches only the masks that carry the status. Each mask has one
 // created counter per shift (see createdShifts).
 func counterDeltas(old, new *IndexRow) []counterDelta {
-	var ds []counterDelta
+	// Which masks change is found first, so that every key is cut from
+	// one buffer: one allocation per commit instead of one per mask.
+	var changed [numMasks]bool
+	keys, size := 0, 0
 	for mask := range byte(numMasks) {
 		if old != nil && new != nil && sameCounters(old, new, mask) {
 			continue
 		}
-		if ds == nil {
-			ds = make([]counterDelta, 0, 2*numMasks*len(createdShifts))
+		changed[mask] = true
+		for _, r := range [2]*IndexRow{old, new} {
+			if r != nil {
+				keys += len(createdShifts)
+				size += len(createdShifts) * createdKeyLen(r.Status, r.Currency)
+			}
+		}
+	}
+	if keys == 0 {
+		return nil
+	}
+	ds := make([]counterDelta, 0, keys)
+	buf := make([]byte, 0, size)
+	for mask := range byte(numMasks) {
+		if !changed[mask] {
+			continue
 		}
 		if old != nil {
-			ds = appendCounters(ds, old, mask, -1)
+			ds, buf = appendCounters(ds, buf, old, mask, -1)
 		}
 		if new != nil {
-			ds = appendCounters(ds, new, mask, +1)
+			ds, buf = appendCounters(ds, buf, new, mask, +1)
 		}
 	}
 	return ds
@@ -102,12 +119,11 @@ func sameCounters(a, b *IndexRow, mask byte) bool {
 		(mask&maskCurrency == 0 || a.Currency == b.Currency)
 }
 
-// appendCounters appends d on r's counters of mask: one created bucket
-// per shift, their keys sharing one allocation. The coarsest buckets also
-// make the mask's total (see counterCache), so no separate total is
-// written.
-func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counterDelta {
-	buf := make([]byte, 0, len(createdShifts)*createdKeyLen(r.Status, r.Currency))
+// appendCounters appends d on r's counters of mask, one created bucket per
+// shift, and returns ds and buf; the keys are cut from buf, each capped at
+// its own length (see counterDeltas). The coarsest buckets also make the
+// mask's total (see counterCache), so no separate total is written.
+func appendCounters(ds []counterDelta, buf []byte, r *IndexRow, mask byte, d int64) ([]counterDelta, []byte) {
 	created := uint64(clampNanos(r.CreatedAt))
 	for _, shift := range createdShifts {
 		start := len(buf)
@@ -115,5 +131,5 @@ func appendCounters(ds []counterDelta, r *IndexRow, mask byte, d int64) []counte
 		buf = binary.BigEndian.AppendUint64(buf, created>>shift)
 		ds = append(ds, counterDelta{key: buf[start:len(buf):len(buf)], delta: d})
 	}
-	return ds
+	return ds, buf
 }

@@ -253,7 +253,12 @@ func appendFilter(k []byte, mask byte, status, currency string) []byte {
 // filter values. Its capacity leaves room for a typical sortvalue and the
 // invoice id that complete an index key.
 func indexPrefix(sort SortField, mask byte, project uuid.UUID, status, currency string) []byte {
-	k := make([]byte, 0, 2+16+2+len(status)+len(currency)+40+16)
+	return appendIndexPrefix(make([]byte, 0, 2+16+2+len(status)+len(currency)+40+16), sort, mask, project, status, currency)
+}
+
+// appendIndexPrefix appends indexPrefix to k, so a row's keys in every
+// family can share one allocation (see indexEntries).
+func appendIndexPrefix(k []byte, sort SortField, mask byte, project uuid.UUID, status, currency string) []byte {
 	k = append(k, prefixIndex, family(sort, mask))
 	k = append(k, project[:]...)
 	return appendFilter(k, mask, status, currency)

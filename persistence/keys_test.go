@@ -89,3 +89,54 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexEntries_OneBuffer checks that a row's keys in every family are
+// cut from one buffer sized exactly for them (indexKeysLen), that no key
+// reaches into the next, and that each equals the key familyEntry builds
+// on its own.
+func TestIndexEntries_OneBuffer(t *testing.T) {
+	huge := new(big.Int).Lsh(big.NewInt(1), 8*200) // 201 bytes
+	tests := []struct {
+		name string
+		row  *IndexRow
+	}{
+		{"fiat absent", row(uuid.New(), uuid.New(), "new", "BTC", 5, -1)},
+		{"small amounts", row(uuid.New(), uuid.New(), "paid_partial", "USDT", 1e18, 12)},
+		{"huge crypto amount", func() *IndexRow {
+			r := row(uuid.New(), uuid.New(), "completed", "ETH", 7, 0)
+			r.Crypto = huge
+			return r
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entries, err := indexEntries(tt.row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for f, e := range entries {
+				if !hasFamily(byte(f)) {
+					if e.key != nil {
+						t.Errorf("family %d does not exist but has a key", f)
+					}
+					continue
+				}
+				if cap(e.key) != len(e.key) {
+					t.Errorf("family %d: key capacity %d beyond its length %d", f, cap(e.key), len(e.key))
+				}
+				alone, err := familyEntry(tt.row, byte(f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(e.key, alone.key) || !bytes.Equal(e.value, alone.value) {
+					t.Errorf("family %d: entry %x=%x, alone %x=%x", f, e.key, e.value, alone.key, alone.value)
+				}
+				total += len(e.key)
+			}
+			if want := indexKeysLen(tt.row); total != want {
+				t.Errorf("keys take %d bytes, indexKeysLen says %d", total, want)
+			}
+		})
+	}
+}
