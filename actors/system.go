@@ -7,6 +7,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // System is the actor system every actor kind runs on: protoactor's
@@ -28,6 +30,9 @@ type System struct {
 	gate   sync.RWMutex
 	closed bool // guarded by gate
 
+	// clock schedules the Tickers' intervals.
+	clock clock.Clock
+
 	activations *prometheus.CounterVec // kind
 	passivated  *prometheus.CounterVec // kind
 }
@@ -37,9 +42,10 @@ type System struct {
 // busy chain round; beyond it, runs get fresh goroutines.
 const workerCount = 512
 
-// NewSystem starts an actor system logging to logger (nil = discard) and
-// registering its metrics with reg (nil = none).
-func NewSystem(logger *slog.Logger, reg prometheus.Registerer) *System {
+// NewSystem starts an actor system logging to logger (nil = discard),
+// registering its metrics with reg (nil = none) and ticking on clk (nil =
+// the wall clock).
+func NewSystem(logger *slog.Logger, reg prometheus.Registerer, clk clock.Clock) *System {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -48,6 +54,7 @@ func NewSystem(logger *slog.Logger, reg prometheus.Registerer) *System {
 	// is structured and quiet. Its Prometheus provider is never enabled (it
 	// would listen on :2222 on every interface).
 	s := &System{
+		clock: clock.OrReal(clk),
 		actors: actor.NewActorSystemWithConfig(actor.Configure(
 			actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }),
 		)),

@@ -14,7 +14,7 @@ import (
 
 func newTestSystem(t *testing.T) *System {
 	t.Helper()
-	s := NewSystem(nil, nil)
+	s := NewSystem(nil, nil, nil)
 	t.Cleanup(s.Shutdown)
 	return s
 }

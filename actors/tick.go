@@ -6,24 +6,27 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // Tick asks a ticking actor to do one round of its work.
 type Tick struct{}
 
-// Ticker sends an actor a Tick every interval and whenever a wake channel
-// fires, coalesced: at most one Tick waits in the actor's mailbox, so a
-// burst of wake-ups costs one round and a slow round never builds a
-// backlog. The actor calls Received when it takes a Tick.
+// Ticker sends an actor a Tick every interval of the system's clock and
+// whenever a wake channel fires, coalesced: at most one Tick waits in the
+// actor's mailbox, so a burst of wake-ups costs one round and a slow round
+// never builds a backlog. The actor calls Received when it takes a Tick.
 type Ticker struct {
 	root    *actor.RootContext
 	pid     *actor.PID
+	clock   clock.Clock
 	pending atomic.Bool // a Tick waits in the mailbox
 }
 
 // NewTicker returns a Ticker for the actor pid; Run starts it.
 func NewTicker(s *System, pid *actor.PID) *Ticker {
-	return &Ticker{root: s.Root(), pid: pid}
+	return &Ticker{root: s.Root(), pid: pid, clock: s.clock}
 }
 
 // Poke sends a Tick unless one is already waiting.
@@ -56,14 +59,14 @@ func (t *Ticker) Run(ctx context.Context, interval time.Duration, wakes ...<-cha
 		}()
 	}
 	go func() {
-		tk := time.NewTicker(interval)
-		defer tk.Stop()
 		t.Poke()
 		for {
+			// The next interval starts when this one has ended, so a
+			// test clock moved by one interval brings one Tick.
 			select {
 			case <-ctx.Done():
 				return
-			case <-tk.C:
+			case <-t.clock.After(interval):
 				t.Poke()
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/internal/clock"
 )
 
 // groupCommit is the commit that moves w's stream of row.InvoiceID to row,
@@ -144,23 +146,39 @@ func TestGroup_MemberChecks(t *testing.T) {
 
 // TestGroup_WaitBoundsAMissingMember: members that leave count as
 // arrived; a member that never comes holds the others up only until the
-// group's wait, and one arriving after that commits alone.
+// group's wait runs out on the store's clock, and one arriving after that
+// commits alone.
 func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
-	s := newStore(t)
+	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s, err := Open(t.TempDir(), Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
 	w := newCkWorld(t, s)
 	rng := rand.New(rand.NewPCG(5, 6))
 	project := uuid.New()
 	early := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
 	late := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
 
-	g := s.NewGroup(3, 50*time.Millisecond)
-	g.Leave()
-	start := time.Now()
-	if v, err := g.Commit(early); err != nil || v != 1 {
-		t.Fatalf("early member: %d, %v", v, err)
+	g := s.NewGroup(3, time.Hour)
+	if d := <-clk.Waits(); d != time.Hour {
+		t.Fatalf("the group waits %s on the clock, want 1h", d)
 	}
-	if waited := time.Since(start); waited < 40*time.Millisecond {
-		t.Fatalf("the group committed after %v without its third member or its wait", waited)
+	g.Leave()
+	type result struct {
+		v   uint64
+		err error
+	}
+	done := make(chan result, 1)
+	g.Add(early, func(v uint64, err error) { done <- result{v, err} })
+	clk.Add(time.Hour - time.Nanosecond)
+	if g.sealedForTest() {
+		t.Fatal("the group committed before its wait ran out, without its third member")
+	}
+	clk.Add(time.Nanosecond)
+	if r := <-done; r.err != nil || r.v != 1 {
+		t.Fatalf("early member: %d, %v", r.v, r.err)
 	}
 	if _, _, _, err := s.Load(early.Stream); err != nil {
 		t.Fatalf("early member not written: %v", err)
@@ -174,6 +192,13 @@ func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
 	if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
 		t.Fatalf("after the group: %v", rep.Problems)
 	}
+}
+
+// sealedForTest reports whether g has committed or begun to.
+func (g *Group) sealedForTest() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sealed
 }
 
 // arrivedForTest is how many members have joined g.

@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -50,7 +51,23 @@ type Options struct {
 	// written by a build older than the index layout does not open so
 	// (the upgrade writes).
 	ReadOnly bool
+	// Clock schedules a Group's wait (nil = the wall clock); the server
+	// passes its one clock, tests move it.
+	Clock Clock
 }
+
+// Clock is the part of the server's clock (internal/clock.Clock) the store
+// waits on; declared here so the package imports none of the module's.
+type Clock interface {
+	// After delivers the time once d has passed; the caller may abandon
+	// the channel.
+	After(d time.Duration) <-chan time.Time
+}
+
+// wallClock is the Clock of a store opened without one.
+type wallClock struct{}
+
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // exitOnFatal is the default OnFatal.
 func exitOnFatal(msg string) {
@@ -74,6 +91,7 @@ type Store struct {
 	// outboxSignal has room for one signal; see OutboxSignal.
 	outboxSignal chan struct{}
 	onFatal      func(msg string)
+	clock        Clock // schedules Group waits
 	// counts mirrors the list counters (see counterCache).
 	counts counterCache
 	// commitLatency observes every Commit, checks and fsync included.
@@ -137,11 +155,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, log: log, outboxSignal: make(chan struct{}, 1), onFatal: onFatal,
+	s := &Store{db: db, log: log, outboxSignal: make(chan struct{}, 1), onFatal: onFatal, clock: opts.Clock,
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "invoiced_pebble_commit_duration_seconds", Help: "Latency of one synced invoice commit: checks, batch and fsync.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs .. 3.3 s
 		})}
+	if s.clock == nil {
+		s.clock = wallClock{}
+	}
 	s.stripes.init()
 	if err := upgradeIndexes(db); err != nil {
 		return nil, errors.Join(err, db.Close())

@@ -123,7 +123,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, system: cfg.System, states: newStateCache(cfg.StateCacheBytes), rendered: newRenderCache(cfg.RenderCacheBytes), feed: newFeed()}
 	if s.system == nil {
-		s.system, s.ownSystem = actors.NewSystem(cfg.Logger, cfg.Metrics), true
+		s.system, s.ownSystem = actors.NewSystem(cfg.Logger, cfg.Metrics, cfg.Clock), true
 	}
 	s.table = actors.NewTable[uuid.UUID](s.system, "invoice", cfg.RequestTimeout)
 	s.metrics = newMetrics(cfg.Metrics, s)
