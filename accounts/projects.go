@@ -81,7 +81,7 @@ func (s *Service) CreateProject(account uuid.UUID, req NewProject, by Actor) (pe
 	if err != nil {
 		return persistence.Project{}, "", err
 	}
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	k := newKeyRecord(key, now)
 	p := persistence.Project{
 		ID: uuid.New(), AccountID: account, Name: name, Description: req.Description,
@@ -153,7 +153,7 @@ func (s *Service) UpdateProject(account, project uuid.UUID, change ProjectChange
 	if change.RateLimit != nil {
 		next.RateLimit = *change.RateLimit
 	}
-	now := s.now()
+	now := s.clock.Now()
 	var events []persistence.AuditEvent
 	next.Keys, events = s.dropExpired(next.ID, next.Keys, now)
 	ev := s.event(project, EventProjectChanged, uuid.Nil, by)
@@ -228,7 +228,7 @@ const (
 )
 
 func (s *Service) event(owner uuid.UUID, typ string, key uuid.UUID, by Actor) persistence.AuditEvent {
-	e := persistence.AuditEvent{ID: eventID(), Owner: owner, Type: typ, At: s.now().UTC(), KeyID: key, ActorKeyID: by.KeyID}
+	e := persistence.AuditEvent{ID: eventID(), Owner: owner, Type: typ, At: s.clock.Now().UTC(), KeyID: key, ActorKeyID: by.KeyID}
 	if by.IP.IsValid() {
 		e.ClientIP = by.IP.String()
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 )
 
@@ -95,7 +94,7 @@ func (s *Service) roll(owner uuid.UUID, keys []persistence.Key, expireOldIn time
 	if err != nil {
 		return nil, Rolled{}, nil, err
 	}
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	live, events := s.dropExpired(owner, keys, now)
 	live = slices.Clone(live)
 	slices.SortStableFunc(live, func(a, b persistence.Key) int { return a.CreatedAt.Compare(b.CreatedAt) })
@@ -131,7 +130,7 @@ func (s *Service) RevokeProjectKey(account, project, key uuid.UUID, force bool, 
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	now := s.clock.Now()
 	live, events := s.dropExpired(project, prev.Keys, now)
 	i := slices.IndexFunc(live, func(k persistence.Key) bool { return k.ID == key })
 	if i < 0 {
@@ -172,15 +171,15 @@ func (s *Service) dropExpired(owner uuid.UUID, keys []persistence.Key, now time.
 // keys.
 const FlushInterval = time.Minute
 
-// Run flushes every FlushInterval of c until ctx ends; the server calls
-// Close at shutdown. The interval is the server's clock, so a test moves
-// time instead of waiting a minute.
-func (s *Service) Run(ctx context.Context, c clock.Clock) {
+// Run flushes every FlushInterval of the service's clock until ctx ends;
+// the server calls Close at shutdown. A test moves the clock instead of
+// waiting a minute.
+func (s *Service) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-c.After(FlushInterval):
+		case <-s.clock.After(FlushInterval):
 			if err := s.Flush(); err != nil {
 				s.log.Error("flush key state", slog.Any("err", err))
 			}
@@ -213,7 +212,7 @@ func (s *Service) flush() error {
 	if s.closed {
 		return nil
 	}
-	now := s.now()
+	now := s.clock.Now()
 	s.mu.RLock()
 	var projects []persistence.Project
 	for _, e := range s.projects {

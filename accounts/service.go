@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/invoiced/invoiced/internal/clock"
 	"github.com/invoiced/invoiced/persistence"
 )
 
@@ -54,7 +55,7 @@ var (
 //     without a lock) and written to the store only by Flush.
 type Service struct {
 	store *persistence.Store
-	now   func() time.Time
+	clock clock.Clock
 	log   *slog.Logger
 
 	writeMu sync.Mutex // serializes changes (invariant 1)
@@ -87,13 +88,14 @@ type Actor struct {
 	IP    netip.Addr
 }
 
-// New loads every account and project into the cache; log receives the
+// New loads every account and project into the cache; c is the time of
+// every change, expiry and flush (nil = the wall clock); log receives the
 // audit trail (nil = discard), never key material.
-func New(store *persistence.Store, now func() time.Time, log *slog.Logger) (*Service, error) {
+func New(store *persistence.Store, c clock.Clock, log *slog.Logger) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, now: now, log: log, projects: map[uuid.UUID]*projectEntry{},
+	s := &Service{store: store, clock: clock.OrReal(c), log: log, projects: map[uuid.UUID]*projectEntry{},
 		accounts: map[uuid.UUID]persistence.Account{}, byHash: map[[32]byte]keyRef{}, used: map[uuid.UUID]*atomic.Int64{}}
 	ps, err := store.Projects()
 	if err != nil {
@@ -188,7 +190,7 @@ func (s *Service) lookup(key string, account bool) (keyRef, *projectEntry, persi
 		e = s.projects[ref.owner]
 	}
 	s.mu.RUnlock()
-	now := s.now()
+	now := s.clock.Now()
 	if !ok || ref.account != account || !ref.key.LiveAt(now) ||
 		subtle.ConstantTimeCompare(ref.key.Hash[:], h[:]) != 1 {
 		return keyRef{}, nil, persistence.Account{}, false
@@ -239,7 +241,7 @@ func (s *Service) SigningKeys(project uuid.UUID) [][32]byte {
 	if !ok {
 		return nil
 	}
-	now := s.now()
+	now := s.clock.Now()
 	var out [][32]byte
 	for i := len(e.p.Keys) - 1; i >= 0; i-- {
 		if k := e.p.Keys[i]; k.LiveAt(now) {
@@ -282,7 +284,7 @@ func (s *Service) EnsureAccount(key string) (persistence.Account, error) {
 	if !errors.Is(err, persistence.ErrNotFound) {
 		return persistence.Account{}, fmt.Errorf("look up account: %w", err)
 	}
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	k := newKeyRecord(key, now)
 	a := persistence.Account{ID: uuid.New(), Keys: []persistence.Key{k}, CreatedAt: now}
 	events := []persistence.AuditEvent{s.event(a.ID, EventKeyCreated, k.ID, Actor{})}

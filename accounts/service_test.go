@@ -52,7 +52,7 @@ func (f *fixture) open() {
 		f.t.Fatal(err)
 	}
 	f.store = s
-	if f.svc, err = New(s, f.clock.Now, nil); err != nil {
+	if f.svc, err = New(s, f.clock, nil); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -298,7 +298,7 @@ func TestRun_FlushesEachIntervalOfTheClock(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); f.svc.Run(ctx, f.clock) }()
+	go func() { defer close(done); f.svc.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	if d := <-f.clock.Waits(); d != FlushInterval {
 		t.Fatalf("Run waits %s, want %s", d, FlushInterval)
@@ -426,7 +426,7 @@ func BenchmarkProject(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	svc, err := New(s, time.Now, nil)
+	svc, err := New(s, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func newFaultEnv(t *testing.T, target int64) *faultEnv {
 	if e.store, err = persistence.Open("db", persistence.Options{FS: errorfs.Wrap(e.mem, e.fault), OnFatal: onFatal}); err != nil {
 		t.Fatal(err)
 	}
-	accts, err := accounts.New(e.store, time.Now, nil)
+	accts, err := accounts.New(e.store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

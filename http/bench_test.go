@@ -138,7 +138,7 @@ func benchAPI(b *testing.B, instrumented bool, stateCache, renderCache int64) (h
 		areg = reg
 		reg.MustRegister(store.Collector())
 	}
-	accts, _ := accounts.New(store, time.Now, nil)
+	accts, _ := accounts.New(store, nil, nil)
 	_, account, err := accts.CreateAccount()
 	if err != nil {
 		b.Fatal(err)

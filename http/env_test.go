@@ -70,7 +70,7 @@ func newEnv(t *testing.T, dir string, opts envOpts) *env {
 		t.Fatal(err)
 	}
 	opts.clock = clock.OrReal(opts.clock)
-	accts, err := accounts.New(store, opts.clock.Now, opts.logger)
+	accts, err := accounts.New(store, opts.clock, opts.logger)
 	if err != nil {
 		t.Fatal(err)
 	}

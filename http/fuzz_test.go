@@ -57,7 +57,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if err != nil {
 		f.Fatal(err)
 	}
-	accts, err := accounts.New(store, time.Now, nil)
+	accts, err := accounts.New(store, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -232,7 +232,7 @@ func TestOpenAPI_WebhookRoutesMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	accts, err := accounts.New(store, time.Now, nil)
+	accts, err := accounts.New(store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func dataDir(t *testing.T) (string, *persistence.Store, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	accts, err := accounts.New(store, time.Now, nil)
+	accts, err := accounts.New(store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestWrite_CopiesStoreAndTopLevelFilesChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer copied.Close()
-	accts, err := accounts.New(copied, time.Now, nil)
+	accts, err := accounts.New(copied, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

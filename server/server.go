@@ -311,7 +311,7 @@ func (s *Server) openStore(cfg Config) error {
 // startAccounts opens the accounts and makes sure the bootstrap account
 // exists.
 func (s *Server) startAccounts(cfg Config) (*accounts.Service, error) {
-	accts, err := accounts.New(s.store, cfg.Clock.Now, cfg.Logger.With("component", "accounts"))
+	accts, err := accounts.New(s.store, cfg.Clock, cfg.Logger.With("component", "accounts"))
 	if err != nil {
 		return nil, fmt.Errorf("open accounts: %w", err)
 	}
@@ -319,7 +319,7 @@ func (s *Server) startAccounts(cfg Config) (*accounts.Service, error) {
 	if s.AccountKey, err = bootstrapAccount(cfg, accts, cfg.Logger); err != nil {
 		return nil, err
 	}
-	go accts.Run(s.ctx, cfg.Clock) // last-use times and key expiries, written every minute
+	go accts.Run(s.ctx) // last-use times and key expiries, written every minute
 	return accts, nil
 }
 
@@ -719,7 +719,7 @@ func CreateAccount(dataDir string) (string, uuid.UUID, error) {
 		return "", uuid.Nil, fmt.Errorf("open store (is a server running on this data dir?): %w", err)
 	}
 	defer store.Close()
-	accts, err := accounts.New(store, clock.Real{}.Now, nil)
+	accts, err := accounts.New(store, clock.Real{}, nil)
 	if err != nil {
 		return "", uuid.Nil, err
 	}

@@ -88,7 +88,7 @@ func startTestDeliverer(t *testing.T, svc *invoice.Service, store *persistence.S
 	cfg.System, cfg.Store, cfg.Invoices = svc.System(), store, svc
 	cfg.Interval = 10 * time.Millisecond
 	if cfg.Keys == nil {
-		accts, err := accounts.New(store, time.Now, nil)
+		accts, err := accounts.New(store, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func createProject(t *testing.T, store *persistence.Store) uuid.UUID {
 // service it returns, with the project's key.
 func createProjectWith(t *testing.T, store *persistence.Store) (uuid.UUID, string, *accounts.Service) {
 	t.Helper()
-	accts, err := accounts.New(store, time.Now, nil)
+	accts, err := accounts.New(store, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
