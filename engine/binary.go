@@ -3,12 +3,13 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 	"math/big"
 	"math/bits"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/invoiced/invoiced/internal/binenc"
 )
 
 // The binary record format (format byte 2). Events and snapshots are
@@ -151,132 +152,69 @@ func (e *encoder) event(ev Event) error {
 	return nil
 }
 
-// decoder reads the binary form; the first problem sticks in err and every
-// later read returns a zero value, so callers check err once at the end.
+// decoder reads the binary form (binenc.Reader: the first problem sticks
+// and every later read returns a zero value, so callers check once at the
+// end) and the engine's own field types.
 type decoder struct {
-	b   []byte
-	err error
+	binenc.Reader
 	// text is the rest of the record as one string, copied at the first
-	// string read, and n its length, which places d.b in it: every string
-	// field is a substring of text, so a record's strings take one
+	// string read, and n its length, which places the rest in it: every
+	// string field is a substring of text, so a record's strings take one
 	// allocation instead of one each (they belong to the same state and
 	// live as long as it).
 	text string
 	n    int
 }
 
-var errShort = errors.New("record ends early")
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 { return readVarint(d, binary.Uvarint) }
-func (d *decoder) varint() int64   { return readVarint(d, binary.Varint) }
-
-// readVarint reads one value with read (binary.Uvarint or binary.Varint).
-func readVarint[T uint64 | int64](d *decoder, read func([]byte) (T, int)) T {
-	v, n := read(d.b)
-	if n <= 0 {
-		d.fail(errShort)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// int reads a varint that must fit an int32 (percentages, minutes,
-// confirmations).
-func (d *decoder) int() int {
-	v := d.varint()
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		d.fail(errors.New("integer out of range"))
-		return 0
-	}
-	return int(v)
-}
-
-func (d *decoder) u32() uint32 {
-	v := d.uvarint()
-	if v > math.MaxUint32 {
-		d.fail(errors.New("index out of range"))
-		return 0
-	}
-	return uint32(v)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail(errShort)
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
 func (d *decoder) str() string {
-	if d.text == "" && len(d.b) > 0 {
-		d.text, d.n = string(d.b), len(d.b) // the rest of the record
+	if rest := d.Rest(); d.text == "" && len(rest) > 0 {
+		d.text, d.n = string(rest), len(rest) // the rest of the record
 	}
-	v := d.bytes()
+	v := d.Bytes()
 	if len(v) == 0 {
 		return ""
 	}
-	at := d.n - len(d.b) - len(v)
+	at := d.n - len(d.Rest()) - len(v)
 	return d.text[at : at+len(v)]
 }
 
 func (d *decoder) id() uuid.UUID {
-	if len(d.b) < 16 {
-		d.fail(errShort)
+	b := d.Take(16)
+	if b == nil {
 		return uuid.UUID{}
 	}
-	u := uuid.UUID(d.b[:16])
-	d.b = d.b[16:]
-	return u
+	return uuid.UUID(b)
 }
 
 func (d *decoder) bool() bool {
-	if len(d.b) < 1 {
-		d.fail(errShort)
-		return false
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
+	v := d.Byte()
 	if v > 1 {
-		d.fail(errors.New("bad bool"))
+		d.Fail(errors.New("bad bool"))
 	}
 	return v == 1
 }
 
 func (d *decoder) time() time.Time {
-	sec := d.varint()
-	nsec := d.uvarint()
+	sec := d.Varint()
+	nsec := d.Uvarint()
 	if nsec >= 1e9 {
-		d.fail(errors.New("bad nanoseconds"))
+		d.Fail(errors.New("bad nanoseconds"))
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
 }
 
 func (d *decoder) units() Units {
-	if len(d.b) < 1 {
-		d.fail(errShort)
+	sign := d.Byte()
+	if d.Err() != nil {
 		return Units{}
 	}
-	sign := d.b[0]
-	d.b = d.b[1:]
 	if sign == 0 {
 		return Units{zeroUnits} // Units never change their big.Int
 	}
-	mag := d.bytes()
+	mag := d.Bytes()
 	if sign > 2 || len(mag) == 0 || mag[0] == 0 || len(mag) > maxDigits {
-		d.fail(errors.New("bad amount"))
+		d.Fail(errors.New("bad amount"))
 		return Units{}
 	}
 	var v *big.Int
@@ -310,7 +248,7 @@ func (d *decoder) invoice() Invoice {
 	var inv Invoice
 	inv.ID = d.id()
 	inv.ProjectID = d.id()
-	inv.Version = d.uvarint()
+	inv.Version = d.Uvarint()
 	inv.OrderID = d.str()
 	inv.OrderName = d.str()
 	inv.Fingerprint = d.str()
@@ -324,21 +262,21 @@ func (d *decoder) invoice() Invoice {
 	if d.bool() {
 		inv.Rate = &Rate{Fiat: d.str(), Value: d.str(), Source: d.str(), At: d.time()}
 	}
-	inv.AllowedErrorPercent = d.int()
-	inv.ExpireMin = d.int()
+	inv.AllowedErrorPercent = d.Int()
+	inv.ExpireMin = d.Int()
 	inv.CallbackURL = d.str()
 	inv.Status = Status(d.str())
 	inv.CreatedAt = d.time()
 	inv.UpdatedAt = d.time()
 	inv.ExpiresAt = d.time()
 	inv.Address = d.str()
-	inv.AddressIndex = d.uvarint()
+	inv.AddressIndex = d.Uvarint()
 	inv.Paid = d.units()
-	n := d.uvarint()
+	n := d.Uvarint()
 	// Each transaction takes at least minTxBytes, so a count the rest of
 	// the record cannot hold is corrupt (and allocates nothing).
-	if n > uint64(len(d.b))/minTxBytes {
-		d.fail(errShort)
+	if n > uint64(len(d.Rest()))/minTxBytes {
+		d.Fail(binenc.ErrShort)
 		return inv
 	}
 	if n > 0 {
@@ -349,7 +287,7 @@ func (d *decoder) invoice() Invoice {
 	}
 	inv.ManualStatus = d.bool()
 	// RedirectURL came later: records written before it end here.
-	if len(d.b) > 0 {
+	if len(d.Rest()) > 0 {
 		inv.RedirectURL = d.str()
 	}
 	return inv
@@ -362,11 +300,11 @@ const minTxBytes = 10
 func (d *decoder) tx() Transaction {
 	return Transaction{
 		TxID:          d.str(),
-		Index:         d.u32(),
+		Index:         d.Uint32(),
 		Amount:        d.units(),
-		Height:        d.uvarint(),
+		Height:        d.Uvarint(),
 		BlockHash:     d.str(),
-		Confirmations: d.int(),
+		Confirmations: d.Int(),
 		RBF:           d.bool(),
 		SeenAt:        d.time(),
 		Late:          d.bool(),
@@ -382,19 +320,19 @@ func (d *decoder) event(kind EventKind) Event {
 	case KindPaymentSeen:
 		return PaymentSeen{Tx: d.tx()}
 	case KindPaymentUpdated:
-		return PaymentUpdated{TxID: d.str(), Index: d.u32(), Height: d.uvarint(), BlockHash: d.str(), Confirmations: d.int(), At: d.time()}
+		return PaymentUpdated{TxID: d.str(), Index: d.Uint32(), Height: d.Uvarint(), BlockHash: d.str(), Confirmations: d.Int(), At: d.time()}
 	case KindPaymentReverted:
-		return PaymentReverted{TxID: d.str(), Index: d.u32(), Reason: d.str(), At: d.time()}
+		return PaymentReverted{TxID: d.str(), Index: d.Uint32(), Reason: d.str(), At: d.time()}
 	default:
-		d.fail(errors.New("unknown kind"))
+		d.Fail(errors.New("unknown kind"))
 		return nil
 	}
 }
 
 // end reports the first problem, or trailing bytes.
 func (d *decoder) end() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errors.New("trailing bytes")
+	if len(d.Rest()) != 0 {
+		d.Fail(errors.New("trailing bytes"))
 	}
-	return d.err
+	return d.Err()
 }

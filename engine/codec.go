@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/invoiced/invoiced/internal/binenc"
 )
 
 // The stored encoding of events and snapshots is one format byte followed
@@ -36,7 +38,7 @@ func DecodeEvent(b []byte) (Event, error) {
 	kind, body := EventKind(b[1]), b[2:]
 	switch b[0] {
 	case formatBinary:
-		d := decoder{b: body}
+		d := decoder{Reader: binenc.NewReader(body)}
 		e := d.event(kind)
 		if err := d.end(); err != nil {
 			return nil, fmt.Errorf("decode event kind %d: %w: %v", kind, ErrCorrupt, err)
@@ -96,7 +98,7 @@ func DecodeSnapshot(b []byte) (Invoice, error) {
 	}
 	switch b[0] {
 	case formatBinary:
-		d := decoder{b: b[1:]}
+		d := decoder{Reader: binenc.NewReader(b[1:])}
 		inv := d.invoice()
 		if err := d.end(); err != nil {
 			return Invoice{}, fmt.Errorf("decode snapshot: %w: %v", ErrCorrupt, err)

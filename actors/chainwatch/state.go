@@ -9,6 +9,7 @@ import (
 	"math/big"
 
 	"github.com/invoiced/invoiced/chain"
+	"github.com/invoiced/invoiced/internal/binenc"
 )
 
 // The chain state record. A monitor writes its whole state twice in a
@@ -142,8 +143,8 @@ func decodeState(b []byte) (monitorState, error) {
 	if len(b) == 0 || b[0] != stateFormat {
 		return st, errors.New("unknown chain state format")
 	}
-	d := stateDecoder{b: b[1:]}
-	st.Height = d.uvarint()
+	d := stateDecoder{Reader: binenc.NewReader(b[1:])}
+	st.Height = d.Uvarint()
 	st.Hash = d.name()
 	st.Recent = make([]string, d.count())
 	for i := range st.Recent {
@@ -151,29 +152,24 @@ func decodeState(b []byte) (monitorState, error) {
 	}
 	st.Pay = make([]*tracked, d.count())
 	for i := range st.Pay {
-		t := &tracked{Currency: d.name(), TxID: d.txid()}
-		if idx := d.uvarint(); idx <= 1<<32-1 {
-			t.Index = uint32(idx)
-		} else {
-			d.fail(errors.New("output index out of range"))
-		}
+		t := &tracked{Currency: d.name(), TxID: d.txid(), Index: d.Uint32()}
 		t.Address = d.str()
 		t.Amount = d.amount()
-		flags := d.byte()
+		flags := d.Byte()
 		t.RBF, t.Sent = flags&1 != 0, flags&2 != 0
-		t.Height = d.uvarint()
+		t.Height = d.Uvarint()
 		t.Hash = d.name()
-		t.SentHeight = d.uvarint()
+		t.SentHeight = d.Uvarint()
 		t.SentHash = d.name()
-		t.SentConf = d.int()
-		t.Missing = d.int()
+		t.SentConf = d.Int()
+		t.Missing = d.Int()
 		st.Pay[i] = t
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.fail(fmt.Errorf("%d bytes after the record", len(d.b)))
+	if rest := d.Rest(); len(rest) > 0 {
+		d.Fail(fmt.Errorf("%d bytes after the record", len(rest)))
 	}
-	if d.err != nil {
-		return monitorState{}, d.err
+	if err := d.Err(); err != nil {
+		return monitorState{}, err
 	}
 	return st, nil
 }
@@ -188,82 +184,36 @@ func CursorOf(state []byte) (chain.Cursor, error) {
 	return chain.Cursor{Height: st.Height, Hash: st.Hash}, nil
 }
 
+// stateDecoder reads the binary form (binenc.Reader) and the chain
+// state's own fields: names and txids.
 type stateDecoder struct {
-	b     []byte
+	binenc.Reader
 	names []string
-	err   error
-}
-
-var errShortState = errors.New("chain state record ends early")
-
-func (d *stateDecoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-	d.b = nil
-}
-
-func (d *stateDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errShortState)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// int reads a varint that must fit an int32 (confirmations, rounds).
-func (d *stateDecoder) int() int {
-	v, n := binary.Varint(d.b)
-	if n <= 0 || v < -1<<31 || v > 1<<31-1 {
-		d.fail(errShortState)
-		return 0
-	}
-	d.b = d.b[n:]
-	return int(v)
-}
-
-func (d *stateDecoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail(errShortState)
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
 }
 
 // count reads a count of items of at least a byte each.
 func (d *stateDecoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail(errShortState)
+	n := d.Uvarint()
+	if n > uint64(len(d.Rest())) {
+		d.Fail(binenc.ErrShort)
 		return 0
 	}
 	return int(n)
 }
 
-func (d *stateDecoder) bytes() []byte {
-	n := d.count()
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *stateDecoder) str() string { return string(d.bytes()) }
+func (d *stateDecoder) str() string { return string(d.Bytes()) }
 
 func (d *stateDecoder) name() string {
-	i := d.uvarint()
+	i := d.Uvarint()
 	switch {
-	case d.err != nil:
+	case d.Err() != nil:
 		return ""
 	case i == 0:
 		s := d.str()
 		d.names = append(d.names, s)
 		return s
 	case i > uint64(len(d.names)):
-		d.fail(errors.New("unknown name in chain state"))
+		d.Fail(errors.New("unknown name in chain state"))
 		return ""
 	default:
 		return d.names[i-1]
@@ -271,23 +221,23 @@ func (d *stateDecoder) name() string {
 }
 
 func (d *stateDecoder) txid() string {
-	switch d.byte() {
+	switch d.Byte() {
 	case 0:
 		return d.str()
 	case 1:
-		return hex.EncodeToString(d.bytes())
+		return hex.EncodeToString(d.Bytes())
 	default:
-		d.fail(errors.New("unknown txid form in chain state"))
+		d.Fail(errors.New("unknown txid form in chain state"))
 		return ""
 	}
 }
 
 func (d *stateDecoder) amount() *big.Int {
-	sign := d.byte()
-	v := new(big.Int).SetBytes(d.bytes())
+	sign := d.Byte()
+	v := new(big.Int).SetBytes(d.Bytes())
 	switch {
 	case sign > 2 || (sign == 0) != (v.Sign() == 0):
-		d.fail(errors.New("corrupt amount in chain state"))
+		d.Fail(errors.New("corrupt amount in chain state"))
 	case sign == 2:
 		v.Neg(v)
 	}
