@@ -178,6 +178,18 @@ func (s *Service) ProjectEvents(account, project uuid.UUID, limit int) ([]persis
 	return s.store.AuditEvents(project, limit)
 }
 
+// AccountEvents is the audit trail of the account's own keys, oldest first
+// (the newest limit events): the keys created, rolled and expired.
+func (s *Service) AccountEvents(account uuid.UUID, limit int) ([]persistence.AuditEvent, error) {
+	s.mu.RLock()
+	_, ok := s.accounts[account]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, ErrUnauthorized
+	}
+	return s.store.AuditEvents(account, limit)
+}
+
 // ownProject is the cached project if account owns it.
 func (s *Service) ownProject(account, project uuid.UUID) (persistence.Project, error) {
 	s.mu.RLock()

@@ -464,3 +464,32 @@ func TestOwner_FromTheStoredProject(t *testing.T) {
 		t.Errorf("an unknown project's owner = %s, want the nil UUID", got)
 	}
 }
+
+// TestAccountEvents_OwnKeysOnlyAndSurviveARestart: an account's trail is
+// its key events (not its projects'), read back after a restart; an
+// account that does not exist reads nothing.
+func TestAccountEvents_OwnKeysOnlyAndSurviveARestart(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.svc.RollAccountKey(f.account.ID, 0, f.by); err != nil {
+		t.Fatal(err)
+	}
+	f.restart()
+	evs, err := f.svc.AccountEvents(f.account.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		if e.Owner != f.account.ID {
+			t.Fatalf("event %s of owner %s in the account's trail", e.Type, e.Owner)
+		}
+		got = append(got, e.Type)
+	}
+	// A roll with no overlap stops the old key in the same batch.
+	if want := []string{EventKeyCreated, EventKeyExpired, EventKeyRolled}; !slices.Equal(got, want) {
+		t.Fatalf("account events %v, want %v", got, want)
+	}
+	if _, err := f.svc.AccountEvents(uuid.New(), 100); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("an unknown account's events: %v, want ErrUnauthorized", err)
+	}
+}

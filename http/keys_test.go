@@ -456,3 +456,136 @@ func TestKeys_WebhookSignedWithEveryLiveKey(t *testing.T) {
 		}
 	}
 }
+
+// accountEvent is one entry of GET /api/v1/account/events as a client
+// reads it.
+type accountEvent struct {
+	Type       string  `json:"type"`
+	KeyID      *string `json:"key_id"`
+	ActorKeyID *string `json:"actor_key_id"`
+	ClientIP   *string `json:"client_ip"`
+	ExpiresAt  *string `json:"old_key_expires_at"`
+}
+
+// accountEvents reads the account's audit trail with key.
+func (e *env) accountEvents(key string) ([]accountEvent, []byte) {
+	e.t.Helper()
+	r := e.do("GET", "/api/v1/account/events", key, "")
+	if r.status != http.StatusOK {
+		e.t.Fatalf("account events: %d %s", r.status, r.body)
+	}
+	var got struct{ Events []accountEvent }
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		e.t.Fatal(err)
+	}
+	return got.Events, r.body
+}
+
+// TestAccountEvents_TrailOfTheAccountsOwnKeys: the account's key events
+// (created at bootstrap, rolled by a key from an address, expired by the
+// server's sweep) are read back oldest first, with nothing of another
+// account's or of a project's trail, and no key material.
+func TestAccountEvents_TrailOfTheAccountsOwnKeys(t *testing.T) {
+	clock := newStepClock()
+	e := newEnv(t, t.TempDir(), envOpts{clock: clock})
+	_, oldID, _ := e.accounts.Account(e.accountKey)
+	_, projectKey := e.project("shop", "") // a project event, not the account's
+	otherKey, _, err := e.accounts.CreateAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolled := e.do("POST", "/api/v1/account/keys/roll", e.accountKey, `{"expire_old_in":"1h"}`)
+	if rolled.status != http.StatusCreated {
+		t.Fatalf("account roll: %d %s", rolled.status, rolled.body)
+	}
+	newKey, newID := rolled.json(t)["api_key"].(string), rolled.json(t)["key_id"].(string)
+	clock.Add(time.Hour)
+	if err := e.accounts.Flush(); err != nil { // the sweep writes the old key's expiry
+		t.Fatal(err)
+	}
+
+	got, body := e.accountEvents(newKey)
+	str := func(p *string) string {
+		if p == nil {
+			return "<none>"
+		}
+		return *p
+	}
+	want := []accountEvent{
+		{Type: accounts.EventKeyCreated, KeyID: ptr(oldID.String())},
+		{Type: accounts.EventKeyRolled, KeyID: ptr(newID), ActorKeyID: ptr(oldID.String()), ClientIP: ptr("127.0.0.1"), ExpiresAt: ptr(clock.Now().Format(time.RFC3339Nano))},
+		{Type: accounts.EventKeyExpired, KeyID: ptr(oldID.String())},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("account events %s, want %d", body, len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Type != w.Type || str(g.KeyID) != str(w.KeyID) || str(g.ActorKeyID) != str(w.ActorKeyID) || str(g.ClientIP) != str(w.ClientIP) {
+			t.Errorf("event %d: %s of %s by %s from %s; want %s of %s by %s from %s", i,
+				g.Type, str(g.KeyID), str(g.ActorKeyID), str(g.ClientIP), w.Type, str(w.KeyID), str(w.ActorKeyID), str(w.ClientIP))
+		}
+		if (g.ExpiresAt == nil) != (w.ExpiresAt == nil) {
+			t.Errorf("event %d: old_key_expires_at %s, want %s", i, str(g.ExpiresAt), str(w.ExpiresAt))
+		} else if g.ExpiresAt != nil {
+			at, err := time.Parse(time.RFC3339Nano, *g.ExpiresAt)
+			if wantAt, _ := time.Parse(time.RFC3339Nano, *w.ExpiresAt); err != nil || !at.Equal(wantAt) {
+				t.Errorf("event %d: old_key_expires_at %s, want %s", i, *g.ExpiresAt, *w.ExpiresAt)
+			}
+		}
+	}
+	for _, secret := range []string{e.accountKey, newKey, otherKey, projectKey} {
+		h := accounts.HashKey(secret)
+		for _, leak := range []string{secret, secret[:accounts.PrefixLen], hex.EncodeToString(h[:])} {
+			if bytes.Contains(body, []byte(leak)) {
+				t.Fatalf("the account events hold key material %q:\n%s", leak, body)
+			}
+		}
+	}
+	// Another account reads its own trail: its key's creation alone.
+	if other, body := e.accountEvents(otherKey); len(other) != 1 || other[0].Type != accounts.EventKeyCreated || str(other[0].KeyID) == oldID.String() {
+		t.Fatalf("another account's events: %s", body)
+	}
+}
+
+// TestAccountEvents_Refusals: the trail is the account key's alone, as
+// every account route: no key, a project key, an unknown key and a key
+// past its expiry are 401, and a refusal records nothing.
+func TestAccountEvents_Refusals(t *testing.T) {
+	clock := newStepClock()
+	e := newEnv(t, t.TempDir(), envOpts{clock: clock})
+	_, projectKey := e.project("shop", "")
+	rolled := e.do("POST", "/api/v1/account/keys/roll", e.accountKey, `{"expire_old_in":"1h"}`)
+	if rolled.status != http.StatusCreated {
+		t.Fatalf("account roll: %d %s", rolled.status, rolled.body)
+	}
+	newKey := rolled.json(t)["api_key"].(string)
+	clock.Add(time.Hour) // the old account key has expired
+	_, before := e.accountEvents(newKey)
+	for _, tc := range []struct {
+		name, method, key string
+		status            int
+		code              string
+	}{
+		{"no key", "GET", "", 401, "unauthorized"},
+		{"project key", "GET", projectKey, 401, "unauthorized"},
+		{"unknown key", "GET", strings.Repeat("ab", 32), 401, "unauthorized"},
+		{"expired account key", "GET", e.accountKey, 401, "unauthorized"},
+		{"not a reader's method", "POST", newKey, 405, "method_not_allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(tc.method, "/api/v1/account/events", tc.key, "")
+			if r.status != tc.status {
+				t.Fatalf("%d %s, want %d", r.status, r.body, tc.status)
+			}
+			if code, _ := r.errorField(t); code != tc.code {
+				t.Fatalf("code %q, want %q", code, tc.code)
+			}
+		})
+	}
+	if _, after := e.accountEvents(newKey); !bytes.Equal(before, after) {
+		t.Fatalf("a refusal changed the trail:\n%s\n%s", before, after)
+	}
+}
+
+func ptr(s string) *string { return &s }

@@ -245,7 +245,8 @@ func (s *Server) revokeProjectKey(w http.ResponseWriter, r *http.Request, ps htt
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// auditEventView is one entry of GET /api/v1/projects/{project_id}/events.
+// auditEventView is one entry of GET /api/v1/projects/{project_id}/events
+// and GET /api/v1/account/events.
 type auditEventView struct {
 	EventID    uuid.UUID  `json:"event_id"`
 	Type       string     `json:"type"`
@@ -257,7 +258,7 @@ type auditEventView struct {
 	ExpiresAt  *time.Time `json:"old_key_expires_at,omitempty"`
 }
 
-// maxAuditEvents is how many of the newest events the events route shows.
+// maxAuditEvents is how many of the newest events the events routes show.
 const maxAuditEvents = 1000
 
 // projectEvents is GET /api/v1/projects/{project_id}/events: the audit
@@ -273,6 +274,23 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request, ps httpro
 		s.writeError(w, r, err)
 		return
 	}
+	writeAuditEvents(w, events)
+}
+
+// accountEvents is GET /api/v1/account/events: the audit trail of the
+// account's own keys, oldest first.
+func (s *Server) accountEvents(w http.ResponseWriter, r *http.Request, _ httprouter.Params, a persistence.Account, _ accounts.Actor) {
+	events, err := s.cfg.Accounts.AccountEvents(a.ID, maxAuditEvents)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeAuditEvents(w, events)
+}
+
+// writeAuditEvents answers 200 {events:[…]}: ids, times and addresses,
+// never a key or its hash.
+func writeAuditEvents(w http.ResponseWriter, events []persistence.AuditEvent) {
 	out := struct {
 		Events []auditEventView `json:"events"`
 	}{Events: make([]auditEventView, 0, len(events))}

@@ -154,6 +154,7 @@ func New(cfg Config) *Server {
 	r.DELETE("/api/v1/projects/:project_id/keys/:key_id", s.account(s.revokeProjectKey))
 	r.GET("/api/v1/projects/:project_id/events", s.account(s.projectEvents))
 	r.POST("/api/v1/account/keys/roll", s.account(s.rollAccountKey))
+	r.GET("/api/v1/account/events", s.account(s.accountEvents))
 	if cfg.Dev != nil {
 		r.POST("/dev/pay", s.devPay)
 		r.POST("/dev/mine", s.devMine)
