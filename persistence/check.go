@@ -543,6 +543,7 @@ func (s *Store) repair(c *checkRun) error {
 				err = b.Delete(o.key, nil)
 			} else {
 				err = b.Set(o.key, o.value, nil)
+				s.claims.addIfClaim(o.key)
 			}
 			if err != nil {
 				return err

@@ -82,6 +82,30 @@ func AddressClaim(currency string, index uint64, address string, invoice uuid.UU
 	}
 }
 
+// takeClaims fails with *ClaimTakenError if a claim of c is in the store,
+// else adds them all to the claim filter (invariant 1 of claimFilter): the
+// caller holds their stripes and writes c next. A claim the filter knows
+// absent is not read.
+func (s *Store) takeClaims(c Commit) error {
+	for _, cl := range c.Claims {
+		if !s.claims.mayHold(cl.key) {
+			continue
+		}
+		existing, err := s.get(cl.key)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("commit stream %s: check %s claim: %w", c.Stream, cl.kind, err)
+		}
+		return fmt.Errorf("commit stream %s: %w", c.Stream, &ClaimTakenError{Kind: cl.kind, Existing: existing})
+	}
+	for _, cl := range c.Claims {
+		s.claims.add(cl.key)
+	}
+	return nil
+}
+
 // AddressOwner returns the invoice owning address (ErrNotFound).
 func (s *Store) AddressOwner(currency, address string) (uuid.UUID, error) {
 	if err := checkString("currency", currency); err != nil {

@@ -116,8 +116,9 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	return version, nil
 }
 
-// check checks c's expected version and that its claims are free; the
-// caller holds the stripes of its head and claim keys.
+// check checks c's expected version and that its claims are free, and
+// records them in the claim filter; the caller holds the stripes of its
+// head and claim keys and writes c if check passes.
 func (s *Store) check(c Commit) error {
 	if c.Fresh && c.ExpectedVersion != 0 {
 		return fmt.Errorf("commit stream %s: fresh at expected version %d: %w", c.Stream, c.ExpectedVersion, ErrInvalidArgument)
@@ -127,17 +128,7 @@ func (s *Store) check(c Commit) error {
 			return fmt.Errorf("commit stream %s: %w", c.Stream, err)
 		}
 	}
-	for _, cl := range c.Claims {
-		existing, err := s.get(cl.key)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("commit stream %s: check %s claim: %w", c.Stream, cl.kind, err)
-		}
-		return fmt.Errorf("commit stream %s: %w", c.Stream, &ClaimTakenError{Kind: cl.kind, Existing: existing})
-	}
-	return nil
+	return s.takeClaims(c)
 }
 
 // commitBatch encodes everything c writes. It runs before the stripe locks

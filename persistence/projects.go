@@ -75,6 +75,7 @@ func (s *Store) CreateProject(p Project, events []AuditEvent) error {
 	if err := s.checkUnused(append([][]byte{idKey}, hashKeys...)); err != nil {
 		return fmt.Errorf("create project %s: %w", p.ID, err)
 	}
+	s.claims.add(nameKey) // under its stripe, before the write (see claimFilter)
 	b := s.db.NewBatch()
 	defer b.Close()
 	errs := []error{b.Set(idKey, rec, nil), b.Set(nameKey, p.ID[:], nil)}
@@ -131,6 +132,7 @@ func (s *Store) UpdateProject(prev, next Project, events []AuditEvent) error {
 	defer b.Close()
 	errs := []error{b.Set(idKey, rec, nil)}
 	if renamed {
+		s.claims.add(newName) // under its stripe, before the write (see claimFilter)
 		errs = append(errs, b.Delete(oldName, nil), b.Set(newName, next.ID[:], nil))
 	}
 	for _, k := range hashKeys {

@@ -94,6 +94,8 @@ type Store struct {
 	clock        Clock // schedules Group waits
 	// counts mirrors the list counters (see counterCache).
 	counts counterCache
+	// claims is the negative filter over the claim keys (see claimFilter).
+	claims *claimFilter
 	// commitLatency observes every Commit, checks and fsync included.
 	commitLatency prometheus.Histogram
 }
@@ -170,6 +172,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.counts.load(db); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	// After the upgrade, which may write: the filter holds every claim key
+	// the store holds before it serves a write.
+	claims, err := loadClaimFilter(db)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	s.claims = claims
 	return s, nil
 }
 
