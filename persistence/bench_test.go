@@ -53,6 +53,20 @@ func BenchmarkCommitCreateSync(b *testing.B) {
 			}
 		}
 	})
+	// A store that has run a while: a create's claim checks miss through
+	// several L0 files and the levels below (see openDeepStore).
+	b.Run("deep", func(b *testing.B) {
+		s, project := openDeepStore(b)
+		rng := rand.New(rand.NewPCG(1, 1))
+		l0 := s.db.Metrics().Levels[0].TablesCount
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := s.Commit(createCommit(project, uint64(deepInvoices+deepL0Files*deepL0Invoices+1+i), rng)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(l0), "L0-files")
+	})
 	// Many concurrent writers, as many HTTP requests would be: Pebble
 	// groups their fsyncs, so throughput rises while each stays synced.
 	b.Run("parallel", func(b *testing.B) {
@@ -81,11 +95,15 @@ var listSizes = flag.String("list-sizes", "10000", "comma-separated project size
 // bulkFill writes n invoices of project the way Commit writes them (same
 // keys and counters, created 1 ms apart) in unsynced batches of 1,000, then
 // flushes (settleStore waits for the compactions): a large project in minutes rather than hours of fsyncs.
-func bulkFill(b *testing.B, s *Store, project uuid.UUID, n int) {
+func bulkFill(b *testing.B, s *Store, project uuid.UUID, n int) { bulkFillRange(b, s, project, 1, n) }
+
+// bulkFillRange is bulkFill of invoices first to last (numbering their
+// claims and creation times).
+func bulkFillRange(b *testing.B, s *Store, project uuid.UUID, first, last int) {
 	b.Helper()
-	rng := rand.New(rand.NewPCG(3, 3))
+	rng := rand.New(rand.NewPCG(3, uint64(first)))
 	batch := s.db.NewBatch()
-	for i := 1; i <= n; i++ {
+	for i := first; i <= last; i++ {
 		c := createCommit(project, uint64(i), rng)
 		c.Snapshot = nil // no snapshot at creation, as the invoice actors write
 		deltas := counterDeltas(nil, c.New)
@@ -93,7 +111,10 @@ func bulkFill(b *testing.B, s *Store, project uuid.UUID, n int) {
 			b.Fatal(err)
 		}
 		s.counts.apply(deltas)
-		if i%1000 == 0 || i == n {
+		for _, cl := range c.Claims {
+			s.claims.add(cl.key) // as Commit does (claimFilter's invariant 1)
+		}
+		if i%1000 == 0 || i == last {
 			if err := batch.Commit(pebble.NoSync); err != nil {
 				b.Fatal(err)
 			}
@@ -123,6 +144,49 @@ func settleStore(b *testing.B, s *Store) {
 			b.Fatal("store still compacting after 10 minutes")
 		}
 	}
+}
+
+// deepStore, when set, keeps the store BenchmarkCommitCreateSync/deep
+// starts from across runs, so a run under valgrind measures commits on a
+// store the fill built outside it.
+var deepStore = flag.String("deep-store", "", "directory keeping BenchmarkCommitCreateSync/deep's starting store across runs (default: built in a temp dir)")
+
+// The deep store: deepInvoices invoices settled into L5 and L6, then
+// deepL0Files flushes of deepL0Invoices each, every one an L0 file
+// spanning the keyspace. Pebble compacts L0 from 4 sublevels on here (its
+// score reads 0.5 at 2), so 3 is as deep as L0 stays between compactions.
+const deepInvoices, deepL0Files, deepL0Invoices = 200_000, 3, 2_000
+
+// openDeepStore opens a copy of the deep store, built first if need be.
+func openDeepStore(b *testing.B) (*Store, uuid.UUID) {
+	project := uuid.NewSHA1(uuid.Nil, []byte("deep"))
+	src := *deepStore
+	if src == "" {
+		src = filepath.Join(b.TempDir(), "deep")
+	}
+	if _, err := os.Stat(filepath.Join(src, "filled")); err != nil {
+		s, err := Open(src, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bulkFill(b, s, project, deepInvoices)
+		settleStore(b, s)
+		for f := range deepL0Files {
+			first := deepInvoices + f*deepL0Invoices + 1
+			bulkFillRange(b, s, project, first, first+deepL0Invoices-1)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "filled"), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dst := filepath.Join(b.TempDir(), "db")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		b.Fatal(err)
+	}
+	return openStore(b, dst), project
 }
 
 // listDir, when set, keeps BenchmarkList's stores (one per size) across
