@@ -166,6 +166,8 @@ func (f *claimFilter) bytes() int {
 	return n
 }
 
+const loadChunk = 1 << 16
+
 // loadClaimFilter builds the filter from every claim key in db, sized for
 // twice as many as it finds.
 func loadClaimFilter(db *pebble.DB) (*claimFilter, error) {
@@ -174,16 +176,25 @@ func loadClaimFilter(db *pebble.DB) (*claimFilter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load claim filter: %w", err)
 	}
-	var hashes []uint64
+	// The hashes in chunks, not one slice grown by copying: 8 bytes per
+	// claim are all the scan holds.
+	var chunks [][]uint64
+	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		hashes = append(hashes, maphash.Bytes(seed, it.Key()))
+		if n%loadChunk == 0 {
+			chunks = append(chunks, make([]uint64, 0, loadChunk))
+		}
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], maphash.Bytes(seed, it.Key()))
+		n++
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, fmt.Errorf("load claim filter: %w", err)
 	}
-	f := newClaimFilter(seed, 2*int64(len(hashes)))
-	for _, h := range hashes {
-		f.addHash(h)
+	f := newClaimFilter(seed, 2*int64(n))
+	for _, c := range chunks {
+		for _, h := range c {
+			f.addHash(h)
+		}
 	}
 	return f, nil
 }
