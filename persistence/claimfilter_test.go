@@ -16,7 +16,7 @@ import (
 // at once, through several growths, are all "maybe" afterwards, and keys
 // never added are mostly "absent" (else the filter saves no read).
 func TestClaimFilter_NeverAbsentForAnAddedKey(t *testing.T) {
-	f := newClaimFilter(maphash.MakeSeed(), 0)
+	f := newClaimFilter(maphash.MakeSeed(), 1<<16)
 	const writers, perWriter = 8, 40_000 // 320,000 keys: segments of 64k, 128k, 256k
 	var wg sync.WaitGroup
 	for w := range writers {
