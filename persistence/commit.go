@@ -51,7 +51,9 @@ type Commit struct {
 //
 // It returns ErrVersionConflict (wrapped) if the stream's version is not
 // ExpectedVersion, *ClaimTakenError if any claim key exists, or a write
-// error. Commits with disjoint keys proceed in parallel and share fsyncs.
+// error. Commits with disjoint keys proceed in parallel; their checked
+// batches are written together, one synced batch at a time (see
+// combiner), and a failed write fails every commit in it.
 //
 // Invariants (the stream lock is the stripe lock of the stream's head key;
 // each claim key has its own stripe lock):
@@ -82,8 +84,8 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 		return 0, fmt.Errorf("commit stream %s: no events: %w", c.Stream, ErrInvalidArgument)
 	}
 	version := c.ExpectedVersion + uint64(len(c.Events))
-	deltas := counterDeltas(c.Old, c.New) // written in the batch, then applied to the mirror
-	b, err := s.commitBatch(c, version, deltas)
+	deltas := counterDeltas(c.Old, c.New) // written by s.write, then applied to the mirror
+	b, err := s.commitBatch(c, version, nil)
 	if err != nil {
 		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
 	}
@@ -102,7 +104,7 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 		return 0, err
 	}
 	pending := s.counts.begin(head, version, deltas)
-	if err := s.commitSynced(b); err != nil {
+	if err := s.write(b, deltas); err != nil {
 		s.counts.abort(pending)
 		return 0, fmt.Errorf("commit stream %s: write: %w", c.Stream, err)
 	}

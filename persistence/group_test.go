@@ -84,15 +84,7 @@ func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 	if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
 		t.Fatalf("after the group: %v", rep.Problems)
 	}
-	for p := range map[uuid.UUID]bool{rows[0].ProjectID: true, rows[len(rows)-1].ProjectID: true} {
-		for _, st := range ckStatuses {
-			q := Query{ProjectID: p, Status: st}
-			_, want := listModel(w.rows).query(q)
-			if got := counterValue(t, s, p, maskStatus, st, ""); got != int64(want) {
-				t.Fatalf("project %s status %s: counter %d, want %d", p, st, got, want)
-			}
-		}
-	}
+	checkStatusCounters(t, s, w.rows, rows[0].ProjectID, rows[len(rows)-1].ProjectID)
 }
 
 // TestGroup_MemberChecks: a member whose version is stale, or whose claim

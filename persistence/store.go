@@ -7,8 +7,8 @@
 // pebble.Sync, so it survives a crash or power loss. Atomicity: everything
 // one Commit writes (events, snapshot, index rows, counter deltas, claims)
 // is one Pebble batch, visible all at once or not at all. Concurrent commits
-// do not wait on each other except for the stripe locks of the keys they
-// share; Pebble groups their fsyncs.
+// check in parallel, waiting on each other only for the stripe locks of the
+// keys they share, and are written together as one synced batch.
 //
 // The package stores events and snapshots as opaque bytes and imports no
 // other package of this module.
@@ -96,6 +96,8 @@ type Store struct {
 	counts counterCache
 	// claims is the negative filter over the claim keys (see claimFilter).
 	claims *claimFilter
+	// combiner writes concurrent Commits' batches as one (see combiner).
+	combiner combiner
 	// commitLatency observes every Commit, checks and fsync included.
 	commitLatency prometheus.Histogram
 }
