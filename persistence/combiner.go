@@ -1,11 +1,14 @@
 package persistence
 
 import (
-	"errors"
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // combiner writes the batches of concurrent Commits, each already checked
@@ -27,6 +30,20 @@ type combiner struct {
 	mu      sync.Mutex
 	writing bool      // a combined batch is being written
 	next    []*joiner // gathered for the batch after it
+	// batch and deltas are the leader's, reused from one combined write
+	// to the next (one leader at a time; handOff orders them).
+	batch  *pebble.Batch
+	deltas []counterDelta
+	// commits observes how many commits each synced write carried.
+	commits prometheus.Histogram
+}
+
+func newCommitsPerWrite() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "invoiced_pebble_commits_per_write",
+		Help:    "Invoice commits written together in one synced batch (concurrent commits combine).",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 10), // 1 .. 512
+	})
 }
 
 // joiner is one Commit's batch waiting in a combined write.
@@ -34,8 +51,11 @@ type joiner struct {
 	b      *pebble.Batch // the commit's writes but its counter merges
 	deltas []counterDelta
 	err    error
-	ready  chan struct{} // closed when err is final, or when the joiner leads
-	lead   []*joiner     // the batch this joiner writes, if it was made leader
+	// ready is locked while the joiner waits; it is unlocked when err is
+	// final, or when the joiner is to lead (a mutex rather than a channel:
+	// no allocation of its own).
+	ready sync.Mutex
+	lead  []*joiner // the batch this joiner writes, if it was made leader
 }
 
 // maxCombinedBytes caps a combined batch well below half a memtable
@@ -51,10 +71,10 @@ func (s *Store) write(b *pebble.Batch, deltas []counterDelta) error {
 	c := &s.combiner
 	c.mu.Lock()
 	if c.writing {
-		j.ready = make(chan struct{})
+		j.ready.Lock()
 		c.next = append(c.next, j)
 		c.mu.Unlock()
-		<-j.ready
+		j.ready.Lock() // until the leader unlocks it
 		if j.lead == nil {
 			return j.err
 		}
@@ -75,19 +95,21 @@ func (s *Store) lead(group []*joiner) {
 	defer func() {
 		p := recover()
 		if p != nil {
+			s.combiner.batch = nil // whatever state the failed commit left it in
 			for _, j := range group {
 				j.err = fmt.Errorf("combined write: store failed: %v", p)
 			}
 		}
 		s.handOff()
 		for _, j := range group[1:] {
-			close(j.ready)
+			j.ready.Unlock()
 		}
 		if p != nil {
 			panic(p)
 		}
 	}()
 	err := s.writeCombined(group)
+	s.combiner.commits.Observe(float64(len(group)))
 	for _, j := range group {
 		j.err = err
 	}
@@ -108,10 +130,13 @@ func (s *Store) handOff() {
 		size += len(c.next[n].b.Repr())
 		n++
 	}
-	group := c.next[:n:n]
-	c.next = c.next[n:]
+	group, rest := c.next[:n:n], c.next[n:]
+	c.next = nil // a new array: the old one holds the joiners of group
+	if len(rest) > 0 {
+		c.next = append(c.next, rest...)
+	}
 	group[0].lead = group
-	close(group[0].ready)
+	group[0].ready.Unlock()
 }
 
 // writeCombined commits group's batches and their summed counter deltas as
@@ -120,39 +145,55 @@ func (s *Store) handOff() {
 func (s *Store) writeCombined(group []*joiner) error {
 	if len(group) == 1 {
 		b := group[0].b
-		for _, d := range group[0].deltas {
-			if err := b.Merge(d.key, encodeCount(d.delta), nil); err != nil {
-				return err
-			}
+		if err := mergeCounts(b, group[0].deltas); err != nil {
+			return err
 		}
 		return s.commitSynced(b)
 	}
-	size := 1024
-	for _, j := range group {
-		size += len(j.b.Repr())
+	c := &s.combiner
+	if c.batch == nil {
+		c.batch = s.db.NewBatchWithSize(maxCombinedBytes / 4)
 	}
-	b := s.db.NewBatchWithSize(size)
-	defer b.Close()
-	var sums map[string]int64
+	b := c.batch
+	deltas := c.deltas[:0]
 	for _, j := range group {
 		if err := b.Apply(j.b, nil); err != nil {
+			b.Reset()
 			return err
 		}
-		for _, d := range j.deltas {
-			if sums == nil {
-				sums = make(map[string]int64, len(j.deltas))
-			}
-			sums[string(d.key)] += d.delta
+		deltas = append(deltas, j.deltas...)
+	}
+	// sorted, the deltas of one counter are adjacent
+	slices.SortFunc(deltas, func(x, y counterDelta) int { return bytes.Compare(x.key, y.key) })
+	sums := deltas[:0]
+	for _, d := range deltas {
+		if n := len(sums); n > 0 && bytes.Equal(sums[n-1].key, d.key) {
+			sums[n-1].delta += d.delta
+		} else {
+			sums = append(sums, d)
 		}
 	}
-	var err error
-	for k, d := range sums {
-		if d != 0 {
-			err = errors.Join(err, b.Merge([]byte(k), encodeCount(d), nil))
+	err := mergeCounts(b, sums)
+	clear(deltas) // the keys belong to the commits
+	c.deltas = deltas[:0]
+	if err == nil {
+		err = s.commitSynced(b) // a panic here drops the batch (lead)
+	}
+	b.Reset()
+	return err
+}
+
+// mergeCounts adds deltas' non-zero counter merges to b.
+func mergeCounts(b *pebble.Batch, deltas []counterDelta) error {
+	var v [8]byte // the batch copies it
+	for _, d := range deltas {
+		if d.delta == 0 {
+			continue
+		}
+		binary.BigEndian.PutUint64(v[:], uint64(d.delta))
+		if err := b.Merge(d.key, v[:], nil); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return err
-	}
-	return s.commitSynced(b)
+	return nil
 }

@@ -55,6 +55,7 @@ var (
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.s.commitLatency.Describe(ch)
+	c.s.combiner.commits.Describe(ch)
 	for _, d := range []*prometheus.Desc{descFsync, descCompactions, descBackground, descDebt, descDisk, descReadAmp, descMemtable, descStatus, descScrapeErr} {
 		ch <- d
 	}
@@ -62,6 +63,7 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	c.s.commitLatency.Collect(ch)
+	c.s.combiner.commits.Collect(ch)
 	m := c.s.db.Metrics()
 	if h := m.LogWriter.FsyncLatency; h != nil {
 		if metric, err := toSeconds(h); err == nil {

@@ -167,6 +167,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.clock == nil {
 		s.clock = wallClock{}
 	}
+	s.combiner.commits = newCommitsPerWrite()
 	s.stripes.init()
 	if err := upgradeIndexes(db); err != nil {
 		return nil, errors.Join(err, db.Close())

@@ -325,6 +325,7 @@ func TestMetrics_ExposeEveryFamily(t *testing.T) {
 		`invoiced_chain_node_height{network="devchain-BTC"} 1`,
 		`invoiced_pebble_wal_fsync_duration_seconds_bucket`,
 		`invoiced_pebble_commit_duration_seconds_count`,
+		`invoiced_pebble_commits_per_write_bucket`,
 		`invoiced_chain_lag_blocks{network="devchain-BTC"} 0`,
 		`invoiced_pebble_disk_usage_bytes`,
 		`invoiced_pebble_read_amplification`,
