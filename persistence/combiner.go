@@ -67,23 +67,23 @@ const maxCombinedBytes = 1 << 20
 // or combined with concurrent writes, and returns once they are durable
 // or failed. b stays the caller's to close.
 func (s *Store) write(b *pebble.Batch, deltas []counterDelta) error {
-	j := &joiner{b: b, deltas: deltas}
 	c := &s.combiner
 	c.mu.Lock()
-	if c.writing {
-		j.ready.Lock()
-		c.next = append(c.next, j)
-		c.mu.Unlock()
-		j.ready.Lock() // until the leader unlocks it
-		if j.lead == nil {
-			return j.err
-		}
-	} else {
+	if !c.writing {
 		c.writing = true
 		c.mu.Unlock()
-		j.lead = []*joiner{j}
+		lone := joiner{b: b, deltas: deltas}
+		s.lead([]*joiner{&lone})
+		return lone.err
 	}
-	s.lead(j.lead)
+	j := &joiner{b: b, deltas: deltas}
+	j.ready.Lock()
+	c.next = append(c.next, j)
+	c.mu.Unlock()
+	j.ready.Lock() // until the leader unlocks it
+	if j.lead != nil {
+		s.lead(j.lead)
+	}
 	return j.err
 }
 
