@@ -195,3 +195,51 @@ func checkStatusCounters(t *testing.T, s *Store, rows map[uuid.UUID]*IndexRow, p
 		}
 	}
 }
+
+// TestCombiner_HandOffCapsTheBatch: the gathered batches are handed on in
+// arrival order, as many as fit in maxCombinedBytes, at least one; the
+// rest wait for the batch after.
+func TestCombiner_HandOffCapsTheBatch(t *testing.T) {
+	const k = 1 << 10
+	cases := []struct {
+		sizes []int // value bytes of each gathered batch
+		want  []int // joiners per batch handed on
+	}{
+		{[]int{1 * k}, []int{1}},
+		{[]int{1 * k, 1 * k, 1 * k}, []int{3}},
+		{[]int{600 * k, 600 * k, 100 * k}, []int{1, 2}},
+		{[]int{2048 * k, 1 * k}, []int{1, 1}},
+		{[]int{1 * k, 2048 * k, 1 * k}, []int{1, 1, 1}},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.sizes), func(t *testing.T) {
+			s := newStore(t)
+			c := &s.combiner
+			c.writing = true
+			for _, n := range tc.sizes {
+				b := s.db.NewBatch()
+				defer b.Close()
+				if err := b.Set([]byte("k"), make([]byte, n), nil); err != nil {
+					t.Fatal(err)
+				}
+				j := &joiner{b: b}
+				j.ready.Lock()
+				c.next = append(c.next, j)
+			}
+			var got []int
+			for c.writing {
+				first := c.next
+				s.handOff()
+				if c.writing {
+					if !first[0].ready.TryLock() {
+						t.Fatal("the next leader was not released")
+					}
+					got = append(got, len(first[0].lead))
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("batches of %v joiners, want %v", got, tc.want)
+			}
+		})
+	}
+}
