@@ -18,11 +18,12 @@
 # in turn, seeding up to each (the growth table; creates measured last at each size add to the
 # store, and stored= says how many it held at the start of each mode); BIN=path measures that
 # invoiced binary instead of building PROJECT_DIR's; MAXPAGE (50) is the deepest list page;
-# LIST_COMBO=k (1-16) asks one list combination of list.lua only; GET_SAMPLE (100000) is how many
+# LIST_COMBO=k (1-16) asks one list combination of list.lua only; SETTLE_MAX (60) bounds the wait
+# for a quiet store before each mode, in seconds; GET_SAMPLE (100000) is how many
 # of the stored ids, drawn at random, get reads round-robin: the default misses every cache of
 # fewer entries (the worst case), a smaller sample is a working set that fits them (a store that
 # grew, read where its traffic is). Before each mode the script waits
-# until the store has had no flush or compaction running for a second (at most 60 s).
+# until the store has had no flush or compaction running for a second (at most SETTLE_MAX s).
 # Any INVOICED_* variable reaches the server, e.g. INVOICED_PPROF_LISTEN=127.0.0.1:6060.
 set -u
 modes=${1:?usage: ratio.sh create|get|list[,..] [PROJECT_DIR]}
@@ -71,16 +72,18 @@ seed_to() {
   [ "$have" -gt "$from" ] && echo "seeded $((have - from)) invoices in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s" >&2
   cat "$work"/ids.* 2>/dev/null | shuf -n "${GET_SAMPLE:-100000}" >"$work/get-ids"
 }
-# settle waits (at most 60 s) until the server's store has run no flush or compaction for a second,
-# as invoicebench does between phases, so a phase is not charged for the writes of the one before.
+# settle waits (at most SETTLE_MAX seconds, default 60) until the server's store has run no flush or
+# compaction for a second, as invoicebench does between phases, so a phase is not charged for the
+# writes of the one before; it says on stderr when it gave up waiting.
 settle() {
-  local quiet=0 jobs
-  for i in $(seq 1 300); do
+  local quiet=0 jobs i
+  for i in $(seq 1 $((${SETTLE_MAX:-60} * 5))); do
     jobs=$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^invoiced_pebble_background_jobs/ {n += $2} END {print n + 0}')
     if [ "$jobs" = 0 ]; then quiet=$((quiet + 1)); else quiet=0; fi
     [ "$quiet" -ge 5 ] && return
     sleep 0.2
   done
+  echo "settle: the store was still flushing or compacting after ${SETTLE_MAX:-60} s" >&2
 }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
