@@ -107,7 +107,10 @@ func bulkFillRange(b *testing.B, s *Store, project uuid.UUID, first, last int) {
 		c := createCommit(project, uint64(i), rng)
 		c.Snapshot = nil // no snapshot at creation, as the invoice actors write
 		deltas := counterDeltas(nil, c.New)
-		if err := fillCommitBatch(batch, c, 1, deltas); err != nil {
+		if err := fillCommitBatch(batch, c, 1); err != nil {
+			b.Fatal(err)
+		}
+		if err := mergeCounts(batch, deltas); err != nil {
 			b.Fatal(err)
 		}
 		s.counts.apply(deltas)

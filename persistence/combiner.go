@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -163,7 +162,10 @@ func (s *Store) writeCombined(group []*joiner) error {
 		}
 		deltas = append(deltas, j.deltas...)
 	}
-	// sorted, the deltas of one counter are adjacent
+	// Summed by sorting, not with sumDeltas as a Group does: a combined
+	// write holds a few hundred deltas, whose sort allocates nothing, where
+	// sumDeltas's map copies each distinct key (3 allocations more per
+	// commit in BenchmarkCommitCreateSync/parallel).
 	slices.SortFunc(deltas, func(x, y counterDelta) int { return bytes.Compare(x.key, y.key) })
 	sums := deltas[:0]
 	for _, d := range deltas {
@@ -181,19 +183,4 @@ func (s *Store) writeCombined(group []*joiner) error {
 	}
 	b.Reset()
 	return err
-}
-
-// mergeCounts adds deltas' non-zero counter merges to b.
-func mergeCounts(b *pebble.Batch, deltas []counterDelta) error {
-	var v [8]byte // the batch copies it
-	for _, d := range deltas {
-		if d.delta == 0 {
-			continue
-		}
-		binary.BigEndian.PutUint64(v[:], uint64(d.delta))
-		if err := b.Merge(d.key, v[:], nil); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -50,7 +50,7 @@ func TestCombiner_GatheredCommitsAreOneBatch(t *testing.T) {
 	// what separate commits would write: their own keys and every delta
 	wantKeys, sums := uint64(0), map[string]int64{}
 	for _, c := range cs {
-		b, err := s.commitBatch(c, c.ExpectedVersion+1, nil)
+		b, err := s.commitBatch(c, c.ExpectedVersion+1)
 		if err != nil {
 			t.Fatal(err)
 		}

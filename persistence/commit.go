@@ -85,7 +85,7 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 	}
 	version := c.ExpectedVersion + uint64(len(c.Events))
 	deltas := counterDeltas(c.Old, c.New) // written by s.write, then applied to the mirror
-	b, err := s.commitBatch(c, version, nil)
+	b, err := s.commitBatch(c, version)
 	if err != nil {
 		return 0, fmt.Errorf("commit stream %s: %w", c.Stream, err)
 	}
@@ -133,24 +133,26 @@ func (s *Store) check(c Commit) error {
 	return s.takeClaims(c)
 }
 
-// commitBatch encodes everything c writes. It runs before the stripe locks
-// are taken, so the critical section is only the checks and the sync.
-func (s *Store) commitBatch(c Commit, version uint64, deltas []counterDelta) (*pebble.Batch, error) {
-	return s.commitBatchSized(c, version, deltas, batchSizeHint(c))
+// commitBatch encodes everything c writes but its counter merges, which
+// are written summed with those of the commits it is written with (see
+// combiner and Group). It runs before the stripe locks are taken, so the
+// critical section is only the checks and the sync.
+func (s *Store) commitBatch(c Commit, version uint64) (*pebble.Batch, error) {
+	return s.commitBatchSized(c, version, batchSizeHint(c))
 }
 
 // commitBatchSized is commitBatch into a batch of size bytes (it grows if
 // need be).
-func (s *Store) commitBatchSized(c Commit, version uint64, deltas []counterDelta, size int) (*pebble.Batch, error) {
+func (s *Store) commitBatchSized(c Commit, version uint64, size int) (*pebble.Batch, error) {
 	b := s.db.NewBatchWithSize(size)
-	if err := fillCommitBatch(b, c, version, deltas); err != nil {
+	if err := fillCommitBatch(b, c, version); err != nil {
 		_ = b.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-func fillCommitBatch(b *pebble.Batch, c Commit, version uint64, deltas []counterDelta) error {
+func fillCommitBatch(b *pebble.Batch, c Commit, version uint64) error {
 	if err := b.Set(streamKey(c.Stream, streamHead), binary.BigEndian.AppendUint64(nil, version), nil); err != nil {
 		return err
 	}
@@ -169,11 +171,6 @@ func fillCommitBatch(b *pebble.Batch, c Commit, version uint64, deltas []counter
 	}
 	if err := indexWrites(b, c.Old, c.New); err != nil {
 		return err
-	}
-	for _, d := range deltas {
-		if err := b.Merge(d.key, encodeCount(d.delta), nil); err != nil {
-			return err
-		}
 	}
 	if err := outboxWrites(b, c, version); err != nil {
 		return err

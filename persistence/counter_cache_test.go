@@ -90,8 +90,11 @@ func TestCounterCache_SnapshotHoldsWhatItCounts(t *testing.T) {
 			r := row(project, uuid.New(), "new", "BTC", 4<<28+5, 10)
 			c := Commit{Stream: r.InvoiceID, Events: evs(1), Snapshot: r.InvoiceID[:], New: r}
 			deltas := counterDeltas(nil, r)
-			b, err := s.commitBatch(c, 1, deltas)
+			b, err := s.commitBatch(c, 1)
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mergeCounts(b, deltas); err != nil {
 				t.Fatal(err)
 			}
 			defer b.Close()

@@ -1,9 +1,9 @@
 package persistence
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +111,7 @@ func (g *Group) Add(c Commit, done func(version uint64, err error)) {
 	if size == 256 {
 		size = batchSizeHint(c)
 	}
-	b, err := g.s.commitBatchSized(c, m.version, nil, size)
+	b, err := g.s.commitBatchSized(c, m.version, size)
 	if err != nil {
 		g.Leave()
 		go done(0, fmt.Errorf("commit stream %s: %w", c.Stream, err))
@@ -252,11 +252,7 @@ func (s *Store) writeGroup(ms []*member) (written []*member, err error) {
 	}
 	b := s.db.NewBatchWithSize(size)
 	defer b.Close()
-	// The members' deltas summed per counter key. The map only finds a
-	// key's sum: a lookup by string(key) does not allocate, so a key is
-	// copied once per group rather than once per member (twelve times a
-	// payment, a seventh of a chain round's allocations).
-	var sums []counterDelta
+	var sums []counterDelta // the members' deltas, one per counter key
 	at := map[string]int{}
 	written = make([]*member, 0, len(ms))
 	for _, m := range ms {
@@ -267,26 +263,14 @@ func (s *Store) writeGroup(ms []*member) (written []*member, err error) {
 			m.err = fmt.Errorf("commit stream %s: %w", m.c.Stream, m.err)
 			continue
 		}
-		for _, d := range m.deltas {
-			if i, ok := at[string(d.key)]; ok {
-				sums[i].delta += d.delta
-				continue
-			}
-			at[string(d.key)] = len(sums)
-			sums = append(sums, d)
-		}
+		sums = sumDeltas(sums, at, m.deltas)
 		written = append(written, m)
 	}
 	if len(written) == 0 {
 		return nil, nil
 	}
-	deltas := sums[:0] // the nonzero sums, in place
-	for _, d := range sums {
-		if d.delta != 0 {
-			deltas = append(deltas, d)
-			err = errors.Join(err, b.Merge(d.key, encodeCount(d.delta), nil))
-		}
-	}
+	deltas := slices.DeleteFunc(sums, func(d counterDelta) bool { return d.delta == 0 })
+	err = mergeCounts(b, deltas)
 	// any member's head tells a reader whether its snapshot holds the batch
 	pending := s.counts.begin(streamKey(written[0].c.Stream, streamHead), written[0].version, deltas)
 	if err == nil {

@@ -242,7 +242,7 @@ func TestOutbox_DueIsDurable(t *testing.T) {
 		id := uuid.New()
 		// A commit caught between becoming visible and its sync: written
 		// without one.
-		b, err := s.commitBatch(Commit{Stream: id, Events: evs(1), Outbox: []OutboxRecord{outboxRecord(1, 100)}}, 1, nil)
+		b, err := s.commitBatch(Commit{Stream: id, Events: evs(1), Outbox: []OutboxRecord{outboxRecord(1, 100)}}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,8 +51,8 @@ type Options struct {
 	// written by a build older than the index layout does not open so
 	// (the upgrade writes).
 	ReadOnly bool
-	// Clock schedules a Group's wait (nil = the wall clock); the server
-	// passes its one clock, tests move it.
+	// Clock schedules a Group's wait (nil = the wall clock); tests move
+	// it. The server passes the wall clock (server.workClock says why).
 	Clock Clock
 }
 
