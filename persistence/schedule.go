@@ -71,18 +71,37 @@ func scheduleWrites(w *pebble.Batch, old, new *IndexRow) error {
 	return nil
 }
 
-// DueExpiries returns up to limit invoices whose scheduled expiry is at or
-// before now (unix nanos), earliest first.
-func (s *Store) DueExpiries(now int64, limit int) ([]uuid.UUID, error) {
+// ExpiryDue is one key of the expiry schedule: invoice Invoice expires at
+// At (unix nanos).
+type ExpiryDue struct {
+	At      int64
+	Invoice uuid.UUID
+}
+
+// DueExpiries returns up to limit keys of the schedule due at or before
+// now (unix nanos), earliest first, starting after the key after (nil: from
+// the first). A caller paging through one round passes the last key it got:
+// the keys of invoices it has just expired are deleted, but Pebble still
+// steps over their tombstones until a compaction drops them, and a mass
+// expiry leaves tens of thousands below the live keys, which every read from
+// the first key would walk again.
+func (s *Store) DueExpiries(now int64, after *ExpiryDue, limit int) ([]ExpiryDue, error) {
+	lower := []byte{prefixExpiry}
+	if after != nil {
+		lower = append(expiryKey(after.At, after.Invoice), 0)
+	}
 	upper := expiryKey(now, uuid.Max) // every key at <= now sorts below
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixExpiry}, UpperBound: append(upper, 0)})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: append(upper, 0)})
 	if err != nil {
 		return nil, fmt.Errorf("due expiries: %w", err)
 	}
-	var out []uuid.UUID
+	var out []ExpiryDue
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
 		k := it.Key()
-		out = append(out, uuid.UUID(k[len(k)-16:]))
+		if len(k) != 1+8+16 {
+			return nil, errors.Join(fmt.Errorf("due expiries: key %x: %w", k, ErrCorrupt), it.Close())
+		}
+		out = append(out, ExpiryDue{At: int64(binary.BigEndian.Uint64(k[1:9])), Invoice: uuid.UUID(k[9:])})
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, fmt.Errorf("due expiries: %w", err)

@@ -21,9 +21,13 @@ func TestSchedule_ExpiryAndWatchFollowCommits(t *testing.T) {
 		}
 	}
 	due := func(now int64) []uuid.UUID {
-		ids, err := s.DueExpiries(now, 10)
+		keys, err := s.DueExpiries(now, nil, 10)
 		if err != nil {
 			t.Fatal(err)
+		}
+		ids := make([]uuid.UUID, len(keys))
+		for i, k := range keys {
+			ids[i] = k.Invoice
 		}
 		return ids
 	}
@@ -77,5 +81,47 @@ func TestChainState_RoundTrip(t *testing.T) {
 	}
 	if v, err := s.ChainState("devchain-BTC"); err != nil || string(v) != "cursor" {
 		t.Fatalf("state = %q, %v", v, err)
+	}
+}
+
+// DueExpiries pages: from after on (exclusive), up to now, earliest first,
+// ties in invoice order, so a round that passes its last key neither reads
+// a key twice nor skips one.
+func TestSchedule_DueExpiriesPagesAfterAKey(t *testing.T) {
+	s := newStore(t)
+	project := uuid.New()
+	ids := []uuid.UUID{
+		uuid.MustParse("00000000-0000-0000-0000-000000000001"),
+		uuid.MustParse("00000000-0000-0000-0000-000000000002"),
+		uuid.MustParse("00000000-0000-0000-0000-000000000003"),
+		uuid.MustParse("00000000-0000-0000-0000-000000000004"),
+	}
+	at := []int64{10, 20, 20, 30}
+	for i, id := range ids {
+		r := &IndexRow{ProjectID: project, InvoiceID: id, Status: "new", Currency: "BTC", CreatedAt: 1, UpdatedAt: 1, ExpiresAt: at[i]}
+		if _, err := s.Commit(Commit{Stream: id, Events: [][]byte{{1}}, Snapshot: []byte{1}, New: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func(i int) ExpiryDue { return ExpiryDue{At: at[i], Invoice: ids[i]} }
+	for _, tc := range []struct {
+		name  string
+		now   int64
+		after *ExpiryDue
+		limit int
+		want  []ExpiryDue
+	}{
+		{"from the first", 100, nil, 2, []ExpiryDue{key(0), key(1)}},
+		{"after a key, its twin at the same time next", 100, &ExpiryDue{At: 20, Invoice: ids[1]}, 10, []ExpiryDue{key(2), key(3)}},
+		{"after a key, up to now", 25, &ExpiryDue{At: 10, Invoice: ids[0]}, 10, []ExpiryDue{key(1), key(2)}},
+		{"after the last", 100, &ExpiryDue{At: 30, Invoice: ids[3]}, 10, nil},
+		{"after a key no longer scheduled", 100, &ExpiryDue{At: 15, Invoice: uuid.Max}, 1, []ExpiryDue{key(1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.DueExpiries(tc.now, tc.after, tc.limit)
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("DueExpiries = %v (%v), want %v", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -140,16 +140,28 @@ func (s *Scheduler) ExpireDue(ctx context.Context) (int, error) {
 	// the round ends when not one more does, rather than wait on the clock
 	// for a fraction of one.
 	left := func(rate float64) int { return int(rate*(s.cfg.Interval-next.Sub(start)).Seconds() + 1e-6) }
+	// after is the last key an earlier slice of this round asked: the next
+	// slice reads on from it instead of stepping again over the tombstones
+	// of the keys the round has expired (or over an invoice a payment keeps
+	// alive, asked once a round). Each round reads from the first key, so a
+	// key that lands below it (an invoice back to new after a reorg, a
+	// failed expiry) is found by the next round, as before.
+	var after *persistence.ExpiryDue
 	for {
 		rate := max(1, float64(s.cfg.Rate)*min(1, s.cfg.Budget.Factor()))
 		n := max(1, min(batch, int(rate*slice.Seconds()), left(rate)))
 		now := s.cfg.Clock.Now()
-		ids, err := s.cfg.Store.DueExpiries(now.UnixNano(), n)
+		due, err := s.cfg.Store.DueExpiries(now.UnixNano(), after, n)
 		if err != nil {
 			return total, err
 		}
-		if len(ids) == 0 {
+		if len(due) == 0 {
 			return total, nil
+		}
+		after = &due[len(due)-1]
+		ids := make([]uuid.UUID, len(due))
+		for i, d := range due {
+			ids[i] = d.Invoice
 		}
 		if err := s.expire(ctx, ids, now); err != nil {
 			return total + len(ids), err
