@@ -81,7 +81,7 @@ func TestExpireNow_DatedAtExpiresAtAndPaymentsStillCount(t *testing.T) {
 
 // newScheduler is a Scheduler of cfg over an invoice Service on a real
 // store, both on a test clock standing at 2026-03-01 12:00 UTC.
-func newScheduler(t *testing.T, cfg Config) (*invoice.Service, *Scheduler, *clock.Test) {
+func newScheduler(t testing.TB, cfg Config) (*invoice.Service, *Scheduler, *clock.Test) {
 	t.Helper()
 	p := actortest.New(t)
 	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -188,7 +188,7 @@ func runRound(ctx context.Context, s *Scheduler, clk *clock.Test) (n int, waits 
 
 // createDue creates n invoices that expire in a minute, then moves the
 // clock a minute on: they are all due.
-func createDue(t *testing.T, svc *invoice.Service, clk *clock.Test, n int) {
+func createDue(t testing.TB, svc *invoice.Service, clk *clock.Test, n int) {
 	t.Helper()
 	project, amount, minutes := uuid.New(), "0.001", int64(1)
 	for i := range n {
