@@ -2,7 +2,8 @@
 -- counter, so repeated runs never replay an earlier order_id (a replay is an idempotent 200, far
 -- cheaper than a create). BODY=fiat prices the invoice in EUR (rate conversion); anything else
 -- prices it in BTC. For seeding, PERF_QUOTA stops each thread after that many creates and
--- PERF_IDS appends each created invoice's id to the file PERF_IDS.<thread>.
+-- PERF_IDS appends each created invoice's id to the file PERF_IDS.<thread>. CB is the callback_url
+-- (default a closed loopback port, whose webhooks all fail).
 local counter = 0
 local ntid = 0 -- each thread's tid global is set from this in setup
 local threads = {}
@@ -15,6 +16,7 @@ function init(args)
   key = os.getenv("PERF_KEY") or ""
   fiat = os.getenv("BODY") == "fiat"
   expire = os.getenv("EXPIRE_MIN")
+  cb = os.getenv("CB") or "http://127.0.0.1:9/cb"
   quota = tonumber(os.getenv("PERF_QUOTA") or "")
   local ids = os.getenv("PERF_IDS")
   if ids then idfile = io.open(ids .. "." .. tid, "a") end
@@ -26,7 +28,7 @@ function request()
   counter = counter + 1
   local amount = fiat and '"fiat_amount":29.99,"fiat_currency":"EUR"' or '"crypto_amount":0.001'
   if expire then amount = amount .. ',"expire_min":' .. expire end
-  local body = string.format('{"order_id":"p-%s-%d-%d",%s,"currency":"BTC","callback_url":"http://127.0.0.1:9/cb"}', prefix, tid, counter, amount)
+  local body = string.format('{"order_id":"p-%s-%d-%d",%s,"currency":"BTC","callback_url":"%s"}', prefix, tid, counter, amount, cb)
   return wrk.format("POST", "/api/v1/invoices", {["Content-Type"]="application/json", ["Api-key"]=key}, body)
 end
 created, replayed, other = 0, 0, 0
