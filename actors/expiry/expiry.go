@@ -145,7 +145,7 @@ func (s *Scheduler) ExpireDue(ctx context.Context) (int, error) {
 	// of the keys the round has expired (or over an invoice a payment keeps
 	// alive, asked once a round). Each round reads from the first key, so a
 	// key that lands below it (an invoice back to new after a reorg, a
-	// failed expiry) is found by the next round, as before.
+	// failed expiry) is found by the next round, an interval later at most.
 	var after *persistence.ExpiryDue
 	for {
 		rate := max(1, float64(s.cfg.Rate)*min(1, s.cfg.Budget.Factor()))
