@@ -329,12 +329,28 @@ func (a *invoiceActor) load() {
 }
 
 // latest reads an invoice's latest committed state: from the state cache
-// when it was committed lately, else from the store.
+// when it was committed or read lately, else from the store (and keeps it).
 func (s *Service) latest(id uuid.UUID) (engine.Invoice, error) {
 	if inv, ok := s.states.get(id); ok {
 		return inv, nil
 	}
-	return Load(s.cfg.Store, id)
+	inv, err := s.load(id)
+	if err != nil {
+		return engine.Invoice{}, err
+	}
+	return *inv, nil
+}
+
+// load reads id's state from the store into the state cache (see
+// stateCache.loaded); the caller must not change *inv.
+func (s *Service) load(id uuid.UUID) (inv *engine.Invoice, err error) {
+	at := s.states.stamp(id)
+	loaded, err := Load(s.cfg.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	s.states.loaded(at, &loaded)
+	return &loaded, nil
 }
 
 // Load reads an invoice's state from the store: its snapshot plus any

@@ -37,6 +37,9 @@ type clockShard[V any] struct {
 	hand    int
 	bytes   int64 // sum of the entries' sizes
 	max     int64
+	// puts counts the puts into the shard (changed under mu), so a
+	// reader can tell whether one came while it loaded (see putSince).
+	puts atomic.Uint64
 }
 
 // clockSlot is one entry; version 0 (no invoice has it) marks an empty
@@ -111,6 +114,36 @@ func (c *clockCache[V]) put(id uuid.UUID, version uint64, size int64, val V) {
 	s := c.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.puts.Add(1)
+	s.insert(id, version, size, val)
+}
+
+// stamp is the number of puts into id's shard so far, for putSince.
+func (c *clockCache[V]) stamp(id uuid.UUID) uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.shard(id).puts.Load()
+}
+
+// putSince is put, unless a put reached id's shard since stamp returned
+// at: a value read before that put may be older than what it put, which
+// may already be evicted. It does not count as a put itself: values put
+// this way are never newer than the puts they wait for.
+func (c *clockCache[V]) putSince(at uint64, id uuid.UUID, version uint64, size int64, val V) {
+	if c == nil {
+		return
+	}
+	s := c.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.puts.Load() == at {
+		s.insert(id, version, size, val)
+	}
+}
+
+// insert is put under s.mu.
+func (s *clockShard[V]) insert(id uuid.UUID, version uint64, size int64, val V) {
 	ref := false
 	if i, ok := s.entries[id]; ok {
 		if version <= s.ring[i].version {

@@ -20,8 +20,8 @@ import (
 // owner), the currency table (decimals, network, confirmations) and the
 // public URL, which are view.FromInvoice's inputs; no field depends on the
 // time of the request. So the bytes of a version stay right for that
-// version for good, and reads fill the cache as they render, unlike the
-// state cache, which only commits fill: a reader asks for exactly the
+// version for good, and reads fill the cache as they render, with none of
+// the state cache's care (stateCache.loaded): a reader asks for exactly the
 // version it read, never for "the latest", so an older version left behind
 // is merely unused until a newer one replaces it or it is evicted.
 //
@@ -75,11 +75,10 @@ func (s *Service) AppendJSON(b []byte, inv engine.Invoice) []byte {
 func (s *Service) AppendInvoice(b []byte, project, id uuid.UUID) ([]byte, error) {
 	inv, ok := s.states.ref(id)
 	if !ok {
-		loaded, err := Load(s.cfg.Store, id)
-		if err != nil {
+		var err error
+		if inv, err = s.load(id); err != nil {
 			return b, err
 		}
-		inv = &loaded
 	}
 	if inv.ProjectID != project {
 		return b, engine.ErrNotFound

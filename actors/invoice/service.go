@@ -5,11 +5,11 @@
 // without activating an actor.
 //
 // The address book (addresses.go) hands each new invoice its derivation
-// index; the state cache (statecache.go) keeps recently committed states
-// for reads, and the feed (feed.go) hands them to the checkout pages that
-// Follow an invoice: all three are fed only by this package's commits. The
-// render cache (rendered.go) keeps the API JSON of the states reads
-// rendered.
+// index and the feed (feed.go) hands committed states to the checkout
+// pages that Follow an invoice: both are fed only by this package's
+// commits. The state cache (statecache.go) keeps the states recently
+// committed or read, and the render cache (rendered.go) the API JSON of the
+// states reads rendered.
 package invoice
 
 import (

@@ -8,19 +8,23 @@ import (
 	"github.com/invoiced/invoiced/engine"
 )
 
-// stateCache holds the latest committed state of recently written invoices,
-// so a read of an invoice that is being paid or polled (a checkout page
-// asks for its invoice every few seconds) costs a map lookup instead of a
-// Pebble seek, a snapshot decode and an event replay.
+// stateCache holds the latest committed state of recently written or read
+// invoices, so a read of an invoice that is being paid or polled (a
+// checkout page asks for its invoice every few seconds) costs a map lookup
+// instead of a Pebble seek, a snapshot decode and an event replay.
 //
-// Only commits fill it, from inside the commit's critical section (see
-// persistence.Commit.Committed), so the entries of one invoice arrive in
-// version order and an entry is never older than the store: a read that
-// missed never inserts what it loaded, because by the time it did, a newer
-// commit might have come and gone from the cache. A failed commit wrote
-// nothing, so it leaves the cache as it was. Invoices are values whose
-// slices and amounts Apply never mutates in place, so an entry is shared
-// with readers without copying.
+// Commits fill it from inside the commit's critical section (see
+// persistence.Commit.Committed), after their batch is durable, so the
+// entries of one invoice arrive in version order. Reads that missed fill
+// it too, without ever putting back a state older than the store: a
+// state loaded from the store may be older than a commit that came and
+// went from the cache while the read ran (put, then evicted), so a read
+// notes its shard's count of commit puts before it loads (stamp) and
+// inserts only if none came since (loaded, under the shard's lock). A
+// commit that came later than the insert replaces it, as puts never go
+// back a version. A failed commit wrote nothing, so it leaves the cache as
+// it was. Invoices are values whose slices and amounts Apply never mutates
+// in place, so an entry is shared with readers without copying.
 //
 // It is a clockCache, bounded by bytes: an entry's size is estimated from
 // its strings and payments (entrySize). A burst of creates or expiries
@@ -78,4 +82,16 @@ func (c stateCache) ref(id uuid.UUID) (*engine.Invoice, bool) {
 // version order; an older version is ignored all the same.
 func (c stateCache) committed(inv *engine.Invoice) {
 	c.put(inv.ID, inv.Version, entrySize(inv), inv)
+}
+
+// stamp is what a read that missed notes before it loads id from the
+// store, for loaded.
+func (c stateCache) stamp(id uuid.UUID) uint64 { return c.clockCache.stamp(id) }
+
+// loaded records *inv, read from the store after stamp returned at, as its
+// invoice's latest state, unless a commit reached the cache since (see
+// stateCache); the cache keeps the pointer, so the caller must not change
+// *inv afterwards.
+func (c stateCache) loaded(at uint64, inv *engine.Invoice) {
+	c.putSince(at, inv.ID, inv.Version, entrySize(inv), inv)
 }

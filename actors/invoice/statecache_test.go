@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +69,27 @@ func TestStateCache(t *testing.T) {
 			huge.CallbackURL = strings.Repeat("x", 2*entryOverhead)
 			s.committed(huge)
 		}, map[uuid.UUID]uint64{a: 1}},
+		{"a read keeps what it loaded", func(s stateCache) {
+			at := s.stamp(a)
+			s.loaded(at, cached(a, 1))
+		}, map[uuid.UUID]uint64{a: 1}},
+		{"a read does not put back a state older than a commit that came and went", func(s stateCache) {
+			at := s.stamp(a) // the read begins and loads version 1
+			s.committed(cached(a, 2))
+			s.committed(cached(b, 1))
+			s.committed(cached(c, 1)) // evicts version 2
+			s.loaded(at, cached(a, 1))
+		}, map[uuid.UUID]uint64{b: 1, c: 1}},
+		{"a read keeps no state of an invoice another commit went by", func(s stateCache) {
+			at := s.stamp(a)
+			s.committed(cached(b, 1)) // same shard: the read cannot tell it from a's
+			s.loaded(at, cached(a, 1))
+		}, map[uuid.UUID]uint64{b: 1}},
+		{"a commit after the read replaces its state", func(s stateCache) {
+			s.loaded(s.stamp(a), cached(a, 1))
+			s.committed(cached(a, 2))
+			s.loaded(s.stamp(a), cached(a, 1)) // a slow read of the old version
+		}, map[uuid.UUID]uint64{a: 2}},
 		{"an evicted slot is reused", func(s stateCache) {
 			s.committed(cached(a, 1))
 			s.committed(cached(b, 1))
@@ -102,6 +126,7 @@ func TestStateCache(t *testing.T) {
 	}
 	var off stateCache
 	off.committed(cached(a, 1))
+	off.loaded(off.stamp(a), cached(a, 1))
 	if _, ok := off.get(a); ok || off.len() != 0 {
 		t.Error("a disabled cache holds something")
 	}
@@ -150,5 +175,70 @@ func TestStateCache_ReadsMatchTheStore(t *testing.T) {
 	}
 	if hits, misses := r.states.hitCount(), r.states.missCount(); hits == 0 || misses == 0 {
 		t.Fatalf("hits %d, misses %d: the test should exercise both", hits, misses)
+	}
+}
+
+// TestStateCache_ReadFillsNeverGoBack races commits of many invoices
+// against reads that fill the cache with what they load, in a cache of two
+// entries, so commits are evicted while reads load: a read must never see
+// a state older than the last one acknowledged (a commit is acknowledged
+// after its Committed hook, which comes after its batch is durable).
+func TestStateCache_ReadFillsNeverGoBack(t *testing.T) {
+	const invoices, versions, readers = 8, 10000, 4
+	s := newStateCache(2 * cacheShards * entrySize(cached(idInShard(0), 1)))
+	var stored, acked [invoices]atomic.Uint64
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for n := range invoices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := idInShard(n)
+			for v := uint64(1); v <= versions; v++ {
+				stored[n].Store(v) // the durable batch
+				s.committed(cached(id, v))
+				acked[n].Store(v)
+			}
+		}()
+	}
+	errs := make(chan error, readers)
+	for r := range readers {
+		go func() {
+			var err error
+			defer func() { errs <- err }()
+			for i := r; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				n := i % invoices
+				id := idInShard(n)
+				ack := acked[n].Load()
+				if inv, ok := s.get(id); ok {
+					if inv.Version < ack {
+						err = fmt.Errorf("invoice %d: cached version %d after version %d was acknowledged", n, inv.Version, ack)
+						return
+					}
+					continue
+				}
+				at := s.stamp(id)
+				v := stored[n].Load() // the store read
+				runtime.Gosched()
+				if v > 0 {
+					s.loaded(at, cached(id, v))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.hitCount() == 0 || s.missCount() == 0 {
+		t.Fatalf("hits %d, misses %d: the test should exercise both", s.hitCount(), s.missCount())
 	}
 }

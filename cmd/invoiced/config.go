@@ -88,7 +88,7 @@ var settings = []setting{
 	{"eth-xpub", "INVOICED_ETH_XPUB", "", "account-level extended public key of m/44'/60'/0' for ETH and USDT deposit addresses"},
 	{"usdt-contract", "INVOICED_USDT_CONTRACT", "", "USDT ERC-20 contract address to follow (mainnet: 0xdAC17F958D2ee523a2206206994597C13D831ec7)"},
 	{"actor-idle", "INVOICED_ACTOR_IDLE", "2m", "idle time after which an invoice actor leaves memory"},
-	{"state-cache-mb", "INVOICED_STATE_CACHE_MB", strconv.Itoa(invoice.DefaultStateCacheBytes >> 20), "MiB of heap for the latest committed states of recent invoices, kept for reads (about 700 bytes per invoice, twice that in RSS with GC headroom; 0 = none)"},
+	{"state-cache-mb", "INVOICED_STATE_CACHE_MB", strconv.Itoa(invoice.DefaultStateCacheBytes >> 20), "MiB of heap for the latest committed states of invoices recently written or read, kept for reads (about 700 bytes per invoice, twice that in RSS with GC headroom; 0 = none)"},
 	{"render-cache-mb", "INVOICED_RENDER_CACHE_MB", strconv.Itoa(invoice.DefaultRenderCacheBytes >> 20), "MiB of heap for the API JSON of recently read invoices, which GETs and list pages copy instead of rendering again (about 1.3 KB per invoice; 0 = none)"},
 	{"block-cache-mb", "INVOICED_BLOCK_CACHE_MB", strconv.Itoa(persistence.DefaultCacheBytes >> 20), "MiB of the store's block cache (off the Go heap): the store's blocks as read, so a GET or list page whose invoice is in neither cache above reads memory rather than the filesystem"},
 	{"trusted-proxies", "INVOICED_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"},
