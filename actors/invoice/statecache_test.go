@@ -80,7 +80,7 @@ func TestStateCache(t *testing.T) {
 			s.committed(cached(c, 1)) // evicts version 2
 			s.loaded(at, cached(a, 1))
 		}, map[uuid.UUID]uint64{b: 1, c: 1}},
-		{"a read keeps no state of an invoice another commit went by", func(s stateCache) {
+		{"a commit of another invoice in the shard also stops the fill", func(s stateCache) {
 			at := s.stamp(a)
 			s.committed(cached(b, 1)) // same shard: the read cannot tell it from a's
 			s.loaded(at, cached(a, 1))
