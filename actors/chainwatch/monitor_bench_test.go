@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"syscall"
 	"testing"
@@ -55,6 +56,12 @@ var blockProfile = flag.String("blockmatch-cpuprofile", "", "write a CPU profile
 // FILE.after): `go tool pprof -diff_base FILE.before FILE.after` shows the
 // round's allocations alone (-test.memprofile would mostly show the setup).
 var blockMemProfile = flag.String("blockmatch-memprofile", "", "write allocation profiles around BenchmarkBlockMatch's timed phase to `file`.before and .after")
+
+// blockTrace names a file for an execution trace of BenchmarkBlockMatch's
+// timed phase alone: it shows which parts of the round run on one
+// goroutine while the other CPUs idle (-test.trace would mostly show the
+// setup).
+var blockTrace = flag.String("blockmatch-trace", "", "write an execution trace of BenchmarkBlockMatch's timed phase to `file`")
 
 var blockTimeout = flag.Duration("blockmatch-timeout", 0, "request timeout of BenchmarkBlockMatch's round (0 = the Router's default)")
 
@@ -114,12 +121,13 @@ func BenchmarkBlockMatch(b *testing.B) {
 		runtime.ReadMemStats(&gc0)
 		compactions0, wal0 := store.DB().Metrics().Compact.Count, store.DB().Metrics().WAL.BytesIn
 		writeAllocs(b, ".before")
-		stopProfile := startProfile(b)
+		stopProfile, stopTrace := startProfile(b), startTrace(b)
 		start, cpu0 := time.Now(), cpuTime()
 		if err := m.follow(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		elapsed, cpu := time.Since(start), cpuTime()-cpu0
+		stopTrace()
 		stopProfile()
 		b.StopTimer()
 		writeAllocs(b, ".after")
@@ -160,6 +168,28 @@ func startProfile(b *testing.B) func() {
 	}
 	return func() {
 		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startTrace starts the execution trace -blockmatch-trace asks for and
+// returns what stops it. Started after the CPU profile, the trace holds its
+// samples too, each with its time.
+func startTrace(b *testing.B) func() {
+	if *blockTrace == "" {
+		return func() {}
+	}
+	f, err := os.Create(*blockTrace)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := trace.Start(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		trace.Stop()
 		if err := f.Close(); err != nil {
 			b.Fatal(err)
 		}
