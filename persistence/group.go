@@ -174,8 +174,8 @@ func (g *Group) expire() {
 // result. It holds the stripes of every member's keys, finds the members
 // that clash with an earlier one of the group, checks the others against
 // the store (a point read each) on every CPU, a part per P, and writes
-// those that pass as one batch, committed with Sync, their counter deltas
-// summed. One batch, not one per part: a batch this large goes to Pebble
+// those that pass as one batch in key order (groupbatch.go), committed
+// with Sync, their counter deltas summed. One batch, not one per part: a batch this large goes to Pebble
 // as a flushable batch that rotates the memtable and the WAL, so batches
 // per part were synced one after another (one WAL each) and each left its
 // own L0 sublevel and flush. A member's done runs once the batch is
@@ -207,12 +207,17 @@ func (g *Group) commit() {
 	}
 	finish(clashed)
 	parts := split(rest, runtime.GOMAXPROCS(0))
-	inParallel(parts, func(ms []*member) {
-		for _, m := range ms {
+	splits := splitKeys(rest, len(parts))
+	dealt := make([][]piece, len(parts))
+	sums := make([][]counterDelta, len(parts))
+	inParallel(len(parts), func(i int) {
+		for _, m := range parts[i] {
 			m.err = s.check(m.c)
 		}
+		dealt[i] = deal(parts[i], splits)
+		sums[i] = partSums(parts[i])
 	})
-	written, err := s.writeGroup(rest)
+	written, err := s.writeGroup(rest, dealt, splits, sums)
 	if err != nil {
 		for _, m := range written {
 			m.err = fmt.Errorf("commit stream %s: write: %w", m.c.Stream, err)
@@ -225,13 +230,13 @@ func (g *Group) commit() {
 		outbox = outbox || len(m.c.Outbox) > 0
 		s.commitLatency.Observe(latency)
 	}
-	inParallel(parts, func(ms []*member) {
-		for _, m := range ms {
+	inParallel(len(parts), func(i int) {
+		for _, m := range parts[i] {
 			if m.err == nil && m.c.Committed != nil {
 				m.c.Committed()
 			}
 		}
-		finish(ms)
+		finish(parts[i])
 	})
 	if outbox {
 		s.signalOutbox()
@@ -239,49 +244,66 @@ func (g *Group) commit() {
 }
 
 // writeGroup writes the members that passed their checks as one synced
-// batch, their counter deltas summed, and applies the deltas to the counts
-// mirror once it is durable. It returns the members it wrote (or tried to: err is the
-// batch's).
-func (s *Store) writeGroup(ms []*member) (written []*member, err error) {
-	// Sized for every member up front: grown by appends, the batch copied
-	// itself over and over (growslice and memmove in the block-match
-	// profile). The merges of the summed counters fit in the headroom.
-	size := 4096
-	for _, m := range ms {
-		size += len(m.b.Repr())
-	}
-	b := s.db.NewBatchWithSize(size)
-	defer b.Close()
-	var sums []counterDelta // the members' deltas, one per counter key
-	at := map[string]int{}
+// batch in key order (see groupbatch.go), built from dealt (their records,
+// a piece per key range that splits cut, for each part of them) and their
+// counter deltas, summed per part in sums. It applies the deltas to the
+// counts mirror once the batch is durable, and returns the members it
+// wrote (or tried to: err is the batch's).
+func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums [][]counterDelta) (written []*member, err error) {
 	written = make([]*member, 0, len(ms))
 	for _, m := range ms {
-		if m.err != nil {
-			continue
+		if m.err == nil {
+			written = append(written, m)
 		}
-		if m.err = b.Apply(m.b, nil); m.err != nil {
-			m.err = fmt.Errorf("commit stream %s: %w", m.c.Stream, m.err)
-			continue
-		}
-		sums = sumDeltas(sums, at, m.deltas)
-		written = append(written, m)
 	}
 	if len(written) == 0 {
 		return nil, nil
 	}
-	deltas := slices.DeleteFunc(sums, func(d counterDelta) bool { return d.delta == 0 })
-	err = mergeCounts(b, deltas)
+	var total []counterDelta
+	at := map[string]int{}
+	for _, part := range sums {
+		total = sumDeltas(total, at, part)
+	}
+	deltas := slices.DeleteFunc(total, func(d counterDelta) bool { return d.delta == 0 })
+	merges := s.db.NewBatch()
+	defer merges.Close()
+	if err := mergeCounts(merges, deltas); err != nil {
+		return written, err
+	}
+	mergeRecs, err := appendRecords(nil, merges.Repr())
+	if err != nil {
+		return written, err
+	}
+	count := merges.Count()
+	for _, m := range written {
+		count += m.b.Count()
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.SetRepr(sortedRepr(append(dealt, dealRecs(mergeRecs, splits)), count)); err != nil {
+		return written, err
+	}
 	// any member's head tells a reader whether its snapshot holds the batch
 	pending := s.counts.begin(streamKey(written[0].c.Stream, streamHead), written[0].version, deltas)
-	if err == nil {
-		err = s.commitSynced(b)
-	}
-	if err != nil {
+	if err := s.commitSynced(b); err != nil {
 		s.counts.abort(pending)
 		return written, err
 	}
 	s.counts.done(pending)
 	return written, nil
+}
+
+// partSums sums the counter deltas of the members in ms that passed their
+// checks, one entry per counter key.
+func partSums(ms []*member) []counterDelta {
+	var sums []counterDelta
+	at := map[string]int{}
+	for _, m := range ms {
+		if m.err == nil {
+			sums = sumDeltas(sums, at, m.deltas)
+		}
+	}
+	return sums
 }
 
 // finish releases the members' batches and hands each its result.
@@ -306,11 +328,11 @@ func split(ms []*member, n int) [][]*member {
 	return parts
 }
 
-// inParallel runs f on every part, each in its own goroutine, and waits.
-func inParallel(parts [][]*member, f func([]*member)) {
+// inParallel runs f(0) to f(n-1), each in its own goroutine, and waits.
+func inParallel(n int, f func(i int)) {
 	var wg sync.WaitGroup
-	for _, p := range parts {
-		wg.Go(func() { f(p) })
+	for i := range n {
+		wg.Go(func() { f(i) })
 	}
 	wg.Wait()
 }
