@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/uuid"
 
 	"github.com/invoiced/invoiced/internal/clock"
@@ -49,7 +50,9 @@ func runGroup(g *Group, cs []Commit) ([]uint64, []error) {
 // durable. With events of 160 KB the group's batch passes Pebble's
 // large-batch threshold (half the 16 MiB memtable) and is committed as a
 // flushable batch, as a chain round's is; the records are then in key
-// order before Pebble sees them (groupbatch.go).
+// order before Pebble sees them (groupbatch.go). The store, reopened after
+// a simulated power cut (only synced data kept), replays the batch from its
+// WAL to the same state.
 func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -59,7 +62,11 @@ func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 		{"flushable batch", 160 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
+			fs := vfs.NewCrashableMem()
+			s, err := Open("db", Options{FS: fs})
+			if err != nil {
+				t.Fatal(err)
+			}
 			w := populateCk(t, s, 11, 40)
 			rng := rand.New(rand.NewPCG(11, 2))
 			var cs []Commit
@@ -97,13 +104,18 @@ func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 			if int(hooks.Load()) != len(cs) {
 				t.Fatalf("%d Committed hooks ran for %d members", hooks.Load(), len(cs))
 			}
-			if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
-				t.Fatalf("after the group: %v", rep.Problems)
-			}
-			checkStatusCounters(t, s, w.rows, rows[0].ProjectID, rows[len(rows)-1].ProjectID)
-			for i, c := range cs {
-				if got := mustGet(t, s.DB(), eventKey(c.Stream, versions[i])); !bytes.Equal(got, c.Events[0]) {
-					t.Fatalf("member %d: event of %d bytes stored, want its %d", i, len(got), len(c.Events[0]))
+			for _, when := range []string{"after the group", "after a power cut"} {
+				if when == "after a power cut" {
+					s = powerLoss(t, fs, s)
+				}
+				if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
+					t.Fatalf("%s: %v", when, rep.Problems)
+				}
+				checkStatusCounters(t, s, w.rows, rows[0].ProjectID, rows[len(rows)-1].ProjectID)
+				for i, c := range cs {
+					if got := mustGet(t, s.DB(), eventKey(c.Stream, versions[i])); !bytes.Equal(got, c.Events[0]) {
+						t.Fatalf("%s: member %d: event of %d bytes stored, want its %d", when, i, len(got), len(c.Events[0]))
+					}
 				}
 			}
 		})
