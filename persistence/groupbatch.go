@@ -73,68 +73,104 @@ func deal(ms []*member, splits [][]byte) []piece {
 			n += int(m.b.Count())
 		}
 	}
-	recs := make([]groupRec, 0, n)
+	// The records are read twice, to count each range's records and then
+	// to put them in place, rather than read once into a slice as long as
+	// all the ranges together (5 MB for a chain round).
+	ranges := make([]int32, 0, n)
+	counts := make([]int, len(splits)+1)
+	pieces := make([]piece, len(splits)+1)
 	for _, m := range ms {
 		if m.err != nil {
 			continue
 		}
-		var err error
-		before := len(recs)
-		if recs, err = appendRecords(recs, m.b.Repr()); err != nil {
+		before := len(ranges)
+		err := eachRecord(m.b.Repr(), func(r groupRec) {
+			j := rangeOf(splits, r.key())
+			ranges = append(ranges, int32(j))
+			counts[j]++
+		})
+		if err != nil {
 			m.err = fmt.Errorf("commit stream %s: %w", m.c.Stream, err)
-			recs = recs[:before]
+			for _, j := range ranges[before:] {
+				counts[j]--
+			}
+			ranges = ranges[:before]
 		}
 	}
-	return dealRecs(recs, splits)
+	place(pieces, counts, len(ranges))
+	i := 0
+	for _, m := range ms {
+		if m.err == nil {
+			_ = eachRecord(m.b.Repr(), func(r groupRec) { // read above without error
+				p := &pieces[ranges[i]]
+				p.recs = append(p.recs, r)
+				p.size += len(r.rec)
+				i++
+			})
+		}
+	}
+	return pieces
 }
 
 // dealRecs deals recs out to the key ranges splits cut, keeping their
 // order within a range.
 func dealRecs(recs []groupRec, splits [][]byte) []piece {
-	ranges := make([]int32, len(recs))
 	counts := make([]int, len(splits)+1)
-	pieces := make([]piece, len(splits)+1)
 	for i := range recs {
-		// the range of a key is the number of splits at or below it
-		j, _ := slices.BinarySearchFunc(splits, recs[i].key(), func(split, key []byte) int {
-			if bytes.Compare(split, key) <= 0 {
-				return -1
-			}
-			return 1
-		})
-		ranges[i] = int32(j)
-		counts[j]++
-		pieces[j].size += len(recs[i].rec)
+		counts[rangeOf(splits, recs[i].key())]++
 	}
-	all := make([]groupRec, len(recs)) // the pieces, one after another
-	for j, n := range counts {
-		pieces[j].recs, all = all[:0:n], all[n:]
-	}
-	for i, j := range ranges {
-		pieces[j].recs = append(pieces[j].recs, recs[i])
+	pieces := make([]piece, len(splits)+1)
+	place(pieces, counts, len(recs))
+	for _, r := range recs {
+		j := rangeOf(splits, r.key())
+		pieces[j].recs = append(pieces[j].recs, r)
+		pieces[j].size += len(r.rec)
 	}
 	return pieces
 }
 
+// place gives each piece room for counts[j] records, cut from one slice of
+// n records.
+func place(pieces []piece, counts []int, n int) {
+	all := make([]groupRec, n)
+	for j, c := range counts {
+		pieces[j].recs, all = all[:0:c], all[c:]
+	}
+}
+
+// rangeOf is the key range of key: the number of splits at or below it.
+func rangeOf(splits [][]byte, key []byte) int {
+	j, _ := slices.BinarySearchFunc(splits, key, func(split, key []byte) int {
+		if bytes.Compare(split, key) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	return j
+}
+
 // appendRecords appends the records of a batch's representation to recs.
 func appendRecords(recs []groupRec, repr []byte) ([]groupRec, error) {
+	err := eachRecord(repr, func(r groupRec) { recs = append(recs, r) })
+	return recs, err
+}
+
+// eachRecord calls f with each record of a batch's representation.
+func eachRecord(repr []byte, f func(groupRec)) error {
 	for r := batchrepr.Read(repr); len(r) > 0; {
 		rec := []byte(r)
 		_, key, _, ok, err := r.Next()
 		if !ok {
-			if err != nil {
-				return recs, err
-			}
-			break
+			return err
 		}
 		rec = rec[:len(rec)-len(r)]
-		recs = append(recs, groupRec{
+		f(groupRec{
 			rec:    rec,
 			keyOff: uint8(cap(rec) - cap(key)), // key is inside rec
 			keyLen: uint32(len(key)),
 		})
 	}
-	return recs, nil
+	return nil
 }
 
 // sortedRepr returns a batch representation of count records holding the
@@ -155,7 +191,11 @@ func sortedRepr(parts [][]piece, count uint32) []byte {
 	repr := make([]byte, starts[ranges])
 	batchrepr.SetCount(repr, count)
 	inParallel(ranges, func(j int) {
-		var recs []groupRec
+		n := 0
+		for _, p := range parts {
+			n += len(p[j].recs)
+		}
+		recs := make([]groupRec, 0, n)
 		for _, p := range parts {
 			recs = append(recs, p[j].recs...)
 		}
