@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"math/bits"
 
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/internal/binenc"
@@ -39,7 +40,9 @@ import (
 // corrupt record is an error, never a panic or a huge allocation.
 const stateFormat = 2
 
-// encodeState returns st's binary record.
+// encodeState returns st's binary record. It runs twice per round on the
+// round's critical path (BenchmarkEncodeState), so a payment's fields are
+// written without allocating.
 func encodeState(st monitorState) []byte {
 	e := stateEncoder{b: make([]byte, 0, 256+len(st.Pay)*96), names: map[string]uint64{}}
 	e.b = append(e.b, stateFormat)
@@ -77,6 +80,12 @@ func encodeState(st monitorState) []byte {
 type stateEncoder struct {
 	b     []byte
 	names map[string]uint64
+	// recent are the last two names written, looked at before names: a
+	// payment writes its currency and then its block hash twice.
+	recent [2]struct {
+		s string
+		i uint64
+	}
 }
 
 func (e *stateEncoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
@@ -84,39 +93,64 @@ func (e *stateEncoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = appe
 func (e *stateEncoder) raw(b []byte)     { e.uvarint(uint64(len(b))); e.b = append(e.b, b...) }
 
 func (e *stateEncoder) name(s string) {
-	if i, ok := e.names[s]; ok {
-		e.uvarint(i)
-		return
+	for _, r := range e.recent {
+		if r.i != 0 && r.s == s {
+			e.uvarint(r.i)
+			return
+		}
 	}
-	e.names[s] = uint64(len(e.names)) + 1
-	e.uvarint(0)
-	e.str(s)
+	i, ok := e.names[s]
+	if !ok {
+		i = uint64(len(e.names)) + 1
+		e.names[s] = i
+		e.uvarint(0)
+		e.str(s)
+	} else {
+		e.uvarint(i)
+	}
+	e.recent[1] = e.recent[0]
+	e.recent[0].s, e.recent[0].i = s, i
 }
 
 func (e *stateEncoder) txid(s string) {
-	if !lowerHex(s) {
-		e.b = append(e.b, 0)
-		e.str(s)
-		return
+	start := len(e.b)
+	if len(s)%2 == 0 {
+		e.b = append(e.b, 1)
+		e.uvarint(uint64(len(s) / 2))
+		if b, ok := appendLowerHex(e.b, s); ok {
+			e.b = b
+			return
+		}
+		e.b = e.b[:start]
 	}
-	e.b = append(e.b, 1)
-	e.uvarint(uint64(len(s) / 2))
-	e.b, _ = hex.AppendDecode(e.b, []byte(s)) // checked by lowerHex
+	e.b = append(e.b, 0)
+	e.str(s)
 }
 
-// lowerHex reports whether s is lowercase hex of whole bytes, which
-// encodes back to itself.
-func lowerHex(s string) bool {
-	if len(s)%2 != 0 {
-		return false
-	}
-	for i := range len(s) {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
+// appendLowerHex appends the bytes of s, an even number of lowercase hex
+// digits (which encode back to s), to b; it reports false if s is not.
+func appendLowerHex(b []byte, s string) ([]byte, bool) {
+	for i := 0; i+1 < len(s); i += 2 {
+		hi, lo := fromLowerHex[s[i]], fromLowerHex[s[i+1]]
+		if hi > 15 || lo > 15 {
+			return b, false
 		}
+		b = append(b, hi<<4|lo)
 	}
-	return true
+	return b, true
 }
+
+// fromLowerHex is the value of a lowercase hex digit, 0xff for any other
+// byte.
+var fromLowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	return t
+}()
 
 func (e *stateEncoder) amount(v *big.Int) {
 	if v == nil {
@@ -129,6 +163,14 @@ func (e *stateEncoder) amount(v *big.Int) {
 		e.b = append(e.b, 1)
 	default:
 		e.b = append(e.b, 2)
+	}
+	if v.Sign() > 0 && v.IsUint64() {
+		// v.Bytes() without its allocation: the magnitude's big-endian
+		// bytes, no leading zeros
+		var buf [8]byte
+		binary.BigEndian.PutUint64(buf[:], v.Uint64())
+		e.raw(buf[bits.LeadingZeros64(v.Uint64())/8:])
+		return
 	}
 	e.raw(v.Bytes())
 }

@@ -1,6 +1,7 @@
 package chainwatch
 
 import (
+	"fmt"
 	"math/big"
 	"reflect"
 	"testing"
@@ -15,6 +16,8 @@ func stateSample() monitorState {
 				Amount: big.NewInt(100_000), Height: 840_000, Hash: hash, SentHeight: 840_000, SentHash: hash, SentConf: 1, Sent: true},
 			{Currency: "BTC", TxID: "not-hex", Index: 1<<32 - 1, Address: "bc1q", Amount: new(big.Int).Lsh(big.NewInt(1), 100), RBF: true, Missing: 1},
 			{Currency: "ETH", TxID: "0xABCDEF", Address: "0x52908400098527886E0F7030069857D2E4169EE7", Amount: big.NewInt(0), Missing: -1},
+			{Currency: "BTC", TxID: "ABCD", Amount: big.NewInt(-5), Height: 840_000, Hash: hash},
+			{Currency: "LTC", TxID: "00ff", Amount: new(big.Int).SetUint64(1<<64 - 1), Hash: "aa", SentHash: hash},
 		},
 	}
 }
@@ -114,4 +117,21 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("re-encoded state %+v: %+v, %v", st, again, err)
 		}
 	})
+}
+
+// BenchmarkEncodeState encodes the state a 10,000-output block leaves:
+// the monitor writes it twice per round on the round's critical path
+// (write-ahead, then with the new cursor).
+func BenchmarkEncodeState(b *testing.B) {
+	hash := "00000000000000000002a7c4c1e48d76c5a37902165a270156b7a8d72728a054"
+	st := monitorState{Height: 840_000, Hash: hash, Recent: []string{hash}}
+	for i := range 10_000 {
+		st.Pay = append(st.Pay, &tracked{Currency: "BTC", TxID: fmt.Sprintf("%064x", i*7919), Index: uint32(i % 3),
+			Address: fmt.Sprintf("bcrt1qpaid%031d", i), Amount: big.NewInt(100_000), Height: 840_000, Hash: hash,
+			SentHeight: 840_000, SentHash: hash, SentConf: 1, Sent: true})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		encodeState(st)
+	}
 }
