@@ -207,14 +207,20 @@ func (g *Group) commit() {
 	}
 	finish(clashed)
 	parts := split(rest, runtime.GOMAXPROCS(0))
-	splits := splitKeys(rest, len(parts))
-	dealt := make([][]piece, len(parts))
+	var dealt [][]piece // a flushable batch's records, in key ranges
+	var splits [][]byte
+	if flushable(rest) {
+		splits = splitKeys(rest, len(parts))
+		dealt = make([][]piece, len(parts))
+	}
 	sums := make([][]counterDelta, len(parts))
 	inParallel(len(parts), func(i int) {
 		for _, m := range parts[i] {
 			m.err = s.check(m.c)
 		}
-		dealt[i] = deal(parts[i], splits)
+		if dealt != nil {
+			dealt[i] = deal(parts[i], splits)
+		}
 		sums[i] = partSums(parts[i])
 	})
 	written, err := s.writeGroup(rest, dealt, splits, sums)
@@ -244,11 +250,13 @@ func (g *Group) commit() {
 }
 
 // writeGroup writes the members that passed their checks as one synced
-// batch in key order (see groupbatch.go), built from dealt (their records,
-// a piece per key range that splits cut, for each part of them) and their
-// counter deltas, summed per part in sums. It applies the deltas to the
-// counts mirror once the batch is durable, and returns the members it
-// wrote (or tried to: err is the batch's).
+// batch, their counter deltas summed (per part in sums, then here), and
+// applies the deltas to the counts mirror once the batch is durable. A
+// batch Pebble takes as a flushable batch is built in key order from
+// dealt (the members' records, a piece per key range that splits cut, for
+// each part of them; see groupbatch.go); a smaller one, which Pebble
+// inserts into its memtable record by record, in member order. It returns
+// the members it wrote (or tried to: err is the batch's).
 func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums [][]counterDelta) (written []*member, err error) {
 	written = make([]*member, 0, len(ms))
 	for _, m := range ms {
@@ -265,24 +273,16 @@ func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums 
 		total = sumDeltas(total, at, part)
 	}
 	deltas := slices.DeleteFunc(total, func(d counterDelta) bool { return d.delta == 0 })
-	merges := s.db.NewBatch()
-	defer merges.Close()
-	if err := mergeCounts(merges, deltas); err != nil {
-		return written, err
+	var b *pebble.Batch
+	if dealt != nil {
+		b, err = s.sortedGroupBatch(written, dealt, splits, deltas)
+	} else {
+		b, err = s.groupBatch(written, deltas)
 	}
-	mergeRecs, err := appendRecords(nil, merges.Repr())
 	if err != nil {
 		return written, err
 	}
-	count := merges.Count()
-	for _, m := range written {
-		count += m.b.Count()
-	}
-	b := s.db.NewBatch()
 	defer b.Close()
-	if err := b.SetRepr(sortedRepr(append(dealt, dealRecs(mergeRecs, splits)), count)); err != nil {
-		return written, err
-	}
 	// any member's head tells a reader whether its snapshot holds the batch
 	pending := s.counts.begin(streamKey(written[0].c.Stream, streamHead), written[0].version, deltas)
 	if err := s.commitSynced(b); err != nil {
@@ -291,6 +291,53 @@ func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums 
 	}
 	s.counts.done(pending)
 	return written, nil
+}
+
+// groupBatch is the batch of the members ms, in member order, and the
+// merges of deltas.
+func (s *Store) groupBatch(ms []*member, deltas []counterDelta) (*pebble.Batch, error) {
+	// Sized for every member up front: grown by appends, the batch copied
+	// itself over and over. The merges fit in the headroom.
+	size := 4096
+	for _, m := range ms {
+		size += len(m.b.Repr())
+	}
+	b := s.db.NewBatchWithSize(size)
+	for _, m := range ms {
+		if err := b.Apply(m.b, nil); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("commit stream %s: %w", m.c.Stream, err)
+		}
+	}
+	if err := mergeCounts(b, deltas); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// sortedGroupBatch is the batch of the members ms, whose records are
+// dealt, and the merges of deltas, in key order.
+func (s *Store) sortedGroupBatch(ms []*member, dealt [][]piece, splits [][]byte, deltas []counterDelta) (*pebble.Batch, error) {
+	merges := s.db.NewBatch()
+	defer merges.Close()
+	if err := mergeCounts(merges, deltas); err != nil {
+		return nil, err
+	}
+	mergeRecs, err := appendRecords(nil, merges.Repr())
+	if err != nil {
+		return nil, err
+	}
+	count := merges.Count()
+	for _, m := range ms {
+		count += m.b.Count()
+	}
+	b := s.db.NewBatch()
+	if err := b.SetRepr(sortedRepr(append(dealt, dealRecs(mergeRecs, splits)), count)); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // partSums sums the counter deltas of the members in ms that passed their

@@ -28,6 +28,17 @@ import (
 // order, so the last one written still wins: a key's records all fall in
 // one range, dealt out in member order, and the sort is stable.
 
+// flushable reports whether the batches of ms make a batch Pebble takes
+// as a flushable batch, which is worth building in key order; a smaller
+// one goes into the memtable record by record, in any order.
+func flushable(ms []*member) bool {
+	size := 0
+	for _, m := range ms {
+		size += len(m.b.Repr())
+	}
+	return size >= memTableSize/2
+}
+
 // groupRec is one record of a member's batch.
 type groupRec struct {
 	rec    []byte // kind, key and value as a batch encodes them

@@ -102,6 +102,11 @@ type Store struct {
 	commitLatency prometheus.Histogram
 }
 
+// memTableSize is the size of Pebble's memtables (see Open). A batch of
+// half that or more goes to Pebble as a flushable batch (its
+// largeBatchThreshold), which a Group builds in key order (groupbatch.go).
+const memTableSize = 16 << 20
+
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
 	fs := opts.FS
@@ -148,7 +153,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	// compaction CPU in BenchmarkWriteAmp but cost durable creates 5–18 %
 	// more CPU each under wrk (more L0 files for every claim's point read),
 	// so it was not kept. Measurements: docs/performance.md.
-	po.MemTableSize = 16 << 20
+	po.MemTableSize = memTableSize
 	po.L0CompactionThreshold = l0CompactionThreshold
 	po.L0StopWritesThreshold = 3 * l0CompactionThreshold
 
