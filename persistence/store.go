@@ -52,7 +52,7 @@ type Options struct {
 	// (the upgrade writes).
 	ReadOnly bool
 	// Clock schedules a Group's wait (nil = the wall clock); tests move
-	// it. The server passes the wall clock (server.workClock says why).
+	// it. The server passes its one configured clock.
 	Clock Clock
 }
 

@@ -9,6 +9,7 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/invoiced/invoiced/chain/bitcoin/btcdtest"
 	"github.com/invoiced/invoiced/chain/hd"
 	"github.com/invoiced/invoiced/chain/segwit"
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/internal/clock"
 )
 
@@ -110,14 +112,14 @@ func newBtcE2E(t *testing.T, conf map[string]int, coins int) *btcE2E {
 	start := time.Now()
 	b := btcdtest.Start(t)
 	e := &btcE2E{btcd: b, coins: b.MatureCoins(t, coins), wallet: btcE2EMerchantWallet(t)}
-	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), conf: conf}
+	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), poll: 50 * time.Millisecond, conf: conf}
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: e.dir, Mode: "prod", BootstrapAccountKey: accountKey,
 		Currencies: []string{"BTC"},
 		Bitcoin: &BitcoinNode{
 			URL: b.URL, User: b.User, Password: b.Password, Net: hd.Regtest, XPub: e.wallet.tpub,
 		},
-		Confirmations: conf, ChainPoll: 50 * time.Millisecond, ExpiryInterval: 50 * time.Millisecond,
+		Confirmations: conf, ChainPoll: e.poll, ExpiryInterval: e.poll,
 		Clock: e.clock,
 	})
 	if err != nil {
@@ -175,22 +177,28 @@ func (e *harness) createUTXO(w *btcE2EWallet, body string) btcInvoice {
 	return inv
 }
 
-// awaitInvoice polls the invoice until cond holds, for at most 10 s.
+// nodeWithin is the clock time a wait for a real node's change lets pass,
+// a poll at a time: a minute, far more polls than a change takes to be
+// seen (a node's refusals included: the monitor backs off a few polls) and
+// far less than an invoice's expiry (30 min unless a test sets it).
+const nodeWithin = time.Minute
+
+// awaitInvoice polls the invoice until cond holds, moving the clock a chain
+// poll at a time for at most nodeWithin: a node wakes no monitor.
 func (e *harness) awaitInvoice(id, what string, cond func(btcInvoice) bool) btcInvoice {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var inv btcInvoice
-		e.call("GET", "/api/v1/invoices/"+id, e.key, "", 200, &inv)
-		if cond(inv) {
-			return inv
+	var inv btcInvoice
+	err := apitest.Drive(e.clock, e.poll, nodeWithin, func() error {
+		inv = btcInvoice{}
+		if e.call("GET", "/api/v1/invoices/"+id, e.key, "", 200, &inv); !cond(inv) {
+			return fmt.Errorf("invoice %s: want %s; it is %s paid %s, transactions %+v", id, what, inv.Status, inv.Paid, inv.Transactions)
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("invoice %s: want %s; after 10s it is %s paid %s, transactions %+v",
-				id, what, inv.Status, inv.Paid, inv.Transactions)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	return inv
 }
 
 // pay sends a real transaction spending the next coin: amount satoshis to

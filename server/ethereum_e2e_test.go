@@ -25,6 +25,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
 	"github.com/invoiced/invoiced/chain/ethereum/gethtest"
+	"github.com/invoiced/invoiced/internal/apitest"
 	"github.com/invoiced/invoiced/internal/clock"
 )
 
@@ -102,7 +103,7 @@ func newEthE2E(t *testing.T, conf map[string]int) *ethE2E {
 	g := gethtest.Start(t, 0)
 	token, _ := g.DeployToken(t, ethE2ESupply)
 	e := &ethE2E{geth: g, token: gethtest.Checksum(token), wallet: ethE2EMerchantWallet(t), next: map[string]uint32{}}
-	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), conf: conf}
+	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), poll: 50 * time.Millisecond, conf: conf}
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: e.dir, Mode: "prod", BootstrapAccountKey: accountKey,
 		Currencies: []string{"ETH", "USDT"},
@@ -110,7 +111,7 @@ func newEthE2E(t *testing.T, conf map[string]int) *ethE2E {
 		// TestToken says decimals 6, but nothing reads that: the engine
 		// counts USDT in its own 6-decimal units and the node reports raw
 		// token units, so the amounts below are raw units throughout.
-		Confirmations: conf, ChainPoll: 50 * time.Millisecond, ExpiryInterval: 50 * time.Millisecond,
+		Confirmations: conf, ChainPoll: e.poll, ExpiryInterval: e.poll,
 		Clock: e.clock,
 	})
 	if err != nil {
@@ -175,22 +176,21 @@ func (e *ethE2E) create(currency, amount, units string) ethInvoice {
 	return inv
 }
 
-// awaitInvoice polls the invoice until cond holds, for at most 10 s.
+// awaitInvoice polls the invoice until cond holds, moving the clock a chain
+// poll at a time for at most nodeWithin: a node wakes no monitor.
 func (e *ethE2E) awaitInvoice(id, what string, cond func(ethInvoice) bool) ethInvoice {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var inv ethInvoice
-		e.call("GET", "/api/v1/invoices/"+id, e.key, "", 200, &inv)
-		if cond(inv) {
-			return inv
+	var inv ethInvoice
+	err := apitest.Drive(e.clock, e.poll, nodeWithin, func() error {
+		if inv = e.get(id); !cond(inv) {
+			return fmt.Errorf("invoice %s: want %s; it is %s paid %s, transactions %+v", id, what, inv.Status, inv.Paid, inv.Transactions)
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("invoice %s: want %s; after 10s it is %s paid %s, transactions %+v",
-				id, what, inv.Status, inv.Paid, inv.Transactions)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	return inv
 }
 
 // get reads an invoice once.
@@ -227,17 +227,20 @@ func (e *ethE2E) metric(sample string) float64 {
 	return 0
 }
 
-// awaitHeight waits, for at most 10 s, until the ETH monitor has durably
-// processed the block at height (every invoice change it causes applied).
+// awaitHeight waits, moving the clock as awaitInvoice does, until the ETH
+// monitor has durably processed the block at height (every invoice change
+// it causes applied).
 func (e *ethE2E) awaitHeight(height uint64) {
 	e.t.Helper()
 	const sample = `invoiced_chain_height{network="ethereum-dev"}`
-	deadline := time.Now().Add(10 * time.Second)
-	for e.metric(sample) < float64(height) {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("after 10s %s is %v, want %d", sample, e.metric(sample), height)
+	err := apitest.Drive(e.clock, e.poll, nodeWithin, func() error {
+		if got := e.metric(sample); got < float64(height) {
+			return fmt.Errorf("%s is %v, want %d", sample, got, height)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
 	}
 }
 

@@ -33,7 +33,7 @@ func newLtcE2E(t *testing.T, conf map[string]int) *ltcE2E {
 	l := litecoindtest.Start(t, litecoindtest.Options{})
 	l.Fund(t)
 	e := &ltcE2E{node: l, wallet: utxoMerchantWallet(t, 2, "rltc")}
-	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), conf: conf}
+	e.harness = &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), poll: 50 * time.Millisecond, conf: conf}
 	e.startServer()
 	var p struct {
 		APIKey string `json:"api_key"`
@@ -52,7 +52,7 @@ func (e *ltcE2E) startServer() {
 		Listen: "127.0.0.1:0", DataDir: e.dir, Mode: "prod", BootstrapAccountKey: accountKey,
 		Currencies:    []string{"LTC"},
 		Litecoin:      &BitcoinNode{URL: e.node.URL, Cookie: e.node.Cookie, Net: hd.Regtest, XPub: e.wallet.tpub},
-		Confirmations: e.conf, ChainPoll: 50 * time.Millisecond, ExpiryInterval: 50 * time.Millisecond,
+		Confirmations: e.conf, ChainPoll: e.poll, ExpiryInterval: e.poll,
 		Clock: e.clock,
 	})
 	if err != nil {

@@ -288,18 +288,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
-// workClock paces the actors' rounds (chain polls, expiry scans, webhook
-// sweeps) and bounds a group commit's wait for its members: the wall
-// clock, not cfg.Clock. Those rounds do I/O with nodes and receivers that
-// live in wall time, and a group's wait bounds work as the actors' request
-// timeouts do; the test harnesses hold cfg.Clock still while rounds go on
-// (moving it is how they cross expiries and retry delays), so ticking on
-// it would stop the polls they wait for. Both take a clock.Clock, so their
-// own tests move time.
-var workClock = clock.Real{}
-
 func (s *Server) openStore(cfg Config) error {
-	store, err := persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: cfg.Logger, CacheBytes: cfg.BlockCacheBytes, Clock: workClock})
+	store, err := persistence.Open(filepath.Join(cfg.DataDir, "store"), persistence.Options{Logger: cfg.Logger, CacheBytes: cfg.BlockCacheBytes, Clock: cfg.Clock})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -353,7 +343,7 @@ func (s *Server) startActors(cfg Config, rules *engine.Rules, rateSource rates.S
 	if err != nil {
 		return parts, fmt.Errorf("address derivers: %w", err)
 	}
-	s.system = actors.NewSystem(cfg.Logger, s.metrics, workClock)
+	s.system = actors.NewSystem(cfg.Logger, s.metrics, cfg.Clock)
 	watches, err := chainwatch.LoadWatchlist(s.store, enabled)
 	if err != nil {
 		return parts, err

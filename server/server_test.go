@@ -22,13 +22,14 @@ type harness struct {
 	t     *testing.T
 	dir   string
 	clock *clock.Test
+	poll  time.Duration // the server's chain poll and expiry interval: the step its waits move the clock by
 	srv   *Server
 	key   string // project key
 	conf  map[string]int
 }
 
 func newHarness(t *testing.T, conf map[string]int) *harness {
-	h := &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), conf: conf}
+	h := &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), poll: 10 * time.Millisecond, conf: conf}
 	h.start()
 	var p struct {
 		APIKey string `json:"api_key"`
@@ -42,7 +43,7 @@ func (h *harness) start() {
 	h.t.Helper()
 	srv, err := Start(Config{
 		Listen: "127.0.0.1:0", DataDir: h.dir, Mode: "dev", BootstrapAccountKey: accountKey,
-		Confirmations: h.conf, ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: h.clock,
+		Confirmations: h.conf, ChainPoll: h.poll, ExpiryInterval: h.poll, Clock: h.clock,
 		StateCacheBytes: invoice.DefaultStateCacheBytes, RenderCacheBytes: invoice.DefaultRenderCacheBytes, // as the command line
 	})
 	if err != nil {
@@ -113,20 +114,29 @@ func (h *harness) get(id string) apiInvoice {
 	return inv
 }
 
-// await polls the invoice until it has status and paid (units), or fails.
+// await polls the invoice until it has status and paid (units), holding
+// the clock still: the change must come from the dev chain's wake-ups.
 func (h *harness) await(id, status, paid string) apiInvoice {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		inv := h.get(id)
-		if inv.Status == status && string(inv.Paid) == paid {
-			return inv
+	return h.awaitWithin(0, id, status, paid)
+}
+
+// awaitWithin is await letting up to d of clock time pass, a chain poll at
+// a time, for what only the monitors' polls see: a payment gone from the
+// mempool is reverted on the second round that misses it.
+func (h *harness) awaitWithin(d time.Duration, id, status, paid string) apiInvoice {
+	h.t.Helper()
+	var inv apiInvoice
+	err := apitest.Drive(h.clock, h.poll, d, func() error {
+		if inv = h.get(id); inv.Status != status || string(inv.Paid) != paid {
+			return fmt.Errorf("invoice %s is %s paid %s; want %s paid %s", id, inv.Status, inv.Paid, status, paid)
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("invoice %s is %s paid %s; want %s paid %s", id, inv.Status, inv.Paid, status, paid)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
 	}
+	return inv
 }
 
 func (h *harness) pay(currency, address, amount string) string {
@@ -220,7 +230,7 @@ func TestChain_DoubleSpendInMempool(t *testing.T) {
 	if _, err := h.srv.DevChain("BTC").DoubleSpend(tx, "bcrt1qelsewhere", big.NewInt(100000)); err != nil {
 		t.Fatal(err)
 	}
-	h.await(inv.ID, "new", "0")
+	h.awaitWithin(time.Second, inv.ID, "new", "0")
 }
 
 func TestChain_ExpiryAndLatePayment(t *testing.T) {
@@ -257,8 +267,9 @@ func TestChain_RestartResumesCursorAndKeepsPayments(t *testing.T) {
 	h.stop()
 	h.start()
 	// The mempool did not survive (a node may lose it too): the unconfirmed
-	// payment is gone, the confirmed one stays.
-	h.await(waiting.ID, "new", "0")
+	// payment is gone (after two polls that miss it), the confirmed one
+	// stays.
+	h.awaitWithin(time.Second, waiting.ID, "new", "0")
 	h.await(done.ID, "completed", "100000")
 	// Watches survive the restart: a new payment to the open invoice counts.
 	h.pay("BTC", waiting.BlockchainDetails.Address, "0.001")

@@ -29,7 +29,7 @@ type whHarness struct {
 }
 
 func newWebhookHarness(t *testing.T, mod func(*Config)) *whHarness {
-	w := &whHarness{harness: &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC())}, mod: mod}
+	w := &whHarness{harness: &harness{t: t, dir: t.TempDir(), clock: clock.NewTest(time.Now().UTC()), poll: 10 * time.Millisecond}, mod: mod}
 	w.start()
 	var p struct {
 		APIKey string `json:"api_key"`
@@ -43,7 +43,7 @@ func (w *whHarness) start() {
 	w.t.Helper()
 	cfg := Config{
 		Listen: "127.0.0.1:0", DataDir: w.dir, Mode: "dev", BootstrapAccountKey: accountKey,
-		ChainPoll: 10 * time.Millisecond, ExpiryInterval: 10 * time.Millisecond, Clock: w.clock,
+		ChainPoll: w.poll, ExpiryInterval: w.poll, Clock: w.clock,
 		AllowPrivateCallbacks: true, WebhookInterval: 10 * time.Millisecond,
 	}
 	if w.mod != nil {

@@ -1,7 +1,7 @@
 // Package apitest is what the tests that drive a real server over HTTP
 // share (server, integrity, the ledger simulation, the commands, deploy):
-// one API call (the settable clock is internal/clock.Test). Only _test files
-// import it.
+// one API call, and the wait that moves the server's clock (a
+// internal/clock.Test) while it polls. Only _test files import it.
 package apitest
 
 import (
