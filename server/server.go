@@ -151,6 +151,11 @@ type Config struct {
 	// Explorers maps a currency to a block explorer transaction URL with
 	// {txid}, linked from the checkout page.
 	Explorers map[string]string
+	// CheckoutMaxStreams caps the checkout page's live status streams in
+	// total (503 beyond) and CheckoutMaxStreamsPerIP those of one client
+	// IP (429 beyond); each open page holds one. 0 = the defaults,
+	// checkout.DefaultMaxStreams and checkout.DefaultMaxStreamsPerIP.
+	CheckoutMaxStreams, CheckoutMaxStreamsPerIP int
 	// Clock is the time of every decision, schedule and rate limit (nil =
 	// the wall clock); tests move it.
 	Clock  clock.Clock
@@ -431,6 +436,7 @@ func (s *Server) startHTTP(cfg Config, ln net.Listener, accts *accounts.Service,
 		Checkout: &checkout.Config{
 			Invoices: s.invoices, Projects: accts, Rules: rules, FrameAncestors: cfg.CheckoutFrameAncestors,
 			Explorers: cfg.Explorers, Dev: cfg.Mode == "dev" && len(s.dev) > 0, Clock: cfg.Clock, Logger: cfg.Logger.With("component", "checkout"),
+			MaxStreams: cfg.CheckoutMaxStreams, MaxStreamsPerIP: cfg.CheckoutMaxStreamsPerIP,
 		},
 		// A page load is about five requests (page, style, script, QR,
 		// stream); a customer reloading or a shop's <img> tags stay far

@@ -4,6 +4,8 @@ import (
 	"io"
 	"maps"
 	"testing"
+
+	"github.com/invoiced/invoiced/http/checkout"
 )
 
 func TestParseConfig_Checkout(t *testing.T) {
@@ -39,6 +41,34 @@ func TestParseConfig_Checkout(t *testing.T) {
 		{"INVOICED_EXPLORERS": "BTC=https://mempool.space/tx/"},
 		{"INVOICED_EXPLORERS": "BTC=javascript:{txid}"},
 		{"INVOICED_EXPLORERS": "https://mempool.space/tx/{txid}"},
+	} {
+		if _, err := parseConfig(nil, func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("config %v accepted", bad)
+		}
+	}
+}
+
+// The checkout page's stream caps default to checkout's and reach the
+// server's config from the environment or a flag.
+func TestParseConfig_CheckoutStreams(t *testing.T) {
+	for _, tc := range []struct {
+		env          map[string]string
+		args         []string
+		total, perIP int
+	}{
+		{nil, nil, checkout.DefaultMaxStreams, checkout.DefaultMaxStreamsPerIP},
+		{map[string]string{"INVOICED_CHECKOUT_MAX_STREAMS": "100", "INVOICED_CHECKOUT_MAX_STREAMS_PER_IP": "50"}, nil, 100, 50},
+		{map[string]string{"INVOICED_CHECKOUT_MAX_STREAMS_PER_IP": "50"}, []string{"-checkout-max-streams-per-ip", "64"}, checkout.DefaultMaxStreams, 64},
+	} {
+		cfg, err := parseConfig(tc.args, func(k string) string { return tc.env[k] })
+		if err != nil || cfg.CheckoutMaxStreams != tc.total || cfg.CheckoutMaxStreamsPerIP != tc.perIP {
+			t.Errorf("%v %v: %d in total, %d per IP (%v); want %d, %d", tc.env, tc.args, cfg.CheckoutMaxStreams, cfg.CheckoutMaxStreamsPerIP, err, tc.total, tc.perIP)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"INVOICED_CHECKOUT_MAX_STREAMS": "0"},
+		{"INVOICED_CHECKOUT_MAX_STREAMS_PER_IP": "-1"},
+		{"INVOICED_CHECKOUT_MAX_STREAMS_PER_IP": "many"},
 	} {
 		if _, err := parseConfig(nil, func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("config %v accepted", bad)

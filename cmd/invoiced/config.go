@@ -13,6 +13,7 @@ import (
 	"github.com/invoiced/invoiced/actors/chainwatch"
 	"github.com/invoiced/invoiced/actors/expiry"
 	"github.com/invoiced/invoiced/actors/invoice"
+	"github.com/invoiced/invoiced/http/checkout"
 	"github.com/invoiced/invoiced/internal/admission"
 	"github.com/invoiced/invoiced/persistence"
 	"github.com/invoiced/invoiced/server"
@@ -100,6 +101,8 @@ var settings = []setting{
 	{"enable-simulate", "INVOICED_ENABLE_SIMULATE", "false", "serve POST /api/v1/webhooks/simulate in prod mode"},
 	{"public-url", "INVOICED_PUBLIC_URL", "", "base URL customers reach this server at, for checkout_url and qrcode, e.g. https://pay.example.com (default: http:// and the listen address)"},
 	{"checkout-frame-ancestors", "INVOICED_CHECKOUT_FRAME_ANCESTORS", "*", "who may frame the checkout page: * or space-separated origins such as https://shop.example ('none' = nobody)"},
+	{"checkout-max-streams", "INVOICED_CHECKOUT_MAX_STREAMS", strconv.Itoa(checkout.DefaultMaxStreams), "live status streams of open checkout pages at most, in total (503 beyond: the page polls instead)"},
+	{"checkout-max-streams-per-ip", "INVOICED_CHECKOUT_MAX_STREAMS_PER_IP", strconv.Itoa(checkout.DefaultMaxStreamsPerIP), "live status streams of one client IP at most (429 beyond); raise it when many customers share an IP (a shop's NAT, a proxy not in -trusted-proxies)"},
 	{"explorers", "INVOICED_EXPLORERS", "", "block explorer transaction links on the checkout page, e.g. BTC=https://mempool.space/tx/{txid},ETH=https://etherscan.io/tx/{txid}"},
 	{"chain-catchup-rate", "INVOICED_CHAIN_CATCHUP_RATE", strconv.Itoa(chainwatch.DefaultCatchUpRate), "blocks a chain monitor reads and matches per second beyond a burst of as many, while it catches up after downtime"},
 	{"expiry-rate", "INVOICED_EXPIRY_RATE", strconv.Itoa(expiry.DefaultRate), "invoices expired per second at most: a mass expiry is spread out instead of taking the API's share"},
@@ -194,6 +197,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	intVal("chain-catchup-rate", &c.ChainCatchUpRate, 1, 1<<20)
 	intVal("expiry-workers", &c.ExpiryWorkers, 1, 1024)
 	intVal("webhook-workers", &c.WebhookWorkers, 1, 4096)
+	intVal("checkout-max-streams", &c.CheckoutMaxStreams, 1, 1<<20)
+	intVal("checkout-max-streams-per-ip", &c.CheckoutMaxStreamsPerIP, 1, 1<<20)
 	if err == nil {
 		f, e := strconv.ParseFloat(get("background-floor"), 64)
 		if e != nil || !(f >= 0.01 && f <= 1) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invoiced/invoiced/server"
 )
 
 const wantCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors *"
@@ -169,6 +171,44 @@ func TestEvents_FollowsThePaymentAndCloses(t *testing.T) {
 	}
 	if rest, err := io.ReadAll(s.r); err != nil || strings.Contains(string(rest), "event:") {
 		t.Fatalf("stream went on after the final state: %q, %v", rest, err)
+	}
+}
+
+// TestEvents_CapsAreServerSettings: the stream caps are the server's
+// CheckoutMaxStreams and CheckoutMaxStreamsPerIP (the command line's
+// INVOICED_CHECKOUT_MAX_STREAMS and _PER_IP), not the defaults: with
+// either at 2 a third stream is refused, past the client's cap with a 429,
+// past the total with a 503, each in the API's error shape.
+func TestEvents_CapsAreServerSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		total, perIP int
+		status       int
+		code         string
+	}{
+		{"per client", 0, 2, http.StatusTooManyRequests, "too_many_streams"},
+		{"in total", 2, 0, http.StatusServiceUnavailable, "streams_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, func(c *server.Config) { c.CheckoutMaxStreams, c.CheckoutMaxStreamsPerIP = tc.total, tc.perIP })
+			inv := h.create(`{"order_id":"o","currency":"BTC","crypto_amount":"0.001"}`)
+			for i := range 2 {
+				s, status := h.stream(inv.ID)
+				if status != 200 {
+					t.Fatalf("stream %d: %d", i+1, status)
+				}
+				s.next(t)
+			}
+			s, status := h.stream(inv.ID)
+			if status == 200 {
+				t.Fatalf("third stream open, want %d %s", tc.status, tc.code)
+			}
+			body, _ := io.ReadAll(s.r)
+			var e map[string]any
+			if status != tc.status || s.resp.Header.Get("Retry-After") == "" || json.Unmarshal(body, &e) != nil || e["error"] != tc.code {
+				t.Fatalf("third stream: %d %s (Retry-After %q), want %d %s", status, body, s.resp.Header.Get("Retry-After"), tc.status, tc.code)
+			}
+		})
 	}
 }
 

@@ -29,13 +29,24 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with mod (if not nil) adjusting the
+// server's config.
+func newHarnessWith(t *testing.T, mod func(*server.Config)) *harness {
+	t.Helper()
 	clk := clock.NewTest(time.Now().UTC())
-	srv, err := server.Start(server.Config{
+	cfg := server.Config{
 		Clock:  clk,
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Mode: "dev", BootstrapAccountKey: accountKey,
 		Currencies: []string{"BTC", "ETH"}, ChainPoll: 20 * time.Millisecond, ExpiryInterval: 20 * time.Millisecond,
 		Explorers: map[string]string{"BTC": "https://explorer.example/tx/{txid}"},
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := server.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
