@@ -115,7 +115,9 @@ func (h *harness) get(id string) apiInvoice {
 }
 
 // await polls the invoice until it has status and paid (units), holding
-// the clock still: the change must come from the dev chain's wake-ups.
+// the clock still: the change must come from the dev chain's wake-ups,
+// each of which brings a monitor round after it. A dropped payment takes a
+// second round (awaitWithin).
 func (h *harness) await(id, status, paid string) apiInvoice {
 	h.t.Helper()
 	return h.awaitWithin(0, id, status, paid)
@@ -204,7 +206,7 @@ func TestChain_ReorgDropsPaymentAndInvoiceGoesBack(t *testing.T) {
 	if _, err := c.MineEmpty(2); err != nil {
 		t.Fatal(err)
 	}
-	h.await(inv.ID, "new", "0")
+	h.awaitWithin(time.Second, inv.ID, "new", "0")
 }
 
 func TestChain_ReorgKeepsPaymentThatIsMinedAgain(t *testing.T) {
