@@ -76,8 +76,14 @@ func exitOnFatal(msg string) {
 }
 
 // DefaultCacheBytes is the block cache's default size (and that of
-// INVOICED_BLOCK_CACHE_MB).
-const DefaultCacheBytes = 64 << 20
+// INVOICED_BLOCK_CACHE_MB). The cache fills from reads, so it is part of
+// the memory a storm adds (expiries and webhooks read what creates only
+// wrote): with 64 MiB a storm grew RSS by 131–162 MB, with 48 by 120–141
+// and with 32 by 118–131, against issue 14's bound of 150 MB; gets at
+// 1,000,000 invoices held their 10,000-invoice rate with 64 and 48 MiB
+// (1.00×, 1.01×) but not with 32 (0.78×). docs/performance.md, "End of
+// session 11".
+const DefaultCacheBytes = 48 << 20
 
 // l0CompactionThreshold is the number of L0 sublevels that starts a
 // compaction (see Open).
