@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"runtime"
@@ -156,40 +157,32 @@ func BenchmarkBlockMatch(b *testing.B) {
 // startProfile starts the CPU profile -blockmatch-cpuprofile asks for and
 // returns what stops it.
 func startProfile(b *testing.B) func() {
-	if *blockProfile == "" {
-		return func() {}
-	}
-	f, err := os.Create(*blockProfile)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	return record(b, *blockProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 // startTrace starts the execution trace -blockmatch-trace asks for and
 // returns what stops it. Started after the CPU profile, the trace holds its
 // samples too, each with its time.
 func startTrace(b *testing.B) func() {
-	if *blockTrace == "" {
+	return record(b, *blockTrace, trace.Start, trace.Stop)
+}
+
+// record starts a recorder (a CPU profile, an execution trace) writing to
+// the file path names, unless path is empty, and returns what stops it and
+// closes the file.
+func record(b *testing.B, path string, start func(io.Writer) error, stop func()) func() {
+	if path == "" {
 		return func() {}
 	}
-	f, err := os.Create(*blockTrace)
+	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := trace.Start(f); err != nil {
+	if err := start(f); err != nil {
 		b.Fatal(err)
 	}
 	return func() {
-		trace.Stop()
+		stop()
 		if err := f.Close(); err != nil {
 			b.Fatal(err)
 		}
