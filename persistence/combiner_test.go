@@ -86,12 +86,7 @@ func TestCombiner_GatheredCommitsAreOneBatch(t *testing.T) {
 	versions, errs := make([]uint64, len(cs)), make([]error, len(cs))
 	var wg sync.WaitGroup
 	for i, c := range cs {
-		c.Committed = func() {
-			if _, _, _, err := s.Load(c.Stream); err != nil {
-				t.Errorf("Committed ran before %s was readable: %v", c.Stream, err)
-			}
-			hooks.Add(1)
-		}
+		c.Committed = readableHook(t, s, c.Stream, &hooks)
 		wg.Go(func() { versions[i], errs[i] = s.Commit(c) })
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
@@ -111,15 +106,7 @@ func TestCombiner_GatheredCommitsAreOneBatch(t *testing.T) {
 	s.handOff() // the write in flight ends
 	wg.Wait()
 
-	for i, r := range rows {
-		if errs[i] != nil || versions[i] != cs[i].ExpectedVersion+1 {
-			t.Fatalf("commit %d: version %d, %v", i, versions[i], errs[i])
-		}
-		w.rows[r.InvoiceID], w.ver[r.InvoiceID] = r, versions[i]
-	}
-	if int(hooks.Load()) != len(cs) {
-		t.Fatalf("%d Committed hooks ran for %d commits", hooks.Load(), len(cs))
-	}
+	w.committed(rows, cs, versions, errs, &hooks)
 	if got := keysWritten(s) - before; got != wantKeys {
 		t.Fatalf("%d keys written, want %d (one batch, counter deltas summed)", got, wantKeys)
 	}

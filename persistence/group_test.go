@@ -30,6 +30,33 @@ func (w *ckWorld) groupCommit(row *IndexRow, claims ...Claim) Commit {
 	}
 }
 
+// readableHook is a Committed hook that checks stream is readable from s
+// when it runs, and counts itself in hooks.
+func readableHook(t testing.TB, s *Store, stream uuid.UUID, hooks *atomic.Int32) func() {
+	return func() {
+		if _, _, _, err := s.Load(stream); err != nil {
+			t.Errorf("Committed ran before %s was readable: %v", stream, err)
+		}
+		hooks.Add(1)
+	}
+}
+
+// committed checks that each of cs (moving to rows) committed at its next
+// version and ran its Committed hook (counted in hooks), and records rows
+// as w's state.
+func (w *ckWorld) committed(rows []*IndexRow, cs []Commit, versions []uint64, errs []error, hooks *atomic.Int32) {
+	w.t.Helper()
+	for i, r := range rows {
+		if errs[i] != nil || versions[i] != cs[i].ExpectedVersion+1 {
+			w.t.Fatalf("commit %d: version %d, %v", i, versions[i], errs[i])
+		}
+		w.rows[r.InvoiceID], w.ver[r.InvoiceID] = r, versions[i]
+	}
+	if int(hooks.Load()) != len(cs) {
+		w.t.Fatalf("%d Committed hooks ran for %d commits", hooks.Load(), len(cs))
+	}
+}
+
 // runGroup commits cs as the members of one group, concurrently, and
 // returns each one's version and error.
 func runGroup(g *Group, cs []Commit) ([]uint64, []error) {
@@ -83,27 +110,14 @@ func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 			for _, r := range rows {
 				c := w.groupCommit(r)
 				c.Events[0] = append(c.Events[0], bytes.Repeat([]byte{'.'}, tc.event-len(c.Events[0]))...)
-				c.Committed = func() {
-					if _, _, _, err := s.Load(r.InvoiceID); err != nil {
-						t.Errorf("Committed ran before %s was readable: %v", r.InvoiceID, err)
-					}
-					hooks.Add(1)
-				}
+				c.Committed = readableHook(t, s, r.InvoiceID, &hooks)
 				cs = append(cs, c)
 			}
 			if tc.event > 2 && tc.event*len(cs) < 8<<20 {
 				t.Fatalf("%d members of %d bytes stay below the large-batch threshold", len(cs), tc.event)
 			}
 			versions, errs := runGroup(s.NewGroup(len(cs), time.Minute), cs)
-			for i, r := range rows {
-				if errs[i] != nil || versions[i] != cs[i].ExpectedVersion+1 {
-					t.Fatalf("member %d: version %d, %v", i, versions[i], errs[i])
-				}
-				w.rows[r.InvoiceID], w.ver[r.InvoiceID] = r, versions[i]
-			}
-			if int(hooks.Load()) != len(cs) {
-				t.Fatalf("%d Committed hooks ran for %d members", hooks.Load(), len(cs))
-			}
+			w.committed(rows, cs, versions, errs, &hooks)
 			for _, when := range []string{"after the group", "after a power cut"} {
 				if when == "after a power cut" {
 					s = powerLoss(t, fs, s)
