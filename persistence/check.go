@@ -430,12 +430,13 @@ func counterProject(k []byte) uuid.UUID {
 func (c *checkRun) expiries() error {
 	return c.scan(prefixExpiry, func(k, _ []byte) {
 		c.report.Expiries++
-		if len(k) != 1+8+16 {
+		due, ok := parseExpiryKey(k)
+		if !ok {
 			c.problem("expiry", uuid.Nil, "malformed expiry key %x", k)
 			c.fix(uuid.Nil, repairOp{key: k, del: true})
 			return
 		}
-		at, id := int64(binary.BigEndian.Uint64(k[1:9])), uuid.UUID(k[9:])
+		at, id := due.At, due.Invoice
 		row, exists := c.rows[id]
 		switch {
 		case !exists:

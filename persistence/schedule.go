@@ -15,10 +15,22 @@ import (
 // after it was paid, and never unwatched while it can still be paid.
 
 func expiryKey(at int64, id uuid.UUID) []byte {
-	k := make([]byte, 0, 1+8+16)
+	k := make([]byte, 0, expiryKeyLen)
 	k = append(k, prefixExpiry)
 	k = binary.BigEndian.AppendUint64(k, uint64(clampNanos(at)))
 	return append(k, id[:]...)
+}
+
+// expiryKeyLen is the length of an expiry key: prefix, time, invoice.
+const expiryKeyLen = 1 + 8 + 16
+
+// parseExpiryKey is expiryKey's inverse; ok is false for a key of the
+// wrong length.
+func parseExpiryKey(k []byte) (due ExpiryDue, ok bool) {
+	if len(k) != expiryKeyLen {
+		return ExpiryDue{}, false
+	}
+	return ExpiryDue{At: int64(binary.BigEndian.Uint64(k[1:9])), Invoice: uuid.UUID(k[9:])}, true
 }
 
 func watchKey(currency, address string) []byte {
@@ -97,11 +109,11 @@ func (s *Store) DueExpiries(now int64, after *ExpiryDue, limit int) ([]ExpiryDue
 	}
 	var out []ExpiryDue
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
-		k := it.Key()
-		if len(k) != 1+8+16 {
-			return nil, errors.Join(fmt.Errorf("due expiries: key %x: %w", k, ErrCorrupt), it.Close())
+		due, ok := parseExpiryKey(it.Key())
+		if !ok {
+			return nil, errors.Join(fmt.Errorf("due expiries: key %x: %w", it.Key(), ErrCorrupt), it.Close())
 		}
-		out = append(out, ExpiryDue{At: int64(binary.BigEndian.Uint64(k[1:9])), Invoice: uuid.UUID(k[9:])})
+		out = append(out, due)
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, fmt.Errorf("due expiries: %w", err)
