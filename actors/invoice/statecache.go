@@ -84,11 +84,8 @@ func (c stateCache) committed(inv *engine.Invoice) {
 	c.put(inv.ID, inv.Version, entrySize(inv), inv)
 }
 
-// stamp is what a read that missed notes before it loads id from the
-// store, for loaded.
-func (c stateCache) stamp(id uuid.UUID) uint64 { return c.clockCache.stamp(id) }
-
-// loaded records *inv, read from the store after stamp returned at, as its
+// loaded records *inv, read from the store after stamp (the clockCache's,
+// which a read that missed calls before it loads) returned at, as its
 // invoice's latest state, unless a commit reached the cache since (see
 // stateCache); the cache keeps the pointer, so the caller must not change
 // *inv afterwards.
