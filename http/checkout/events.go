@@ -171,6 +171,10 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request, ps httprouter.P
 		return
 	}
 	last := inv.Version
+	// The heartbeat keeps proxies and the write deadline above from
+	// closing an idle stream: a transport keepalive measured against the
+	// network's own wall-clock deadlines, so it runs on the wall clock.
+	// No invoice decision depends on it (those take the injected clock).
 	heartbeat := time.NewTicker(h.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
