@@ -237,6 +237,7 @@ func BenchmarkList(b *testing.B) {
 		{"created_range_sorted_by_crypto", Query{CreatedAfter: 2_000_000_000, CreatedBefore: 8_000_000_000, SortBy: SortCryptoAmount, Desc: true}},
 		{"page_3_updated", Query{SortBy: SortUpdatedAt, Offset: 40}},
 		{"offset_9000_created_desc", Query{SortBy: SortCreatedAt, Desc: true, Offset: 9000}},
+		{"offset_9000_crypto_asc", Query{SortBy: SortCryptoAmount, Offset: 9000}},
 	}
 	for _, f := range strings.Split(*listSizes, ",") {
 		size, err := strconv.Atoi(f)
@@ -245,18 +246,27 @@ func BenchmarkList(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("invoices=%d", size), func(b *testing.B) {
 			s, project := listStore(b, size)
+			// "_known": every invoice's rendering is known (ListKnown), as
+			// for the API's pages once its render cache is warm
+			knowAll := func(uuid.UUID, uint64) bool { return true }
 			for _, tc := range queries {
-				b.Run(tc.name, func(b *testing.B) {
-					q := tc.q
-					q.ProjectID, q.Limit = project, 20
-					b.ReportAllocs()
-					for b.Loop() {
-						snaps, total, err := s.List(q)
-						if err != nil || len(snaps) != 20 || total == 0 {
-							b.Fatalf("%d items, total %d, %v", len(snaps), total, err)
-						}
+				for _, known := range []func(uuid.UUID, uint64) bool{nil, knowAll} {
+					name := tc.name
+					if known != nil {
+						name += "_known"
 					}
-				})
+					b.Run(name, func(b *testing.B) {
+						q := tc.q
+						q.ProjectID, q.Limit = project, 20
+						b.ReportAllocs()
+						for b.Loop() {
+							snaps, total, err := s.ListKnown(q, known)
+							if err != nil || len(snaps) != 20 || total == 0 {
+								b.Fatalf("%d items, total %d, %v", len(snaps), total, err)
+							}
+						}
+					})
+				}
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
@@ -212,8 +213,35 @@ func (s *Store) page(view *pebble.Snapshot, read *counterRead, q Query) (ids []u
 	if err != nil {
 		return nil, 0, fmt.Errorf("total: %w", err)
 	}
+	if q.Offset >= total && q.Offset > 0 {
+		return nil, total, nil // past the end: nothing to walk
+	}
+	if far, ok := q.fromFarEnd(total); ok {
+		ids, err = scanPage(view, far, createdSkip{})
+		slices.Reverse(ids)
+		return ids, total, err
+	}
 	ids, err = scanPage(view, q, start)
 	return ids, total, err
+}
+
+// fromFarEnd is q walked from the other end of its range, for a page
+// nearer that end, given q's total (exact for the page's snapshot). A
+// sort without counters to skip by (every sort but created_at) walks its
+// offset key by key, so the last pages of a large project walked nearly
+// all of it; from the far end the walk is the keys after the page instead,
+// and the page is the same keys in reverse order. ok is false when
+// walking from q's own end is no longer.
+func (q Query) fromFarEnd(total int) (far Query, ok bool) {
+	limit := max(q.Limit, 0)
+	rest := total - q.Offset // matches from the page's first on
+	if q.SortBy == SortCreatedAt || q.Offset < skipFrom || q.Offset == 0 || limit == 0 || rest <= 0 || rest-limit >= q.Offset {
+		return q, false
+	}
+	far = q
+	far.Desc = !q.Desc
+	far.Offset, far.Limit = max(rest-limit, 0), min(limit, rest)
+	return far, true
 }
 
 // State is an invoice's latest stored state as List reads it: its
