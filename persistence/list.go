@@ -160,9 +160,10 @@ func (s *Store) ListKnown(q Query, known func(id uuid.UUID, version uint64) bool
 	}
 	defer func() { err = errors.Join(err, it.Close()) }()
 	states = make([]State, 0, len(ids))
+	var bounds streamBoundsBuf
 	for i, id := range ids {
 		if i > 0 {
-			setStreamBounds(it, id)
+			setStreamBounds(it, id, &bounds)
 		}
 		st, err := latestFrom(it, id, known)
 		if err != nil {
