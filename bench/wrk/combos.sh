@@ -3,7 +3,9 @@
 # binaries side by side: one server per binary, each seeded once (SEED, default 10000) through the
 # API as ratio.sh seeds, then for each combination (COMBOS, default 1..16, "all" = the random mix)
 # one wrk run per binary in turn (DUR, default 3s, CONNS connections, default 16), printing per
-# binary "name:<CPU µs per page>us/<pages per second>rps/err<errors and wrong totals>".
+# binary "name:<CPU µs per page>us/<pages per second>rps/err<errors and wrong totals>". MAXPAGES="1 50"
+# runs each combination once per deepest page in turn (name/p<deepest>:..., e.g. page 1 alone, with
+# no offset to walk, beside pages 1-50); MAXPAGE alone (default 50) sets the one deepest page.
 #
 #   BINS="main:/tmp/main.bin branch:/tmp/branch.bin" bash bench/wrk/combos.sh
 #
@@ -37,16 +39,19 @@ sleep ${SETTLE:-3}
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 for k in ${COMBOS:-$(seq 1 16)}; do
   line="combo=$k"
-  for nb in $BINS; do
-    n=${nb%%:*}
-    export PERF_KEY=${key[$n]} PERF_TOTAL=${total[$n]} PERF_MAXPAGE=${MAXPAGE:-50}
-    [ "$k" = all ] && unset LIST_COMBO || export LIST_COMBO=$k
-    c0=$(cpu ${pid[$n]})
-    out=$(wrk -t2 -c$conns -d$dur -s $here/list.lua http://127.0.0.1:${port[$n]} | grep rps=)
-    c1=$(cpu ${pid[$n]})
-    rps=$(echo "$out" | sed -n 's/.*rps=\([0-9.]*\).*/\1/p'); wr=$(echo "$out" | sed -n 's/.*errors=\([0-9]*\).*/\1/p')
-    us=$(awk -v c=$((c1-c0)) -v hz=$(getconf CLK_TCK) -v r=$rps -v s=${dur%s} 'BEGIN{printf "%.1f", c/hz*1e6/(r*s)}')
-    line="$line $n:${us}us/${rps}rps/err$wr"
+  for mp in ${MAXPAGES:-${MAXPAGE:-50}}; do
+    for nb in $BINS; do
+      n=${nb%%:*}
+      export PERF_KEY=${key[$n]} PERF_TOTAL=${total[$n]} PERF_MAXPAGE=$mp
+      [ "$k" = all ] && unset LIST_COMBO || export LIST_COMBO=$k
+      c0=$(cpu ${pid[$n]})
+      out=$(wrk -t2 -c$conns -d$dur -s $here/list.lua http://127.0.0.1:${port[$n]} | grep rps=)
+      c1=$(cpu ${pid[$n]})
+      rps=$(echo "$out" | sed -n 's/.*rps=\([0-9.]*\).*/\1/p'); wr=$(echo "$out" | sed -n 's/.*errors=\([0-9]*\).*/\1/p')
+      us=$(awk -v c=$((c1-c0)) -v hz=$(getconf CLK_TCK) -v r=$rps -v s=${dur%s} 'BEGIN{printf "%.1f", c/hz*1e6/(r*s)}')
+      label=$n; [ -n "${MAXPAGES:-}" ] && label=$n/p$mp
+      line="$line $label:${us}us/${rps}rps/err$wr"
+    done
   done
   echo "$line"
 done
