@@ -30,6 +30,10 @@ import (
 // that commits alone, as Store.Commit does. A member must not hold up
 // another member's arrival (one writer per stream).
 //
+// A chain round's group also writes the monitor's write-ahead state in
+// its batch (NewChainGroup), so the state is durable no later than any
+// member's commit without a synced write of its own before the round.
+//
 // Add does not block its caller: a chain round's ten thousand invoice
 // actors each hand their commit over and free their goroutine, instead of
 // ten thousand goroutines waiting (and growing their stacks) until the
@@ -49,7 +53,18 @@ type Group struct {
 	// arrived is closed when the last member arrives, which ends the
 	// wait early.
 	arrived chan struct{}
+	// lead is a record the batch holds whatever the members do (nil:
+	// none): a chain monitor's write-ahead state.
+	lead *lead
+	// written is closed once the group's batch is durable or has failed
+	// (err, set before): a member arriving after the group committed
+	// commits alone only then, so it is never durable before lead.
+	written chan struct{}
+	err     error
 }
+
+// lead is one key and value a group writes in its batch.
+type lead struct{ key, value []byte }
 
 type member struct {
 	c       Commit
@@ -63,9 +78,24 @@ type member struct {
 // NewGroup returns a group expecting n members that commits at the latest
 // wait after it is created, on the store's clock.
 func (s *Store) NewGroup(n int, wait time.Duration) *Group {
-	g := &Group{s: s, pending: n}
+	return s.newGroup(n, wait, nil)
+}
+
+// NewChainGroup is NewGroup for a chain round whose monitor must record
+// state before any member's commit is durable (its write-ahead record of
+// the payments the members apply): the group's batch stores state as
+// network's chain state, as PutChainState does, whether or not any member
+// is written, and a member arriving after the group committed fails if
+// that batch failed. With n = 0 nothing is written.
+func (s *Store) NewChainGroup(n int, wait time.Duration, network string, state []byte) *Group {
+	return s.newGroup(n, wait, &lead{key: chainKey(network), value: state})
+}
+
+func (s *Store) newGroup(n int, wait time.Duration, l *lead) *Group {
+	g := &Group{s: s, pending: n, lead: l, written: make(chan struct{})}
 	if n <= 0 {
 		g.sealed = true
+		close(g.written)
 		return g
 	}
 	g.arrived = make(chan struct{})
@@ -121,8 +151,19 @@ func (g *Group) Add(c Commit, done func(version uint64, err error)) {
 	m.b = b
 	if !g.arrive(m) {
 		b.Close()
-		go func() { done(g.s.Commit(c)) }() // the group has gone: commit alone
+		go g.commitAlone(c, done)
 	}
+}
+
+// commitAlone commits c, which arrived after g committed, alone once g's
+// batch is durable; it fails if g's lead was not written.
+func (g *Group) commitAlone(c Commit, done func(version uint64, err error)) {
+	<-g.written
+	if g.lead != nil && g.err != nil {
+		done(0, fmt.Errorf("commit stream %s: the group's batch before it failed: %w", c.Stream, g.err))
+		return
+	}
+	done(g.s.Commit(c))
 }
 
 // sized raises g.size to a member batch's size n if n is larger.
@@ -223,7 +264,9 @@ func (g *Group) commit() {
 		}
 		sums[i] = partSums(parts[i])
 	})
-	written, err := s.writeGroup(rest, dealt, splits, sums)
+	written, err := s.writeGroup(rest, dealt, splits, sums, g.lead)
+	g.err = err
+	close(g.written)
 	if err != nil {
 		for _, m := range written {
 			m.err = fmt.Errorf("commit stream %s: write: %w", m.c.Stream, err)
@@ -249,15 +292,16 @@ func (g *Group) commit() {
 	}
 }
 
-// writeGroup writes the members that passed their checks as one synced
-// batch, their counter deltas summed (per part in sums, then here), and
-// applies the deltas to the counts mirror once the batch is durable. A
+// writeGroup writes the members that passed their checks and l (if not
+// nil) as one synced batch, their counter deltas summed (per part in sums,
+// then here), and applies the deltas to the counts mirror once the batch
+// is durable. A
 // batch Pebble takes as a flushable batch is built in key order from
 // dealt (the members' records, a piece per key range that splits cut, for
 // each part of them; see groupbatch.go); a smaller one, which Pebble
 // inserts into its memtable record by record, in member order. It returns
 // the members it wrote (or tried to: err is the batch's).
-func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums [][]counterDelta) (written []*member, err error) {
+func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums [][]counterDelta, l *lead) (written []*member, err error) {
 	written = make([]*member, 0, len(ms))
 	for _, m := range ms {
 		if m.err == nil {
@@ -265,7 +309,10 @@ func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums 
 		}
 	}
 	if len(written) == 0 {
-		return nil, nil
+		if l == nil {
+			return nil, nil
+		}
+		return nil, s.writeLead(l)
 	}
 	var total []counterDelta
 	at := map[string]int{}
@@ -275,9 +322,9 @@ func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums 
 	deltas := slices.DeleteFunc(total, func(d counterDelta) bool { return d.delta == 0 })
 	var b *pebble.Batch
 	if dealt != nil {
-		b, err = s.sortedGroupBatch(written, dealt, splits, deltas)
+		b, err = s.sortedGroupBatch(written, dealt, splits, deltas, l)
 	} else {
-		b, err = s.groupBatch(written, deltas)
+		b, err = s.groupBatch(written, deltas, l)
 	}
 	if err != nil {
 		return written, err
@@ -293,9 +340,20 @@ func (s *Store) writeGroup(ms []*member, dealt [][]piece, splits [][]byte, sums 
 	return written, nil
 }
 
-// groupBatch is the batch of the members ms, in member order, and the
-// merges of deltas.
-func (s *Store) groupBatch(ms []*member, deltas []counterDelta) (*pebble.Batch, error) {
+// writeLead writes l alone, synced: a group none of whose members passed
+// their checks.
+func (s *Store) writeLead(l *lead) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(l.key, l.value, nil); err != nil {
+		return err
+	}
+	return s.commitSynced(b)
+}
+
+// groupBatch is the batch of the members ms, in member order, the merges
+// of deltas and l (if not nil).
+func (s *Store) groupBatch(ms []*member, deltas []counterDelta, l *lead) (*pebble.Batch, error) {
 	// Sized for every member up front: grown by appends, the batch copied
 	// itself over and over. The merges fit in the headroom.
 	size := 4096
@@ -309,31 +367,43 @@ func (s *Store) groupBatch(ms []*member, deltas []counterDelta) (*pebble.Batch, 
 			return nil, fmt.Errorf("commit stream %s: %w", m.c.Stream, err)
 		}
 	}
-	if err := mergeCounts(b, deltas); err != nil {
+	if err := extraRecords(b, deltas, l); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
+// extraRecords adds what a group writes beside its members' batches to
+// b: the merges of deltas and l (if not nil).
+func extraRecords(b *pebble.Batch, deltas []counterDelta, l *lead) error {
+	if err := mergeCounts(b, deltas); err != nil {
+		return err
+	}
+	if l == nil {
+		return nil
+	}
+	return b.Set(l.key, l.value, nil)
+}
+
 // sortedGroupBatch is the batch of the members ms, whose records are
-// dealt, and the merges of deltas, in key order.
-func (s *Store) sortedGroupBatch(ms []*member, dealt [][]piece, splits [][]byte, deltas []counterDelta) (*pebble.Batch, error) {
-	merges := s.db.NewBatch()
-	defer merges.Close()
-	if err := mergeCounts(merges, deltas); err != nil {
+// dealt, the merges of deltas and l (if not nil), in key order.
+func (s *Store) sortedGroupBatch(ms []*member, dealt [][]piece, splits [][]byte, deltas []counterDelta, l *lead) (*pebble.Batch, error) {
+	extra := s.db.NewBatch()
+	defer extra.Close()
+	if err := extraRecords(extra, deltas, l); err != nil {
 		return nil, err
 	}
-	mergeRecs, err := appendRecords(nil, merges.Repr())
+	extraRecs, err := appendRecords(nil, extra.Repr())
 	if err != nil {
 		return nil, err
 	}
-	count := merges.Count()
+	count := extra.Count()
 	for _, m := range ms {
 		count += m.b.Count()
 	}
 	b := s.db.NewBatch()
-	if err := b.SetRepr(sortedRepr(append(dealt, dealRecs(mergeRecs, splits)), count)); err != nil {
+	if err := b.SetRepr(sortedRepr(append(dealt, dealRecs(extraRecs, splits)), count)); err != nil {
 		b.Close()
 		return nil, err
 	}

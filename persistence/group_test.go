@@ -77,9 +77,10 @@ func runGroup(g *Group, cs []Commit) ([]uint64, []error) {
 // durable. With events of 160 KB the group's batch passes Pebble's
 // large-batch threshold (half the 16 MiB memtable) and is committed as a
 // flushable batch, as a chain round's is; the records are then in key
-// order before Pebble sees them (groupbatch.go). The store, reopened after
-// a simulated power cut (only synced data kept), replays the batch from its
-// WAL to the same state.
+// order before Pebble sees them (groupbatch.go). The group is a chain
+// round's: its batch also holds the chain state it was given. The store,
+// reopened after a simulated power cut (only synced data kept), replays the
+// batch from its WAL to the same state.
 func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -116,7 +117,8 @@ func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 			if tc.event > 2 && tc.event*len(cs) < 8<<20 {
 				t.Fatalf("%d members of %d bytes stay below the large-batch threshold", len(cs), tc.event)
 			}
-			versions, errs := runGroup(s.NewGroup(len(cs), time.Minute), cs)
+			state := []byte("write-ahead " + tc.name)
+			versions, errs := runGroup(s.NewChainGroup(len(cs), time.Minute, "testnet", state), cs)
 			w.committed(rows, cs, versions, errs, &hooks)
 			for _, when := range []string{"after the group", "after a power cut"} {
 				if when == "after a power cut" {
@@ -126,6 +128,9 @@ func TestGroup_CommitsLikeSeparateCommits(t *testing.T) {
 					t.Fatalf("%s: %v", when, rep.Problems)
 				}
 				checkStatusCounters(t, s, w.rows, rows[0].ProjectID, rows[len(rows)-1].ProjectID)
+				if got, err := s.ChainState("testnet"); err != nil || !bytes.Equal(got, state) {
+					t.Fatalf("%s: chain state %q, %v; want %q", when, got, err, state)
+				}
 				for i, c := range cs {
 					if got := mustGet(t, s.DB(), eventKey(c.Stream, versions[i])); !bytes.Equal(got, c.Events[0]) {
 						t.Fatalf("%s: member %d: event of %d bytes stored, want its %d", when, i, len(got), len(c.Events[0]))
@@ -188,7 +193,8 @@ func TestGroup_MemberChecks(t *testing.T) {
 // TestGroup_WaitBoundsAMissingMember: members that leave count as
 // arrived; a member that never comes holds the others up only until the
 // group's wait runs out on the store's clock, and one arriving after that
-// commits alone.
+// commits alone. A chain round's group writes its chain state with the
+// members that came, before the late one.
 func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
 	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s, err := Open(t.TempDir(), Options{Clock: clk})
@@ -202,7 +208,7 @@ func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
 	early := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
 	late := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
 
-	g := s.NewGroup(3, time.Hour)
+	g := s.NewChainGroup(3, time.Hour, "testnet", []byte("write-ahead"))
 	if d := <-clk.Waits(); d != time.Hour {
 		t.Fatalf("the group waits %s on the clock, want 1h", d)
 	}
@@ -224,6 +230,9 @@ func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
 	if _, _, _, err := s.Load(early.Stream); err != nil {
 		t.Fatalf("early member not written: %v", err)
 	}
+	if got, err := s.ChainState("testnet"); err != nil || string(got) != "write-ahead" {
+		t.Fatalf("chain state with the early member: %q, %v", got, err)
+	}
 	if v, err := g.Commit(late); err != nil || v != 1 {
 		t.Fatalf("late member: %d, %v", v, err)
 	}
@@ -232,6 +241,31 @@ func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
 	w.rows[late.Stream], w.ver[late.Stream] = late.New, 1
 	if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
 		t.Fatalf("after the group: %v", rep.Problems)
+	}
+}
+
+// TestGroup_ChainStateWithoutMembers: a chain round's group whose members
+// all leave or fail their checks still writes its chain state, which a
+// late member may rely on; a group of no members writes nothing.
+func TestGroup_ChainStateWithoutMembers(t *testing.T) {
+	s := newStore(t)
+	w := newCkWorld(t, s)
+	existing := ckRandomRow(rand.New(rand.NewPCG(7, 8)), uuid.New(), uuid.New(), "")
+	w.mustPut(existing)
+	stale := w.groupCommit(existing)
+	stale.ExpectedVersion = 0
+
+	s.NewChainGroup(0, time.Minute, "none", []byte("never"))
+	g := s.NewChainGroup(2, time.Minute, "testnet", []byte("write-ahead"))
+	g.Leave()
+	if _, err := g.Commit(stale); !errors.Is(err, ErrVersionConflict) {
+		t.Fatalf("stale member: %v, want a version conflict", err)
+	}
+	if got, err := s.ChainState("testnet"); err != nil || string(got) != "write-ahead" {
+		t.Fatalf("chain state: %q, %v", got, err)
+	}
+	if _, err := s.ChainState("none"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a group of no members wrote its chain state: %v", err)
 	}
 }
 

@@ -180,15 +180,18 @@ func (s *Store) Unwatch(currency, address string) error {
 
 // PutChainState durably stores a chain monitor's state record for network.
 func (s *Store) PutChainState(network string, state []byte) error {
-	if err := s.db.Set(append([]byte{prefixChain}, network...), state, syncWrite); err != nil {
+	if err := s.db.Set(chainKey(network), state, syncWrite); err != nil {
 		return fmt.Errorf("save %s chain state: %w", network, err)
 	}
 	return nil
 }
 
+// chainKey is the key of network's chain state.
+func chainKey(network string) []byte { return append([]byte{prefixChain}, network...) }
+
 // ChainState returns the state record stored for network (ErrNotFound).
 func (s *Store) ChainState(network string) ([]byte, error) {
-	v, err := s.get(append([]byte{prefixChain}, network...))
+	v, err := s.get(chainKey(network))
 	if err != nil {
 		return nil, fmt.Errorf("load %s chain state: %w", network, err)
 	}

@@ -74,9 +74,11 @@ type tracked struct {
 // Invariants:
 //
 //  1. Payments are recorded before any invoice applies them: a round that
-//     found new payments saves them (under the old cursor) before sending
-//     anything to the watchers, so after a crash the monitor still follows,
-//     and if need be reverts, every payment an invoice may have applied.
+//     found new payments saves them (under the old cursor) in the batch of
+//     the round's group commit (persistence.Store.NewChainGroup), so they
+//     are durable no later than any invoice's commit, and after a crash the
+//     monitor still follows, and if need be reverts, every payment an
+//     invoice may have applied.
 //  2. The cursor advances only past blocks whose payments are durably
 //     applied: the state with the new cursor is saved after every watcher's
 //     invoice has answered (applyChanges); a failure leaves the changes
@@ -247,17 +249,18 @@ func (m *Monitor) follow(ctx context.Context) error {
 	}
 	m.matchMempool(mempool)
 	m.sweepWatches()
+	var writeAhead []byte
 	if len(m.state.Pay) > tracking {
 		// Write-ahead: new payments are recorded (under the old cursor)
-		// before any invoice applies them, so after a crash the monitor
-		// still knows to follow, and if need be revert, every payment an
-		// invoice may have applied.
+		// no later than any invoice applies them, so after a crash the
+		// monitor still knows to follow, and if need be revert, every
+		// payment an invoice may have applied. The record goes in the
+		// round's group batch rather than in a synced write of its own
+		// before the round starts.
 		durable.Pay = m.state.Pay
-		if err := m.save(durable); err != nil {
-			return err
-		}
+		writeAhead = encodeState(durable)
 	}
-	return m.applyChanges(ctx)
+	return m.applyChanges(ctx, writeAhead)
 }
 
 // pace waits until a walk that started at start may take its next step
@@ -384,9 +387,11 @@ func (m *Monitor) sweepWatches() {
 
 // applyChanges sends every change since the last round to the address
 // watchers, concurrently, waits until all are durably applied, then prunes
-// and persists the state. A failure leaves the changes marked unsent, so the
-// next round sends them again (observations are idempotent).
-func (m *Monitor) applyChanges(ctx context.Context) error {
+// and persists the state. writeAhead (nil: none) is the encoded state the
+// round's group commit writes before, or with, any invoice's commit. A
+// failure leaves the changes marked unsent, so the next round sends them
+// again (observations are idempotent).
+func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 	now := m.r.cfg.Clock.Now()
 	type change struct {
 		t      *tracked
@@ -434,7 +439,14 @@ func (m *Monitor) applyChanges(ctx context.Context) error {
 	// before the batch is durable. A member that does not come
 	// (a lost message) holds the others for at most half the request
 	// timeout.
-	group := m.r.cfg.Store.NewGroup(len(byAddr), m.r.cfg.RequestTimeout/2)
+	// Every new payment is unsent, so byAddr holds it and the group writes
+	// the write-ahead record.
+	var group *persistence.Group
+	if writeAhead != nil {
+		group = m.r.cfg.Store.NewChainGroup(len(byAddr), m.r.cfg.RequestTimeout/2, m.network, writeAhead)
+	} else {
+		group = m.r.cfg.Store.NewGroup(len(byAddr), m.r.cfg.RequestTimeout/2)
+	}
 	for k, changes := range byAddr {
 		w, ok := m.r.cfg.Watches.lookup(k.currency, k.address)
 		if !ok {
