@@ -286,10 +286,6 @@ func (m *Monitor) pace(ctx context.Context, start time.Time, steps int) error {
 	}
 }
 
-func (m *Monitor) save(st monitorState) error {
-	return m.r.cfg.Store.PutChainState(m.network, encodeState(st))
-}
-
 // rollback disconnects the cursor's block: payments it confirmed become
 // unconfirmed until a new block or the mempool shows them again.
 func (m *Monitor) rollback() {
@@ -393,16 +389,9 @@ func (m *Monitor) sweepWatches() {
 // again (observations are idempotent).
 func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 	now := m.r.cfg.Clock.Now()
-	type change struct {
-		t      *tracked
-		revert bool
-		height uint64
-		hash   string
-		conf   int
-	}
 	byAddr := map[watchKey][]change{}
-	for _, t := range m.state.Pay {
-		c := change{t: t, height: t.Height, hash: t.Hash}
+	for i, t := range m.state.Pay {
+		c := change{t: t, at: i, height: t.Height, hash: t.Hash}
 		if t.Height > 0 {
 			c.conf = int(m.state.Height-t.Height) + 1
 			if req := m.required(t.Currency); c.conf > req {
@@ -471,6 +460,16 @@ func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 		m.r.watchers.Send(k, m.r.watcherFor(k), watchMsg{invoice: w.invoice, cmds: cmds, group: group, answer: reply})
 		requests = append(requests, request{key: k, changes: changes})
 	}
+	// The state to save once every invoice has answered, encoded while
+	// they work rather than after the last answer: the round's tail is
+	// then one synced write.
+	final := m.settled(func(settle func(change)) {
+		for _, req := range requests {
+			for _, c := range req.changes {
+				settle(c)
+			}
+		}
+	})
 	unanswered := m.await(ctx, answers, len(requests), func(i int, rep invoice.Reply) {
 		requests[i].answered, requests[i].err = true, rep.Err
 	})
@@ -485,18 +484,14 @@ func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 			continue
 		}
 		for _, c := range req.changes {
-			c.t.Sent, c.t.SentHeight, c.t.SentHash, c.t.SentConf = true, c.height, c.hash, c.conf
-			if c.revert {
-				c.t.Sent = false
-				c.t.Missing = -1 // marks it for removal below
-			}
+			c.settle(c.t)
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("apply chain changes: %w", errors.Join(errs...))
 	}
-	m.prune()
-	if err := m.save(m.state); err != nil {
+	m.prune() // m.state is now what final holds
+	if err := m.r.cfg.Store.PutChainState(m.network, final); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -509,6 +504,46 @@ func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 	}
 	m.r.metrics.chainLag.WithLabelValues(m.network).Set(lag)
 	return nil
+}
+
+// change is what a round sends an invoice about tracked payment t, the
+// at-th of the monitor's state.
+type change struct {
+	t      *tracked
+	at     int
+	revert bool
+	height uint64
+	hash   string
+	conf   int
+}
+
+// settle records in t (c's payment or a copy of it) that c was durably
+// applied.
+func (c change) settle(t *tracked) {
+	t.Sent, t.SentHeight, t.SentHash, t.SentConf = true, c.height, c.hash, c.conf
+	if c.revert {
+		t.Sent = false
+		t.Missing = -1 // marks it for removal by prune
+	}
+}
+
+// settled encodes the state as it will be once the changes each hands to
+// its settle are applied and the state pruned, without changing the
+// state: the round computes it while the invoices work, and saves it only
+// if every change was applied.
+func (m *Monitor) settled(each func(settle func(change))) []byte {
+	copies := make([]tracked, len(m.state.Pay))
+	for i, t := range m.state.Pay {
+		copies[i] = *t
+	}
+	each(func(c change) { c.settle(&copies[c.at]) })
+	st := monitorState{Height: m.state.Height, Hash: m.state.Hash, Recent: m.state.Recent, Pay: make([]*tracked, 0, len(copies))}
+	for i := range copies {
+		if !m.forgets(&copies[i]) {
+			st.Pay = append(st.Pay, &copies[i])
+		}
+	}
+	return encodeState(st)
 }
 
 // answer is an invoice's Reply to the i-th request of a round.
@@ -541,16 +576,22 @@ func (m *Monitor) await(ctx context.Context, answers <-chan answer, n int, got f
 func (m *Monitor) prune() {
 	kept := m.state.Pay[:0]
 	for _, t := range m.state.Pay {
-		gone := t.Missing == -1
-		deep := t.Height > 0 && t.Sent && t.SentHeight == t.Height &&
-			m.state.Height-t.Height+1 >= uint64(m.required(t.Currency)+reorgMargin)
-		if gone || deep {
+		if m.forgets(t) {
 			delete(m.byKey, t.key())
 			continue
 		}
 		kept = append(kept, t)
 	}
 	m.state.Pay = kept
+}
+
+// forgets reports whether prune drops t: reverted, or buried reorgMargin
+// blocks beyond its required confirmations.
+func (m *Monitor) forgets(t *tracked) bool {
+	gone := t.Missing == -1
+	deep := t.Height > 0 && t.Sent && t.SentHeight == t.Height &&
+		m.state.Height-t.Height+1 >= uint64(m.required(t.Currency)+reorgMargin)
+	return gone || deep
 }
 
 func (m *Monitor) required(currency string) int {

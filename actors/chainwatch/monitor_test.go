@@ -1,8 +1,10 @@
 package chainwatch
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"sync/atomic"
 	"testing"
@@ -194,5 +196,109 @@ func TestAwait_MissingAnswers(t *testing.T) {
 				t.Fatalf("took %d answers, want %d", len(seen), tc.wantSeen)
 			}
 		})
+	}
+}
+
+// TestMonitor_SavesTheStateItKeeps: the state a round saves, encoded
+// while the invoices work, is the state the monitor keeps once they have
+// answered, through payments first seen in the mempool and in a block,
+// confirmations, a dropped payment reverted and a buried one forgotten.
+func TestMonitor_SavesTheStateItKeeps(t *testing.T) {
+	r, svc, store := newTestRouter(t, 0) // confirmations 1
+	node := devchain.NewChain("BTC", nil)
+	m := r.newMonitor(node, time.Second)
+	ctx := context.Background()
+	round := func(step string) {
+		t.Helper()
+		if err := m.follow(ctx); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		stored, err := store.ChainState(node.Network())
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if want := encodeState(m.state); !bytes.Equal(stored, want) {
+			t.Fatalf("%s: stored state differs from the kept one (%d tracked)", step, len(m.state.Pay))
+		}
+	}
+	round("start")
+	var txids []string
+	for i := range 3 {
+		inv, _, err := svc.Create(ctx, uuid.New(), engine.CreateRequest{OrderID: fmt.Sprint(i), Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		txid, err := node.Pay(inv.Address, big.NewInt(100_000), devchain.PayOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		txids = append(txids, txid)
+		if i == 0 {
+			node.Mine(1) // the first is first seen in a block
+		}
+	}
+	round("one mined, two in the mempool")
+	if err := node.Drop(txids[2]); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // missing twice: reverted and forgotten
+		round(fmt.Sprintf("dropped, round %d", i))
+	}
+	node.Mine(1)
+	round("the second mined")
+	if len(m.state.Pay) != 2 {
+		t.Fatalf("%d tracked after the drop, want 2", len(m.state.Pay))
+	}
+	for i := range reorgMargin + 1 {
+		node.Mine(1)
+		round(fmt.Sprintf("buried %d", i))
+	}
+	if len(m.state.Pay) != 0 {
+		t.Fatalf("%d still tracked past the reorg margin", len(m.state.Pay))
+	}
+}
+
+// TestMonitor_WriteAheadWithoutAnswers: a round whose invoices do not
+// answer in time fails, and the payments it found are recorded (under the
+// old cursor) all the same, by the round's group commit: the next round
+// follows them even after a crash.
+func TestMonitor_WriteAheadWithoutAnswers(t *testing.T) {
+	r, svc, store := newTestRouter(t, time.Nanosecond)
+	node := devchain.NewChain("BTC", nil)
+	m := r.newMonitor(node, time.Second)
+	ctx := context.Background()
+	if err := m.follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from := m.state.Height
+	inv, _, err := svc.Create(ctx, uuid.New(), engine.CreateRequest{OrderID: "o", Currency: "BTC", CryptoAmount: ptr("0.001")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Pay(inv.Address, big.NewInt(100_000), devchain.PayOptions{})
+	node.Mine(1)
+	if err := m.follow(ctx); !errors.Is(err, actor.ErrTimeout) {
+		t.Fatalf("round without answers: %v, want a timeout", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := store.ChainState(node.Network())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := decodeState(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Pay) == 1 && st.Pay[0].Address == inv.Address {
+			if st.Height != from {
+				t.Fatalf("write-ahead state at height %d, want the old cursor %d", st.Height, from)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the round's payment was never recorded: %d tracked at height %d", len(st.Pay), st.Height)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
