@@ -92,6 +92,9 @@ func newWatchlist() *Watchlist {
 // Set records the watch an invoice's commit stored; the invoice actors call
 // it from inside the commit's critical section, so in version order.
 func (w *Watchlist) Set(currency, address string, invoice uuid.UUID, until int64) {
+	// hashed before the lock: a chain round's commits set ten thousand
+	// watches from every CPU at once
+	k := keyOf(address)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m := w.byAddr[currency]
@@ -99,7 +102,7 @@ func (w *Watchlist) Set(currency, address string, invoice uuid.UUID, until int64
 		m = map[addrKey]watched{}
 		w.byAddr[currency] = m
 	}
-	m[keyOf(address)] = watched{invoice: invoice, until: until}
+	m[k] = watched{invoice: invoice, until: until}
 	if until != 0 {
 		w.pushEnd(currency, watchEnd{until: until, address: address})
 	}
@@ -116,9 +119,10 @@ func (w *Watchlist) pushEnd(currency string, e watchEnd) {
 }
 
 func (w *Watchlist) lookup(currency, address string) (watched, bool) {
+	k := keyOf(address)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	v, ok := w.byAddr[currency][keyOf(address)]
+	v, ok := w.byAddr[currency][k]
 	return v, ok
 }
 
