@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"strconv"
 	"sync"
 	"time"
 
@@ -151,7 +152,12 @@ func (r *Router) newMonitor(node chain.Node, poll time.Duration) *Monitor {
 	}
 }
 
-func (t *tracked) key() string { return fmt.Sprintf("%s/%s/%d", t.Currency, t.TxID, t.Index) }
+func (t *tracked) key() string { return paymentKey(t.Currency, t.TxID, t.Index) }
+
+// paymentKey names a payment (an output) in the monitor's byKey.
+func paymentKey(currency, txid string, index uint32) string {
+	return currency + "/" + txid + "/" + strconv.FormatUint(uint64(index), 10)
+}
 
 // Err reports the last round's failure (nil after a good round), for
 // readiness: a monitor that cannot reach its node is not ready.
@@ -331,7 +337,7 @@ func (m *Monitor) track(o chain.Output) *tracked {
 	if _, ok := m.r.cfg.Watches.lookup(o.Currency, o.Address); !ok {
 		return nil
 	}
-	k := fmt.Sprintf("%s/%s/%d", o.Currency, o.TxID, o.Index)
+	k := paymentKey(o.Currency, o.TxID, o.Index)
 	if t, ok := m.byKey[k]; ok {
 		return t
 	}
@@ -389,7 +395,7 @@ func (m *Monitor) sweepWatches() {
 // again (observations are idempotent).
 func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 	now := m.r.cfg.Clock.Now()
-	byAddr := map[watchKey][]change{}
+	byAddr := make(map[watchKey][]change, len(m.state.Pay))
 	for i, t := range m.state.Pay {
 		c := change{t: t, at: i, height: t.Height, hash: t.Hash}
 		if t.Height > 0 {
@@ -456,7 +462,10 @@ func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 				Height: c.height, BlockHash: c.hash, Confirmations: c.conf, RBF: c.t.RBF, At: now}
 		}
 		i := len(requests)
-		reply := func(rep invoice.Reply) { answers <- answer{i: i, rep: rep} }
+		// the round needs only the error: an answer holding the Reply's
+		// invoice was 368 bytes, copied in and out of a channel as long
+		// as the round
+		reply := func(rep invoice.Reply) { answers <- answer{i: i, err: rep.Err} }
 		m.r.watchers.Send(k, m.r.watcherFor(k), watchMsg{invoice: w.invoice, cmds: cmds, group: group, answer: reply})
 		requests = append(requests, request{key: k, changes: changes})
 	}
@@ -470,8 +479,8 @@ func (m *Monitor) applyChanges(ctx context.Context, writeAhead []byte) error {
 			}
 		}
 	})
-	unanswered := m.await(ctx, answers, len(requests), func(i int, rep invoice.Reply) {
-		requests[i].answered, requests[i].err = true, rep.Err
+	unanswered := m.await(ctx, answers, len(requests), func(i int, err error) {
+		requests[i].answered, requests[i].err = true, err
 	})
 	var errs []error
 	for _, req := range requests {
@@ -546,22 +555,23 @@ func (m *Monitor) settled(each func(settle func(change))) []byte {
 	return encodeState(st)
 }
 
-// answer is an invoice's Reply to the i-th request of a round.
+// answer is the error of an invoice's Reply to the i-th request of a
+// round (nil: applied).
 type answer struct {
 	i   int
-	rep invoice.Reply
+	err error
 }
 
 // await hands each of n answers to got as it comes, until all have come,
 // the request timeout has passed or ctx has ended; it returns why the
 // answers that did not come are missing.
-func (m *Monitor) await(ctx context.Context, answers <-chan answer, n int, got func(int, invoice.Reply)) error {
+func (m *Monitor) await(ctx context.Context, answers <-chan answer, n int, got func(int, error)) error {
 	timeout := time.NewTimer(m.r.cfg.RequestTimeout)
 	defer timeout.Stop()
 	for ; n > 0; n-- {
 		select {
 		case a := <-answers:
-			got(a.i, a.rep)
+			got(a.i, a.err)
 		case <-timeout.C:
 			return actor.ErrTimeout
 		case <-ctx.Done():

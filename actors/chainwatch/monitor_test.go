@@ -13,7 +13,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 
-	"github.com/invoiced/invoiced/actors/invoice"
 	"github.com/invoiced/invoiced/chain"
 	"github.com/invoiced/invoiced/chain/devchain"
 	"github.com/invoiced/invoiced/engine"
@@ -185,10 +184,10 @@ func TestAwait_MissingAnswers(t *testing.T) {
 			m := r.newMonitor(devchain.NewChain("BTC", nil), time.Second)
 			answers := make(chan answer, 3)
 			for i := range tc.sent {
-				answers <- answer{i: i, rep: invoice.Reply{}}
+				answers <- answer{i: i}
 			}
 			seen := map[int]bool{}
-			err := m.await(tc.ctx, answers, 3, func(i int, _ invoice.Reply) { seen[i] = true })
+			err := m.await(tc.ctx, answers, 3, func(i int, _ error) { seen[i] = true })
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("await: %v, want %v", err, tc.want)
 			}
