@@ -220,7 +220,7 @@ func (a *invoiceActor) handle(ctx actor.Context, r request) (rep Reply, inFlight
 	if len(events) == 0 {
 		return Reply{Invoice: a.inv}, false // nothing changed (a repeated observation): nothing to write
 	}
-	next := engine.ApplyAll(a.inv, events)
+	next := state // every event applied, in order
 	c, err := a.svc.commitFor(a.id, a.inv, next, events, nil, false)
 	if err != nil {
 		return Reply{Err: err}, false
