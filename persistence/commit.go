@@ -122,11 +122,17 @@ func (s *Store) Commit(c Commit) (uint64, error) {
 // records them in the claim filter; the caller holds the stripes of its
 // head and claim keys and writes c if check passes.
 func (s *Store) check(c Commit) error {
+	return s.checkWith(c, s.get)
+}
+
+// checkWith is check reading the stream's head with read (ErrNotFound:
+// none).
+func (s *Store) checkWith(c Commit, read func(key []byte) ([]byte, error)) error {
 	if c.Fresh && c.ExpectedVersion != 0 {
 		return fmt.Errorf("commit stream %s: fresh at expected version %d: %w", c.Stream, c.ExpectedVersion, ErrInvalidArgument)
 	}
 	if !c.Fresh {
-		if err := s.checkVersion(streamKey(c.Stream, streamHead), c.ExpectedVersion); err != nil {
+		if err := checkVersion(read, streamKey(c.Stream, streamHead), c.ExpectedVersion); err != nil {
 			return fmt.Errorf("commit stream %s: %w", c.Stream, err)
 		}
 	}
@@ -194,10 +200,10 @@ func fillCommitBatch(b *pebble.Batch, c Commit, version uint64) error {
 	return nil
 }
 
-// checkVersion compares the stream head with expected; a missing head is
-// version 0.
-func (s *Store) checkVersion(head []byte, expected uint64) error {
-	v, err := s.get(head)
+// checkVersion compares the stream head, read with read, with expected; a
+// missing head is version 0.
+func checkVersion(read func(key []byte) ([]byte, error), head []byte, expected uint64) error {
+	v, err := read(head)
 	var current uint64
 	switch {
 	case errors.Is(err, ErrNotFound):
