@@ -28,7 +28,8 @@ import (
 // Add, Commit or Leave exactly once; it commits when the last one has, or
 // when its wait ends, whichever comes first, so a member that never
 // arrives holds the others up for at most wait. A member arriving after
-// that commits alone, as Store.Commit does. A member must not hold up
+// that commits alone, as Store.Commit does, once the group's batch is
+// durable (or has failed). A member must not hold up
 // another member's arrival (one writer per stream).
 //
 // A chain round's group also writes the monitor's write-ahead state in
