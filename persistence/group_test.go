@@ -196,51 +196,60 @@ func TestGroup_MemberChecks(t *testing.T) {
 // commits alone. A chain round's group writes its chain state with the
 // members that came, before the late one.
 func TestGroup_WaitBoundsAMissingMember(t *testing.T) {
-	clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	s, err := Open(t.TempDir(), Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	w := newCkWorld(t, s)
-	rng := rand.New(rand.NewPCG(5, 6))
-	project := uuid.New()
-	early := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
-	late := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
+	for _, chain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chain round %v", chain), func(t *testing.T) {
+			clk := clock.NewTest(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+			s, err := Open(t.TempDir(), Options{Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			w := newCkWorld(t, s)
+			rng := rand.New(rand.NewPCG(5, 6))
+			project := uuid.New()
+			early := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
+			late := w.groupCommit(ckRandomRow(rng, project, uuid.New(), ""))
 
-	g := s.NewChainGroup(3, time.Hour, "testnet", []byte("write-ahead"))
-	if d := <-clk.Waits(); d != time.Hour {
-		t.Fatalf("the group waits %s on the clock, want 1h", d)
-	}
-	g.Leave()
-	type result struct {
-		v   uint64
-		err error
-	}
-	done := make(chan result, 1)
-	g.Add(early, func(v uint64, err error) { done <- result{v, err} })
-	clk.Add(time.Hour - time.Nanosecond)
-	if g.sealedForTest() {
-		t.Fatal("the group committed before its wait ran out, without its third member")
-	}
-	clk.Add(time.Nanosecond)
-	if r := <-done; r.err != nil || r.v != 1 {
-		t.Fatalf("early member: %d, %v", r.v, r.err)
-	}
-	if _, _, _, err := s.Load(early.Stream); err != nil {
-		t.Fatalf("early member not written: %v", err)
-	}
-	if got, err := s.ChainState("testnet"); err != nil || string(got) != "write-ahead" {
-		t.Fatalf("chain state with the early member: %q, %v", got, err)
-	}
-	if v, err := g.Commit(late); err != nil || v != 1 {
-		t.Fatalf("late member: %d, %v", v, err)
-	}
-	g.Leave() // after the group committed: nothing to do
-	w.rows[early.Stream], w.ver[early.Stream] = early.New, 1
-	w.rows[late.Stream], w.ver[late.Stream] = late.New, 1
-	if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
-		t.Fatalf("after the group: %v", rep.Problems)
+			var g *Group
+			if chain {
+				g = s.NewChainGroup(3, time.Hour, "testnet", []byte("write-ahead"))
+			} else {
+				g = s.NewGroup(3, time.Hour)
+			}
+			if d := <-clk.Waits(); d != time.Hour {
+				t.Fatalf("the group waits %s on the clock, want 1h", d)
+			}
+			g.Leave()
+			type result struct {
+				v   uint64
+				err error
+			}
+			done := make(chan result, 1)
+			g.Add(early, func(v uint64, err error) { done <- result{v, err} })
+			clk.Add(time.Hour - time.Nanosecond)
+			if g.sealedForTest() {
+				t.Fatal("the group committed before its wait ran out, without its third member")
+			}
+			clk.Add(time.Nanosecond)
+			if r := <-done; r.err != nil || r.v != 1 {
+				t.Fatalf("early member: %d, %v", r.v, r.err)
+			}
+			if _, _, _, err := s.Load(early.Stream); err != nil {
+				t.Fatalf("early member not written: %v", err)
+			}
+			if got, err := s.ChainState("testnet"); chain && (err != nil || string(got) != "write-ahead") {
+				t.Fatalf("chain state with the early member: %q, %v", got, err)
+			}
+			if v, err := g.Commit(late); err != nil || v != 1 {
+				t.Fatalf("late member: %d, %v", v, err)
+			}
+			g.Leave() // after the group committed: nothing to do
+			w.rows[early.Stream], w.ver[early.Stream] = early.New, 1
+			w.rows[late.Stream], w.ver[late.Stream] = late.New, 1
+			if rep := ckCheck(t, s, CheckOptions{}); !rep.OK() {
+				t.Fatalf("after the group: %v", rep.Problems)
+			}
+		})
 	}
 }
 
