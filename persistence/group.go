@@ -295,7 +295,8 @@ func (g *Group) commit() {
 // checkAll checks each of ms, as check does, reading their heads with one
 // iterator in key order: a point read builds and drops an iterator of its
 // own, and the reads were the largest cost of the checks (3.5 µs a member
-// in BenchmarkGroupCommit).
+// in BenchmarkGroupCommit). The caller holds the heads' stripes, so the
+// iterator's view of them is current.
 func (s *Store) checkAll(ms []*member) {
 	it, err := s.db.NewIter(nil)
 	if err != nil {
@@ -325,9 +326,8 @@ func (s *Store) checkAll(ms []*member) {
 // writeGroup writes the members that passed their checks and l (if not
 // nil) as one synced batch, their counter deltas summed (per part in sums,
 // then here), and applies the deltas to the counts mirror once the batch
-// is durable. A
-// batch Pebble takes as a flushable batch is built in key order from
-// dealt (the members' records, a piece per key range that splits cut, for
+// is durable. A batch Pebble takes as a flushable batch is built in key
+// order from dealt (the members' records, a piece per key range that splits cut, for
 // each part of them; see groupbatch.go); a smaller one, which Pebble
 // inserts into its memtable record by record, in member order. It returns
 // the members it wrote (or tried to: err is the batch's).
