@@ -93,7 +93,8 @@ func (s *Service) quote(currency string) *engine.Rate {
 func (s *Service) create(ctx context.Context, project uuid.UUID, orderID, fp string, e engine.Created, idempotencyKey string, extra ...persistence.Claim) (engine.Invoice, bool, error) {
 	id := e.Invoice.ID
 	claim := claimValue(id, fp)
-	claims := append([]persistence.Claim{persistence.OrderIDClaim(project, orderID, claim)}, extra...)
+	claims := make([]persistence.Claim, 0, 2+len(extra)) // one allocation for all of them
+	claims = append(append(claims, persistence.OrderIDClaim(project, orderID, claim)), extra...)
 	if idempotencyKey != "" {
 		claims = append(claims, persistence.IdempotencyClaim(project, idempotencyKey, claim))
 	}
