@@ -23,22 +23,28 @@ import (
 // BenchmarkCreateInvoice is a durable create through the whole stack
 // (handler, registry, synced commit) on a real store, called in process
 // (no sockets), with the metrics on and off, to show what instrumentation
-// costs: compare instrumented and bare.
+// costs: compare instrumented and bare. wrk-body is bare with the body
+// ../shared/perf/create.lua sends (a number amount and a callback URL).
 func BenchmarkCreateInvoice(b *testing.B) {
-	for _, instrumented := range []bool{false, true} {
-		name := "bare"
-		if instrumented {
-			name = "instrumented"
-		}
-		b.Run(name, func(b *testing.B) {
-			api, key := benchAPI(b, instrumented, invoice.DefaultStateCacheBytes, invoice.DefaultRenderCacheBytes)
+	for _, tc := range []struct {
+		name         string
+		instrumented bool
+		body         string // with %d for a unique order id
+	}{
+		{"bare", false, `{"order_id":"o-%d","fiat_amount":"19.99","currency":"BTC"}`},
+		{"instrumented", true, `{"order_id":"o-%d","fiat_amount":"19.99","currency":"BTC"}`},
+		{"wrk-body", false, `{"order_id":"p-0a1b2c3d4e5f-0-%d","crypto_amount":0.001,"currency":"BTC","callback_url":"http://127.0.0.1:9/cb"}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			api, key := benchAPI(b, tc.instrumented, invoice.DefaultStateCacheBytes, invoice.DefaultRenderCacheBytes)
 			var n atomic.Int64
 			b.SetParallelism(32)
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer reportCPU(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					body := fmt.Sprintf(`{"order_id":"o-%d","fiat_amount":"19.99","currency":"BTC"}`, n.Add(1))
+					body := fmt.Sprintf(tc.body, n.Add(1))
 					if code := serve(api, "POST", "/api/v1/invoices", key, body); code != http.StatusCreated {
 						b.Errorf("create: %d", code)
 						return
