@@ -335,6 +335,17 @@ func appendAmount(k []byte, a *big.Int) ([]byte, error) {
 	return k, nil
 }
 
+// familyEnd returns the end of the key family key belongs to: its prefix
+// byte's range, or for claims and list indexes the range of its claim kind or
+// index family. nil means no end (key is empty or all 0xff).
+func familyEnd(key []byte) []byte {
+	n := min(len(key), 1)
+	if n == 1 && (key[0] == prefixClaim || key[0] == prefixIndex) {
+		n = min(len(key), 2)
+	}
+	return prefixEnd(key[:n])
+}
+
 // prefixEnd returns the smallest key greater than every key starting with
 // p, or nil (no upper bound) if p is all 0xff.
 func prefixEnd(p []byte) []byte {

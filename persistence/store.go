@@ -162,6 +162,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	po.MemTableSize = memTableSize
 	po.L0CompactionThreshold = l0CompactionThreshold
 	po.L0StopWritesThreshold = 3 * l0CompactionThreshold
+	// Each table holds one key family (familySpans). A table spanning
+	// the new tails of two families overlaps every older table of the
+	// second one in the level below, so each compaction rewrote the whole
+	// of those families there, a cost that grew with the store (compaction
+	// B per create: 371 at 50,000 invoices, 1,611 at 200,000, 2,240 at
+	// 500,000). Cut to one family, a table of a family that grows at its
+	// end overlaps only that family's last table below; what is still
+	// rewritten is what is written at random (address claims, watch rows)
+	// or in the middle (expiries' status changes). The L0 depth is no
+	// longer its sublevel count (see internal/admission). Measurements:
+	// docs/performance.md, "Compaction and store size, session 12".
+	po.Experimental.SpanPolicyFunc = familySpans
 
 	db, err := pebble.Open(dir, po)
 	if err != nil {
@@ -194,6 +206,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.claims = claims
 	return s, nil
+}
+
+// familySpans ends every table Pebble writes at a key family's end (see
+// familyEnd).
+func familySpans(start []byte) (pebble.SpanPolicy, []byte, error) {
+	return pebble.SpanPolicy{}, familyEnd(start), nil
 }
 
 // Close flushes nothing extra (every acknowledged write is already synced)

@@ -6,7 +6,7 @@
 // It follows CockroachDB's admission control for elastic work: full speed
 // while the machine has room, cut multiplicatively while the API's
 // goroutines wait for a CPU (Go scheduling latency) or the LSM is behind
-// (Pebble L0 sublevels above the compaction threshold), raised additively
+// (Pebble's L0 deeper than the compaction threshold), raised additively
 // once they recover (AIMD), and never below the floor, so background work
 // always progresses.
 package admission
@@ -28,8 +28,9 @@ type Signals struct {
 	// to run since the previous sample: near zero on an idle machine,
 	// milliseconds when every core is busy.
 	SchedLatency time.Duration
-	// L0Sublevels is the depth of Pebble's level 0: above the compaction
-	// threshold the compactions are behind the writes.
+	// L0Sublevels is the depth of Pebble's level 0 (persistence.L0Depth,
+	// not its sublevel count; the name is its gauge's): above the
+	// compaction threshold the compactions are behind the writes.
 	L0Sublevels int
 }
 
@@ -51,7 +52,7 @@ type Config struct {
 	// SchedTarget is the scheduling latency above which the machine is
 	// overloaded (default DefaultSchedTarget).
 	SchedTarget time.Duration
-	// L0Target is the L0 sublevel count above which the LSM is behind
+	// L0Target is the L0 depth above which the LSM is behind
 	// (default DefaultL0Target, the store's compaction threshold).
 	L0Target int
 	// Decrease multiplies the factor on an overloaded sample (default 0.5,

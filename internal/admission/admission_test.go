@@ -156,27 +156,42 @@ func TestPercentile_OfTheDeltaBetweenReadings(t *testing.T) {
 	}
 }
 
-// The Sampler reads L0's depth from a real Pebble database: three flushed
-// overlapping memtables with compactions off are three sublevels.
-func TestSampler_ReadsL0Sublevels(t *testing.T) {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), DisableAutomaticCompactions: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s := NewSampler(db)
-	s.Sample() // the first reading only sets the scheduling baseline
-	for i := range 3 {
-		for _, k := range []string{"a", "z"} {
-			if err := db.Set([]byte(k), []byte{byte(i)}, pebble.NoSync); err != nil {
+// The Sampler reads L0's depth from a real Pebble database with the
+// store's compaction threshold (DefaultL0Target) and compactions off: three flushes that
+// overlap over their whole range are three tables deep; a staircase, each
+// table overlapping the one before at one key, is three sublevels but two
+// tables deep.
+func TestSampler_ReadsL0Depth(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		flushes [][]string // the keys of each flushed memtable
+		want    int
+	}{
+		{"overlapping flushes", [][]string{{"a", "z"}, {"a", "z"}, {"a", "z"}}, 3},
+		{"a staircase", [][]string{{"a", "b"}, {"b", "c"}, {"c", "d"}}, 2},
+		{"disjoint flushes", [][]string{{"a", "b"}, {"c", "d"}, {"e", "f"}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), DisableAutomaticCompactions: true, L0CompactionThreshold: DefaultL0Target})
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		if err := db.Flush(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := s.Sample(); got.L0Sublevels != 3 || got.SchedLatency < 0 {
-		t.Fatalf("sampled %+v, want 3 L0 sublevels", got)
+			defer db.Close()
+			s := NewSampler(db)
+			s.Sample() // the first reading only sets the scheduling baseline
+			for i, keys := range tc.flushes {
+				for _, k := range keys {
+					if err := db.Set([]byte(k), []byte{byte(i)}, pebble.NoSync); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := db.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := s.Sample(); got.L0Sublevels != tc.want || got.SchedLatency < 0 {
+				t.Fatalf("sampled %+v (%d sublevels), want an L0 depth of %d", got, db.Metrics().Levels[0].Sublevels, tc.want)
+			}
+		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/invoiced/invoiced/persistence"
 )
 
 // lsm is the store's Pebble database (persistence.Store.DB).
@@ -24,7 +26,8 @@ const schedLatencies = "/sched/latencies:seconds"
 const window = 5
 
 // Sampler reads the real signals: the Go runtime's scheduling latencies
-// over the last few samples and the LSM's L0 sublevels.
+// over the last few samples and the depth of the LSM's L0
+// (persistence.L0Depth).
 type Sampler struct {
 	db lsm
 
@@ -56,7 +59,7 @@ func (s *Sampler) Sample() Signals {
 	}
 	s.mu.Unlock()
 	if s.db != nil {
-		out.L0Sublevels = int(s.db.Metrics().Levels[0].Sublevels)
+		out.L0Sublevels = persistence.L0Depth(s.db.Metrics())
 	}
 	return out
 }
