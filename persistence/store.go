@@ -166,12 +166,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	// the new tails of two families overlaps every older table of the
 	// second one in the level below, so each compaction rewrote the whole
 	// of those families there, a cost that grew with the store (compaction
-	// B per create: 371 at 50,000 invoices, 1,611 at 200,000, 2,240 at
-	// 500,000). Cut to one family, a table of a family that grows at its
-	// end overlaps only that family's last table below; what is still
-	// rewritten is what is written at random (address claims, watch rows)
-	// or in the middle (expiries' status changes). The L0 depth is no
-	// longer its sublevel count (see internal/admission). Measurements:
+	// B per create in BenchmarkWriteAmp: 371 at 50,000 invoices,
+	// 1,053-1,611 at 200,000, 2,240 at 500,000). Cut to one family, a
+	// table of a family that grows at its end overlaps only that family's
+	// last table below, or none and moves down whole (614-665 B at
+	// 200,000, 1,113 at 500,000; expiries 24-66 % fewer bytes); what is
+	// still rewritten is what is written at random (address claims, watch
+	// rows) or in the middle (expiries' status changes). L0's depth is no
+	// longer its sublevel count (see L0Depth). Measurements:
 	// docs/performance.md, "Compaction and store size, session 12".
 	po.Experimental.SpanPolicyFunc = familySpans
 
