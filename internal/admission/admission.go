@@ -28,10 +28,10 @@ type Signals struct {
 	// to run since the previous sample: near zero on an idle machine,
 	// milliseconds when every core is busy.
 	SchedLatency time.Duration
-	// L0Sublevels is the depth of Pebble's level 0 (persistence.L0Depth,
-	// not its sublevel count; the name is its gauge's): above the
-	// compaction threshold the compactions are behind the writes.
-	L0Sublevels int
+	// L0Depth is the depth of Pebble's level 0 (persistence.L0Depth,
+	// not its sublevel count): above the compaction threshold the
+	// compactions are behind the writes.
+	L0Depth int
 }
 
 // sampler reads the overload signals (Sampler is the real one).
@@ -114,8 +114,10 @@ func New(cfg Config) *Controller {
 			Help: "Factor background rates (expiries) are multiplied by: 1 while the machine has room, down to the floor while the API needs the CPU or the LSM is behind."}),
 		gSched: prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoiced_background_sched_latency_p99_seconds",
 			Help: "p99 of Go scheduling latency over the controller's last sample, one of its overload signals."}),
+		// The gauge keeps the name it had when the signal was L0's
+		// sublevel count, so operators' dashboards keep working.
 		gL0: prometheus.NewGauge(prometheus.GaugeOpts{Name: "invoiced_background_l0_sublevels",
-			Help: "Pebble L0 sublevels at the controller's last sample, one of its overload signals."}),
+			Help: "Pebble L0 depth (the most L0 tables one key is in) at the controller's last sample, one of its overload signals."}),
 		overloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "invoiced_background_overloaded_total",
 			Help: "Samples on which an overload signal was over its target (sched, l0), cutting the background factor unless it was at its floor."}, []string{"signal"}),
 	}
@@ -156,14 +158,14 @@ func (c *Controller) Run(ctx context.Context) {
 // above 1).
 func (c *Controller) step(s Signals) {
 	c.gSched.Set(s.SchedLatency.Seconds())
-	c.gL0.Set(float64(s.L0Sublevels))
+	c.gL0.Set(float64(s.L0Depth))
 	f := c.Factor()
 	overloaded := false
 	if s.SchedLatency > c.cfg.SchedTarget {
 		c.overloads.WithLabelValues("sched").Inc()
 		overloaded = true
 	}
-	if s.L0Sublevels > c.cfg.L0Target {
+	if s.L0Depth > c.cfg.L0Target {
 		c.overloads.WithLabelValues("l0").Inc()
 		overloaded = true
 	}

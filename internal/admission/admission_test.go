@@ -20,9 +20,9 @@ import (
 // above 1.
 func TestStep_AIMDBetweenFloorAndOne(t *testing.T) {
 	busy := Signals{SchedLatency: 4 * time.Millisecond}
-	behind := Signals{SchedLatency: 50 * time.Microsecond, L0Sublevels: 12}
-	idle := Signals{SchedLatency: 50 * time.Microsecond, L0Sublevels: 3}
-	atTargets := Signals{SchedLatency: DefaultSchedTarget, L0Sublevels: DefaultL0Target}
+	behind := Signals{SchedLatency: 50 * time.Microsecond, L0Depth: 12}
+	idle := Signals{SchedLatency: 50 * time.Microsecond, L0Depth: 3}
+	atTargets := Signals{SchedLatency: DefaultSchedTarget, L0Depth: DefaultL0Target}
 	for _, tc := range []struct {
 		name  string
 		floor float64
@@ -33,7 +33,7 @@ func TestStep_AIMDBetweenFloorAndOne(t *testing.T) {
 		{"at the targets is not over them", 0.1, []Signals{atTargets}, 1},
 		{"busy halves", 0.1, []Signals{busy}, 0.5},
 		{"the LSM behind halves", 0.1, []Signals{behind}, 0.5},
-		{"busy and behind halve once", 0.1, []Signals{{SchedLatency: time.Second, L0Sublevels: 20}}, 0.5},
+		{"busy and behind halve once", 0.1, []Signals{{SchedLatency: time.Second, L0Depth: 20}}, 0.5},
 		{"busy twice quarters", 0.1, []Signals{busy, busy}, 0.25},
 		{"busy long stops at the floor", 0.1, []Signals{busy, busy, busy, busy, busy, busy}, 0.1},
 		{"the floor is configurable", 0.3, []Signals{busy, busy, busy}, 0.3},
@@ -65,8 +65,8 @@ func repeat(s Signals, n int) []Signals {
 func TestStep_Metrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := New(Config{Metrics: reg})
-	c.step(Signals{SchedLatency: 3 * time.Millisecond, L0Sublevels: 2})
-	c.step(Signals{SchedLatency: 2500 * time.Microsecond, L0Sublevels: 9})
+	c.step(Signals{SchedLatency: 3 * time.Millisecond, L0Depth: 2})
+	c.step(Signals{SchedLatency: 2500 * time.Microsecond, L0Depth: 9})
 	for _, tc := range []struct {
 		metric prometheus.Collector
 		want   float64
@@ -189,7 +189,7 @@ func TestSampler_ReadsL0Depth(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got := s.Sample(); got.L0Sublevels != tc.want || got.SchedLatency < 0 {
+			if got := s.Sample(); got.L0Depth != tc.want || got.SchedLatency < 0 {
 				t.Fatalf("sampled %+v (%d sublevels), want an L0 depth of %d", got, db.Metrics().Levels[0].Sublevels, tc.want)
 			}
 		})

@@ -59,7 +59,7 @@ func (s *Sampler) Sample() Signals {
 	}
 	s.mu.Unlock()
 	if s.db != nil {
-		out.L0Sublevels = persistence.L0Depth(s.db.Metrics())
+		out.L0Depth = persistence.L0Depth(s.db.Metrics())
 	}
 	return out
 }
