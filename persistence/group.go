@@ -376,9 +376,12 @@ func (s *Store) writeLead(l *lead) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	if err := b.Set(l.key, l.value, nil); err != nil {
-		return err
+		return fmt.Errorf("group lead record %x: %w", l.key, err)
 	}
-	return s.commitSynced(b)
+	if err := s.commitSynced(b); err != nil {
+		return fmt.Errorf("group lead record %x: write: %w", l.key, err)
+	}
+	return nil
 }
 
 // groupBatch is the batch of the members ms, in member order, the merges
